@@ -1,0 +1,41 @@
+# Every target does its own set-up on a fresh Debian machine with Python 3.11:
+# a virtualenv, the package and its dev tools, a Chromium, and (for tests) the
+# local PostgreSQL, Redis and RabbitMQ servers.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint setup browser services clean
+
+demo: setup browser
+	$(BIN)/fleet demo
+
+test: setup browser services
+	$(BIN)/ruff check .
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# Debian's Chromium: Playwright cannot download its own browser on this network.
+# FLEET_BROWSER_PATH set by the user wins; otherwise Playwright's own browser on a
+# user's machine is fine too (see fleet/settings.py).
+browser:
+	@bash scripts/ensure_browser.sh
+
+services:
+	@bash scripts/ensure_services.sh
+
+clean:
+	rm -rf $(VENV) data .fleet-demo .pytest_cache .ruff_cache

@@ -1,0 +1,3 @@
+"""Secrets: keyring-held passwords and TOTP secrets, encrypted browser session state, masked
+secret types.
+"""

@@ -1,0 +1,1 @@
+"""Composition root: settings, logging set-up and the `fleet` command line."""

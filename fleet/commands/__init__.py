@@ -1,0 +1,1 @@
+"""One typer sub-app per command group; fleet/cli.py wires them together."""

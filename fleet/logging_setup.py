@@ -1,0 +1,94 @@
+"""structlog configured once: JSON lines to a file for machines, readable lines
+on the console for people.
+
+Processors that must see every event (secret redaction, run-id binding) are
+added here, in one chain, so no code path can log around them.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+Processor = Callable[[Any, str, dict[str, Any]], Any]
+
+_extra_processors: list[Processor] = []
+
+
+def add_processor(processor: Processor) -> None:
+    """Register a processor (e.g. the secret scrubber) that runs before rendering.
+
+    Call before :func:`configure_logging`; later calls re-configure.
+    """
+    if processor not in _extra_processors:
+        _extra_processors.append(processor)
+
+
+def configure_logging(
+    *,
+    level: str = "INFO",
+    log_file: Path | None = None,
+    json_console: bool = False,
+    extra: Iterable[Processor] = (),
+) -> None:
+    """Route structlog and stdlib logging through one processor chain."""
+    for p in extra:
+        add_processor(p)
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.StackInfoRenderer(),
+        structlog.processors.format_exc_info,
+        *_extra_processors,
+    ]
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        if getattr(h, "_fleet", False):
+            root.removeHandler(h)
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.JSONRenderer()
+                if json_console
+                else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()),
+            ],
+        )
+    )
+    console._fleet = True  # type: ignore[attr-defined]
+    root.addHandler(console)
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        fh = logging.handlers.RotatingFileHandler(
+            log_file, maxBytes=20_000_000, backupCount=5, encoding="utf-8"
+        )
+        fh.setFormatter(
+            structlog.stdlib.ProcessorFormatter(
+                foreign_pre_chain=shared,
+                processors=[
+                    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.JSONRenderer(),
+                ],
+            )
+        )
+        fh._fleet = True  # type: ignore[attr-defined]
+        root.addHandler(fh)
+    root.setLevel(level.upper())
+    for noisy in ("uvicorn.access", "httpx", "httpcore", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,101 @@
+"""Fleet settings: one pydantic model, read from ``FLEET_*`` variables and an
+optional ``fleet.toml``.
+
+Environment wins over the file, the file over defaults, so an operator can
+override one value for one run without editing the shared file.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEBIAN_CHROMIUM = Path("/usr/lib/chromium/chromium")
+"""The real binary behind Debian's /usr/bin/chromium shell wrapper."""
+
+# Chromium phones home at start; on a closed network those calls fail noisily
+# and slow start-up. Playwright already passes the usual headless switches.
+QUIET_CHROMIUM_ARGS: tuple[str, ...] = (
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("FLEET_CONFIG", "fleet.toml"))
+
+
+class Settings(BaseSettings):
+    """Everything the fleet reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FLEET_",
+        extra="ignore",
+        frozen=True,
+    )
+
+    data_dir: Path = Field(default=Path("data"), description="Database, vault, artifacts, logs.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default is SQLite in the data dir."
+    )
+    broker_url: str | None = Field(default=None, description="Celery broker; unset = in-process.")
+    browser_path: Path | None = Field(
+        default=None, description="Chromium binary; default Debian's, else Playwright's own."
+    )
+    headless: bool = True
+    log_level: str = "INFO"
+    log_json_console: bool = Field(
+        default=False, description="JSON lines on the console too (for log shippers)."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _config_file()
+        if path.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'fleet.db').resolve()}"
+
+    @cached_property
+    def resolved_browser_path(self) -> Path | None:
+        """The Chromium to launch, or None to let Playwright use its own build."""
+        if self.browser_path is not None:
+            return self.browser_path
+        if DEBIAN_CHROMIUM.exists():
+            return DEBIAN_CHROMIUM
+        return None
+
+    def browser_args(self) -> list[str]:
+        args = list(QUIET_CHROMIUM_ARGS)
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            args.append("--no-sandbox")  # Chromium refuses to run as root with a sandbox
+        return args
+
+
+def get_settings(**overrides: object) -> Settings:
+    """A fresh Settings; overrides are for tests and the CLI's own flags."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,3 @@
+"""Matching deductions to the supplier's records, verdicts, the approval workflow and its
+audit trail.
+"""

@@ -1,0 +1,3 @@
+"""The analyst and ops app: FastAPI, server-rendered pages, JSON API, /metrics. Holds no
+business rules.
+"""
