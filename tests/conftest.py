@@ -46,3 +46,39 @@ async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
     ctx.set_default_timeout(15_000)
     yield ctx
     await ctx.close()
+
+
+# --------------------------------------------------------------------- fixture world
+
+EXAMPLE_SCENARIO = REPO / "fixtures" / "examples" / "hand_written.yaml"
+
+
+@pytest.fixture(scope="session")
+def hand_scenario():  # type: ignore[no-untyped-def]
+    """The hand-written example scenario (hostile text, awkward names included)."""
+    from fixtures.scenario_io import load_scenario
+
+    return load_scenario(EXAMPLE_SCENARIO)
+
+
+@pytest.fixture
+def world_factory():  # type: ignore[no-untyped-def]
+    """Start worlds for one test; each is stopped when the test ends.
+
+    ``world_factory(scenario=None, faults=None)`` returns a RunningWorld whose
+    ``urls`` map each portal to its own origin. Starting one takes milliseconds,
+    so a test that changes the world (disputes, clock) gets its own.
+    """
+    from fixtures.scenario_io import load_scenario
+    from fixtures.server import start_world
+
+    started = []
+
+    def make(scenario=None, faults=None):  # type: ignore[no-untyped-def]
+        rw = start_world(scenario or load_scenario(EXAMPLE_SCENARIO), faults)
+        started.append(rw)
+        return rw
+
+    yield make
+    for rw in started:
+        rw.stop()
