@@ -1,0 +1,151 @@
+"""One Playwright driver and one Chromium per process; a fresh context per job.
+
+Contexts are cheap (tens of MB) and isolated like browser profiles; a browser
+is several times that. A context reused for hundreds of pages grows without
+bound, so each job gets a new one and closes it when done. A semaphore puts a
+ceiling on open contexts. Downloads land under the data dir in a folder named
+for this process, so a killed run's leftovers are recognised and removed at
+the next start instead of piling up in /tmp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import structlog
+from playwright.async_api import Browser, BrowserContext, Playwright, async_playwright
+
+from fleet.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+STALE_SYSTEM_ARTIFACTS_SECONDS = 24 * 3600
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stray_browser_dirs(root: Path) -> list[Path]:
+    """Remove download folders of dead fleet processes (and day-old system ones)."""
+    removed: list[Path] = []
+    if root.is_dir():
+        for d in root.glob("browser-*"):
+            try:
+                pid = int(d.name.split("-", 1)[1])
+            except ValueError:
+                continue
+            if pid != os.getpid() and not _pid_alive(pid):
+                shutil.rmtree(d, ignore_errors=True)
+                removed.append(d)
+    tmp = Path(tempfile.gettempdir())
+    cutoff = time.time() - STALE_SYSTEM_ARTIFACTS_SECONDS
+    for d in tmp.glob("playwright-artifacts-*"):
+        with contextlib.suppress(OSError):
+            if d.stat().st_mtime < cutoff:
+                shutil.rmtree(d, ignore_errors=True)
+                removed.append(d)
+    return removed
+
+
+class BrowserPool:
+    """Hands out browser contexts from one shared Chromium.
+
+    Use as ``async with BrowserPool(settings) as pool:`` then
+    ``async with pool.context() as ctx:``. Safe for many concurrent jobs in
+    one event loop; not shared across processes (each worker has its own).
+    """
+
+    def __init__(self, settings: Settings, *, max_contexts: int = 4) -> None:
+        if max_contexts < 1:
+            raise ValueError("max_contexts must be at least 1")
+        self.settings = settings
+        self.max_contexts = max_contexts
+        self._slots = asyncio.Semaphore(max_contexts)
+        self._pw: Playwright | None = None
+        self._browser: Browser | None = None
+        self._start_lock = asyncio.Lock()
+        self.open_contexts = 0
+        self.contexts_created = 0
+        self.downloads_dir = settings.data_dir / "tmp" / f"browser-{os.getpid()}"
+
+    async def __aenter__(self) -> BrowserPool:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        async with self._start_lock:
+            if self._browser is not None:
+                return
+            removed = clean_stray_browser_dirs(self.downloads_dir.parent)
+            if removed:
+                log.info("browser_pool.cleaned_stray_dirs", count=len(removed))
+            self.downloads_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._pw = await async_playwright().start()
+            path = self.settings.resolved_browser_path
+            self._browser = await self._pw.chromium.launch(
+                executable_path=str(path) if path else None,
+                args=self.settings.browser_args(),
+                headless=self.settings.headless,
+                downloads_path=str(self.downloads_dir),
+            )
+            log.info(
+                "browser_pool.started",
+                browser=self._browser.version,
+                max_contexts=self.max_contexts,
+            )
+
+    async def close(self) -> None:
+        if self._browser is not None:
+            with contextlib.suppress(Exception):
+                await self._browser.close()
+            self._browser = None
+        if self._pw is not None:
+            with contextlib.suppress(Exception):
+                await self._pw.stop()
+            self._pw = None
+        shutil.rmtree(self.downloads_dir, ignore_errors=True)
+
+    @contextlib.asynccontextmanager
+    async def context(
+        self, *, storage_state: dict[str, Any] | None = None, default_timeout_ms: float = 20_000
+    ) -> AsyncIterator[BrowserContext]:
+        """A new context for one job; waits for a free slot; always closed after."""
+        if self._browser is None:
+            await self.start()
+        assert self._browser is not None
+        async with self._slots:
+            ctx = await self._browser.new_context(
+                accept_downloads=True,
+                storage_state=storage_state,  # type: ignore[arg-type]
+                locale="en-US",
+                timezone_id="America/Chicago",
+                viewport={"width": 1280, "height": 900},
+            )
+            ctx.set_default_timeout(default_timeout_ms)
+            ctx.set_default_navigation_timeout(default_timeout_ms * 1.5)
+            self.open_contexts += 1
+            self.contexts_created += 1
+            try:
+                yield ctx
+            finally:
+                self.open_contexts -= 1
+                with contextlib.suppress(Exception):
+                    await ctx.close()

@@ -1,0 +1,97 @@
+"""Retry decisions by error class, written down once.
+
+| error             | decision                                                    |
+| ----------------- | ----------------------------------------------------------- |
+| PortalUnavailable | exponential backoff with full jitter, ``max_attempts``      |
+| RateLimited       | wait the portal's Retry-After (capped), ``max_attempts``    |
+| SessionExpired    | log in again (the ``relogin`` callback), ``max_relogins``   |
+| anything else     | no retry: BadCredentials above all (lockouts), and every     |
+|                   | needs-human or LayoutChanged error                          |
+
+The policy is a frozen value; tenacity does the looping. Every retry is
+reported through ``on_retry`` so health shows it.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
+
+from portal_adapters.errors import PortalUnavailable, RateLimited, SessionExpired
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 6
+    max_relogins: int = 3
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    max_retry_after: float = 120.0
+
+    def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
+        """Full jitter: uniform in [0, min(max, base * 2**attempt)]."""
+        cap = min(self.max_delay, self.base_delay * 2 ** max(0, attempt - 1))
+        return (rng or random).uniform(0, cap)
+
+
+FAST_TEST_POLICY = RetryPolicy(base_delay=0.01, max_delay=0.05, max_retry_after=1.0)
+
+
+async def with_retries(
+    operation: Callable[[], Awaitable[T]],
+    *,
+    policy: RetryPolicy,
+    relogin: Callable[[], Awaitable[None]] | None = None,
+    on_retry: Callable[[BaseException, float], None] | None = None,
+) -> T:
+    """Run ``operation`` until it succeeds or its error is not worth retrying.
+
+    After a SessionExpired the next attempt logs in again first; a failing
+    login (BadCredentials, MfaFailed...) ends the loop with that error.
+    """
+    counts = {"relogins": 0, "other": 0}
+    pending_relogin = False
+
+    def stop(state: RetryCallState) -> bool:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, SessionExpired):
+            counts["relogins"] += 1
+            return relogin is None or counts["relogins"] > policy.max_relogins
+        counts["other"] += 1
+        return counts["other"] >= policy.max_attempts
+
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RateLimited):
+            delay = min(exc.retry_after, policy.max_retry_after)
+        elif isinstance(exc, SessionExpired):
+            delay = 0.0
+        else:
+            delay = policy.backoff(counts["other"])
+        if on_retry is not None and exc is not None:
+            on_retry(exc, delay)
+        return delay
+
+    retrying = AsyncRetrying(
+        retry=retry_if_exception_type((PortalUnavailable, RateLimited, SessionExpired)),
+        stop=stop,
+        wait=wait,
+        reraise=True,
+    )
+    async for attempt in retrying:
+        with attempt:
+            if pending_relogin and relogin is not None:
+                pending_relogin = False
+                await relogin()
+            try:
+                return await operation()
+            except SessionExpired:
+                pending_relogin = True
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover

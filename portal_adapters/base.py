@@ -1,0 +1,226 @@
+"""The adapter protocol: what every portal adapter offers the bot runtime.
+
+An adapter is stateless; everything about one job (browser context, page,
+credentials, base URL) travels in an :class:`AdapterSession`. Adapters never
+touch the database: they return validated records (``store.schemas``) and
+document bytes, and raise ``PortalError`` subclasses for everything else.
+
+Retailer adapters implement login, list_deductions, fetch_documents,
+file_dispute and dispute_status; carrier adapters implement login and
+fetch_shipment_documents. Every method is safe to call again after any
+failure (it starts from a known page), which is what lets the runtime retry.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+if TYPE_CHECKING:
+    from credentials.secret import Secret
+    from playwright.async_api import BrowserContext, Page
+
+    from portal_adapters.errors import RecordInvalid
+    from store.schemas import DeductionRecord, ShipmentRecord
+
+PortalKind = Literal["retailer", "carrier"]
+
+
+@dataclass(frozen=True, repr=False)
+class PortalCredentials:
+    """A login. Secrets stay wrapped until the moment they are typed."""
+
+    username: str
+    password: Secret
+    totp_secret: Secret | None = None
+    security_answer: Secret | None = None
+    api_key: Secret | None = None
+
+    def __repr__(self) -> str:
+        return f"PortalCredentials(username={self.username!r}, secrets=masked)"
+
+
+@dataclass
+class AdapterSession:
+    """One job's handle on a portal: a browser context, its page, the login.
+
+    ``requests`` counts the HTTP requests the context made (for the
+    requests-per-document figure); ``notes`` is scratch space an adapter may
+    use within one job (e.g. a bearer token), never persisted.
+    """
+
+    portal: str
+    account: str
+    base_url: str
+    context: BrowserContext
+    credentials: PortalCredentials
+    page: Page | None = None
+    requests: int = 0
+    logged_in: bool = False
+    notes: dict[str, object] = field(default_factory=dict)
+
+    async def main_page(self) -> Page:
+        if self.page is None or self.page.is_closed():
+            self.page = await self.context.new_page()
+        return self.page
+
+    def url(self, path: str) -> str:
+        return self.base_url.rstrip("/") + "/" + path.lstrip("/")
+
+
+@dataclass(frozen=True)
+class FetchedDocument:
+    """Bytes a portal handed over. ``filename`` and ``media_type`` are the
+    portal's claims (untrusted); the vault sniffs and sanitises."""
+
+    role: str  # store.schemas.LinkRole value: backup, deal_sheet, line_detail, pod, bol...
+    filename: str
+    data: bytes
+    media_type: str = "application/octet-stream"
+    ref: str = ""  # the portal's own id for the document, if it shows one
+
+    def __repr__(self) -> str:
+        return f"FetchedDocument({self.role}, {self.filename!r}, {len(self.data)} bytes)"
+
+
+@dataclass(frozen=True)
+class ShipmentDocuments:
+    """What a carrier shows for one shipment: the record and its documents.
+
+    ``pod_available`` is False when the carrier has no delivery receipt yet;
+    that is a state, not an error (the runtime looks again later).
+    """
+
+    shipment: ShipmentRecord
+    documents: list[FetchedDocument]
+    pod_available: bool
+
+
+@dataclass(frozen=True)
+class DisputePacket:
+    """Everything needed to file one dispute, decided before the first attempt."""
+
+    deduction_external_id: str
+    idempotency_key: str
+    reason: str  # one of DISPUTE_REASONS; adapters map it to the portal's list
+    amount: Decimal
+    explanation: str
+    attachments: tuple[tuple[str, bytes], ...] = ()
+    case_type: str = ""  # portals that ask for a claim type (freshco)
+
+
+DISPUTE_REASONS = (
+    "proof_of_delivery",  # POD shows full delivery / no damage
+    "allowance_not_owed",  # no promotion, or over-deducted
+    "pricing_per_agreement",
+    "duplicate_deduction",
+    "compliance_met",
+    "other",
+)
+
+
+@dataclass(frozen=True)
+class DisputeReceipt:
+    dispute_number: str
+    status: str  # normalized: draft, research, supplier_action, approved, ...
+    already_filed: bool = False  # found on the portal instead of filed now
+
+
+@dataclass(frozen=True)
+class DisputeStatusReport:
+    dispute_number: str
+    status: str  # normalized, as DisputeReceipt.status
+    portal_label: str  # the portal's own words
+
+
+DISPUTE_STATUSES = (
+    "draft",
+    "research",
+    "supplier_action",
+    "approved",
+    "partially_approved",
+    "denied",
+    "expired",
+)
+
+
+class PortalAdapter(ABC):
+    """Base of every adapter. Subclasses set ``portal`` and ``kind``."""
+
+    portal: ClassVar[str]
+    kind: ClassVar[PortalKind]
+
+    @abstractmethod
+    async def login(self, session: AdapterSession) -> None:
+        """Log in from scratch (password, then MFA or security question).
+
+        Raises BadCredentials, MfaFailed, CaptchaRequired, LayoutChanged.
+        """
+
+    @abstractmethod
+    async def is_logged_in(self, session: AdapterSession) -> bool:
+        """Whether the context's cookies (e.g. restored session state) are still good."""
+
+    async def ensure_logged_in(self, session: AdapterSession) -> None:
+        if session.logged_in or await self.is_logged_in(session):
+            session.logged_in = True
+            return
+        await self.login(session)
+        session.logged_in = True
+
+
+class RetailerAdapter(PortalAdapter):
+    kind: ClassVar[PortalKind] = "retailer"
+
+    @abstractmethod
+    def list_deductions(
+        self, session: AdapterSession, since: date | None = None
+    ) -> AsyncIterator[DeductionRecord | RecordInvalid]:
+        """Every deduction posted on or after ``since`` (all when None), newest first.
+
+        Yields RecordInvalid for a row that cannot be read instead of stopping.
+        Raises LayoutChanged when the page is not a deduction list (an
+        interstitial is never reported as an empty portal).
+        """
+
+    @abstractmethod
+    async def fetch_documents(
+        self, session: AdapterSession, external_id: str
+    ) -> list[FetchedDocument]:
+        """Every document the portal has for the deduction now (empty: none yet)."""
+
+    @abstractmethod
+    async def file_dispute(self, session: AdapterSession, packet: DisputePacket) -> DisputeReceipt:
+        """File the dispute, or return the existing one (``already_filed``).
+
+        Looks first, so a retry after a lost answer never files twice.
+        Raises DisputeRejected with the portal's reason.
+        """
+
+    @abstractmethod
+    async def dispute_status(
+        self, session: AdapterSession, external_id: str
+    ) -> DisputeStatusReport | None:
+        """The dispute on this deduction, or None when there is none."""
+
+
+class CarrierAdapter(PortalAdapter):
+    kind: ClassVar[PortalKind] = "carrier"
+
+    @abstractmethod
+    async def fetch_shipment_documents(
+        self,
+        session: AdapterSession,
+        *,
+        pro_number: str | None = None,
+        bol_number: str | None = None,
+    ) -> ShipmentDocuments | None:
+        """The shipment and its POD and BOL by PRO (or BOL) number; None if unknown.
+
+        Raises CaptchaRequired when a challenge blocks the lookup, RateLimited
+        when the carrier says slow down.
+        """
