@@ -46,6 +46,26 @@ _wire()
 @app.callback()
 def main() -> None:
     """deductions-fleet: portal robots for retailer deductions and carrier PODs."""
+    setup_logging()
+
+
+def setup_logging(*, log_file: bool = False) -> None:
+    """One logging chain for every command, with the secret scrubber in it.
+
+    Console lines go to stderr (stdout is for results, e.g. a TOTP code);
+    commands that run bots also write JSON lines under the data dir.
+    """
+    from credentials.scrub import SecretScrubber
+    from fleet.logging_setup import configure_logging
+    from fleet.settings import get_settings
+
+    settings = get_settings()
+    configure_logging(
+        level=settings.log_level,
+        log_file=settings.data_dir / "logs" / "fleet.jsonl" if log_file else None,
+        json_console=settings.log_json_console,
+        extra=[SecretScrubber()],
+    )
 
 
 @app.command()
