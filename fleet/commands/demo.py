@@ -28,7 +28,6 @@ def demo(
 ) -> None:
     """Start the simulated portal world and show what the fleet will work on."""
     from fixtures.generator import generate
-
     from fixtures.scenario import CARRIER_PORTALS, RETAILER_PORTALS
     from fixtures.server import serving
 

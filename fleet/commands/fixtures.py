@@ -145,3 +145,18 @@ def truth_cmd(
         ss = sc.shipments_on(carrier)
         table.add_row(carrier, "-", f"{len(ss)} shipments", "-", "-", "-")
     Console().print(table)
+
+
+@app.command("export-erp")
+def export_erp_cmd(
+    out_dir: Annotated[Path, typer.Argument(help="Folder for the CSV and X12 files.")],
+    scenario: ScenarioOpt = None,
+    seed: SeedOpt = None,
+    size: SizeOpt = "small",
+) -> None:
+    """Write the scenario's ERP extract in the formats `fleet import` reads."""
+    from fixtures.erp_export import export_erp
+
+    sc = _load(scenario, seed, size)
+    for kind, path in export_erp(sc.erp, out_dir).items():
+        print(f"{kind:<16} {path}")
