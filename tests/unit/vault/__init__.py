@@ -1,0 +1,1 @@
+"""Document vault, sanitising, sniffing, archives and extraction (issue 3)."""
