@@ -728,6 +728,14 @@ _EXCEPTION_PATTERNS = [
 ]
 _EXCEPTION_LABEL = re.compile(r"\b(?:exceptions?|notes?|remarks?|OS&D|OS\s*&\s*D)\s*:\s*(?P<t>.+)$",
                               re.IGNORECASE)
+# Printed terms on every receipt ("Concealed damage must be reported within 5
+# days", "received in apparent good order except as noted") are not notes made
+# by the consignee: reading them as exceptions would make every POD look damaged.
+_BOILERPLATE = re.compile(
+    r"must be reported|except as noted|received the above|subject to (?:the )?"
+    r"(?:terms|conditions|tariff)|to be reported within|claims? must be filed",
+    re.IGNORECASE,
+)
 _NO_EXCEPTION = re.compile(r"^\s*(?:none|n/?a|no\s+exceptions?|clean|-+)\s*$", re.IGNORECASE)
 
 
@@ -776,12 +784,13 @@ def extract_pod_fields(text: str, *, dayfirst: bool | None = None) -> PodFields:
             seen.add(norm)
             exceptions.append(norm)
 
-    for line in lines:
+    notes = [line for line in lines if not _BOILERPLATE.search(line)]
+    for line in notes:
         for pattern in _EXCEPTION_PATTERNS:
             for m in pattern.finditer(line):
                 add(m.group(0))
     if not exceptions:
-        for line in lines:
+        for line in notes:
             m = _EXCEPTION_LABEL.search(line)
             if m:
                 for part in re.split(r"[;,]", m["t"]):
