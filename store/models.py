@@ -1,0 +1,739 @@
+"""The fleet's tables as SQLAlchemy 2 typed models.
+
+Conventions:
+
+* natural keys are unique constraints (``portal + external_id``, ``sha256``,
+  ``carrier + pro_number`` ...): repositories upsert on them, so running a bot
+  job twice leaves one row;
+* money is ``Numeric(14, 2)`` read back as ``Decimal``; timestamps are UTC and
+  always time-zone aware in Python (stored naive-UTC on SQLite);
+* raw payloads are JSON (``json``, not ``jsonb``, on PostgreSQL: it keeps the
+  payload byte-for-byte, odd escapes included);
+* no table holds a secret: accounts carry the username and the keyring entry is
+  found from it by ``credentials/``.
+
+The schema itself is owned by Alembic (``store/migrations``); these models must
+match the newest revision (a test compares them).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Dialect,
+    Enum,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from store.schemas import (
+    Category,
+    ExtractionStatus,
+    LinkRole,
+    PodStatus,
+    PortalKind,
+    RetrievalStatus,
+    RunStatus,
+)
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always UTC and aware in Python, on every backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column; attach a time zone")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER only
+Money = Numeric(14, 2, asdecimal=True)
+Json = JSON(none_as_null=True)
+
+
+def _enum(cls: type[StrEnum], name: str) -> Enum:
+    # VARCHAR + CHECK on both backends: adding a value is a migration, not a type swap.
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {  # noqa: RUF012  (SQLAlchemy reads it as a class attribute)
+        datetime: UTCDateTime(),
+        date: Date(),
+        Decimal: Money,
+        dict[str, Any]: Json,
+        list[Any]: Json,
+        str: String(500),
+    }
+
+
+def _id() -> Mapped[int]:
+    return mapped_column(BigId, primary_key=True, autoincrement=True)
+
+
+def _created() -> Mapped[datetime]:
+    return mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+
+
+def _portal_fk(nullable: bool = False) -> Mapped[Any]:
+    return mapped_column(
+        String(64), ForeignKey("portals.name", ondelete="RESTRICT"), nullable=nullable
+    )
+
+
+# --------------------------------------------------------------------------- portals
+
+
+class Portal(Base):
+    """A retailer or carrier site. Keyed by its slug ("megamart")."""
+
+    __tablename__ = "portals"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[PortalKind | None] = mapped_column(_enum(PortalKind, "portal_kind"))
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = _created()
+
+
+class Account(Base):
+    """A login on a portal. The password and TOTP secret live in the keyring only."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("portal", "username"),)
+
+    id: Mapped[int] = _id()
+    portal: Mapped[str] = _portal_fk()
+    username: Mapped[str] = mapped_column(String(320))
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+
+
+# --------------------------------------------------------------------------- deductions
+
+
+class Deduction(Base):
+    """A deduction as last seen on its portal. Changes go to ``deduction_history``."""
+
+    __tablename__ = "deductions"
+    __table_args__ = (
+        UniqueConstraint("portal", "external_id"),
+        ForeignKeyConstraint(
+            ["portal", "account"],
+            ["accounts.portal", "accounts.username"],
+            name="fk_deductions_account_accounts",
+        ),
+        # status first: a (portal, ...) index would compete with the unique key in
+        # plans made before ANALYZE (a first bulk sync) and scan a whole portal.
+        Index("ix_deductions_status_portal", "status", "portal"),
+    )
+
+    id: Mapped[int] = _id()
+    portal: Mapped[str] = _portal_fk()
+    external_id: Mapped[str] = mapped_column(String(128))
+    account: Mapped[str | None] = mapped_column(String(320))
+    invoice_number: Mapped[str] = mapped_column(String(500), default="", index=True)
+    po_number: Mapped[str] = mapped_column(String(500), default="", index=True)
+    location: Mapped[str] = mapped_column(String(500), default="")
+    amount: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    reason_code: Mapped[str] = mapped_column(String(500), default="")
+    reason_text: Mapped[str] = mapped_column(String(500), default="")
+    category: Mapped[Category | None] = mapped_column(_enum(Category, "category"))
+    deduction_date: Mapped[date | None] = mapped_column(Date, index=True)
+    invoice_date: Mapped[date | None] = mapped_column(Date)
+    posted_date: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(500), default="")
+    promo_id: Mapped[str | None] = mapped_column(String(500), index=True)
+    carrier: Mapped[str | None] = mapped_column(String(500))
+    pro_number: Mapped[str | None] = mapped_column(String(500), index=True)
+    bol_number: Mapped[str | None] = mapped_column(String(500))
+    memo: Mapped[str] = mapped_column(Text, default="")
+    raw: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    last_run_id: Mapped[str | None] = mapped_column(String(64))
+    first_seen_at: Mapped[datetime] = _created()
+    last_seen_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+
+    lines: Mapped[list[DeductionLine]] = relationship(
+        back_populates="deduction",
+        order_by="DeductionLine.line_no",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+
+class DeductionLine(Base):
+    __tablename__ = "deduction_lines"
+    __table_args__ = (UniqueConstraint("deduction_id", "line_no"),)
+
+    id: Mapped[int] = _id()
+    deduction_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("deductions.id", ondelete="CASCADE")
+    )
+    line_no: Mapped[int] = mapped_column(Integer)
+    sku: Mapped[str] = mapped_column(String(500), default="")
+    description: Mapped[str] = mapped_column(String(500), default="")
+    quantity: Mapped[int] = mapped_column(Integer, default=0)
+    unit_cost: Mapped[Decimal | None] = mapped_column(Money)
+    amount: Mapped[Decimal] = mapped_column(Money)
+
+    deduction: Mapped[Deduction] = relationship(back_populates="lines")
+
+
+class DeductionHistory(Base):
+    """One field of a deduction changing between two observations. Append-only."""
+
+    __tablename__ = "deduction_history"
+
+    id: Mapped[int] = _id()
+    deduction_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("deductions.id", ondelete="CASCADE"), index=True
+    )
+    field: Mapped[str] = mapped_column(String(64))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    observed_at: Mapped[datetime] = _created()
+    run_id: Mapped[str | None] = mapped_column(String(64), index=True)
+
+
+# --------------------------------------------------------------------------- shipments
+
+
+class Shipment(Base):
+    """A shipment and its POD as a carrier shows it."""
+
+    __tablename__ = "shipments"
+    __table_args__ = (UniqueConstraint("carrier", "pro_number"),)
+
+    id: Mapped[int] = _id()
+    carrier: Mapped[str] = _portal_fk()
+    pro_number: Mapped[str] = mapped_column(String(32))
+    bol_number: Mapped[str] = mapped_column(String(500), default="", index=True)
+    tracking_number: Mapped[str] = mapped_column(String(500), default="")
+    po_numbers: Mapped[list[Any]] = mapped_column(Json, default=list)
+    shipper: Mapped[str] = mapped_column(String(500), default="")
+    consignee: Mapped[str] = mapped_column(String(500), default="")
+    consignee_address: Mapped[str] = mapped_column(String(500), default="")
+    ship_date: Mapped[date | None] = mapped_column(Date)
+    delivery_date: Mapped[date | None] = mapped_column(Date)
+    pieces_shipped: Mapped[int | None] = mapped_column(Integer)
+    pieces_delivered: Mapped[int | None] = mapped_column(Integer)
+    weight_lb: Mapped[int | None] = mapped_column(Integer)
+    exceptions: Mapped[list[Any]] = mapped_column(Json, default=list)
+    signer: Mapped[str] = mapped_column(String(500), default="")
+    freight_terms: Mapped[str | None] = mapped_column(String(16))
+    pod_status: Mapped[PodStatus] = mapped_column(
+        _enum(PodStatus, "pod_status"), default=PodStatus.unknown
+    )
+    raw: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    last_run_id: Mapped[str | None] = mapped_column(String(64))
+    first_seen_at: Mapped[datetime] = _created()
+    last_seen_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+
+
+# --------------------------------------------------------------------------- documents
+
+
+class Document(Base):
+    """A file in the content-addressed vault: one row per distinct content."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[int] = _id()
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    media_type: Mapped[str] = mapped_column(String(127), default="application/octet-stream")
+    original_filename: Mapped[str] = mapped_column(Text, default="")
+    vault_path: Mapped[str] = mapped_column(String(1000))
+    extraction_status: Mapped[ExtractionStatus] = mapped_column(
+        _enum(ExtractionStatus, "extraction_status"), default=ExtractionStatus.pending
+    )
+    extraction_reason: Mapped[str] = mapped_column(String(500), default="")
+    needs_ocr: Mapped[bool] = mapped_column(Boolean, default=False)
+    extracted_text_length: Mapped[int | None] = mapped_column(Integer)
+    extracted_fields: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    first_seen_at: Mapped[datetime] = _created()
+    extracted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class DocumentLink(Base):
+    """A document attached to exactly one deduction or one shipment, in one role."""
+
+    __tablename__ = "document_links"
+    __table_args__ = (
+        CheckConstraint(
+            "(deduction_id IS NOT NULL AND shipment_id IS NULL)"
+            " OR (deduction_id IS NULL AND shipment_id IS NOT NULL)",
+            name="one_target",
+        ),
+        Index(
+            "uq_document_links_deduction",
+            "document_id",
+            "deduction_id",
+            "role",
+            unique=True,
+            sqlite_where=text("deduction_id IS NOT NULL"),
+            postgresql_where=text("deduction_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_document_links_shipment",
+            "document_id",
+            "shipment_id",
+            "role",
+            unique=True,
+            sqlite_where=text("shipment_id IS NOT NULL"),
+            postgresql_where=text("shipment_id IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[int] = _id()
+    document_id: Mapped[int] = mapped_column(BigId, ForeignKey("documents.id", ondelete="CASCADE"))
+    deduction_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("deductions.id", ondelete="CASCADE"), index=True
+    )
+    shipment_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("shipments.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[LinkRole] = mapped_column(_enum(LinkRole, "link_role"))
+    created_at: Mapped[datetime] = _created()
+
+
+# --------------------------------------------------------------------------- ERP
+
+
+class ErpInvoice(Base):
+    __tablename__ = "erp_invoices"
+    __table_args__ = (UniqueConstraint("customer", "invoice_number"),)
+
+    id: Mapped[int] = _id()
+    customer: Mapped[str] = mapped_column(String(128))
+    invoice_number: Mapped[str] = mapped_column(String(128), index=True)
+    po_number: Mapped[str] = mapped_column(String(500), default="", index=True)
+    invoice_date: Mapped[date] = mapped_column(Date)
+    due_date: Mapped[date | None] = mapped_column(Date)
+    ship_to: Mapped[str] = mapped_column(String(500), default="")
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    total: Mapped[Decimal] = mapped_column(Money)
+    raw: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    imported_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+
+    lines: Mapped[list[ErpInvoiceLine]] = relationship(
+        order_by="ErpInvoiceLine.line_no", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class ErpInvoiceLine(Base):
+    __tablename__ = "erp_invoice_lines"
+    __table_args__ = (UniqueConstraint("invoice_id", "line_no"),)
+
+    id: Mapped[int] = _id()
+    invoice_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("erp_invoices.id", ondelete="CASCADE")
+    )
+    line_no: Mapped[int] = mapped_column(Integer)
+    sku: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(String(500), default="")
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[Decimal] = mapped_column(Money)
+    amount: Mapped[Decimal] = mapped_column(Money)
+
+
+class ErpPromotion(Base):
+    __tablename__ = "erp_promotions"
+
+    id: Mapped[int] = _id()
+    promo_id: Mapped[str] = mapped_column(String(128), unique=True)
+    customer: Mapped[str] = mapped_column(String(128), index=True)
+    description: Mapped[str] = mapped_column(String(500), default="")
+    skus: Mapped[list[Any]] = mapped_column(Json, default=list)
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    rate_per_unit: Mapped[Decimal] = mapped_column(Money)
+    max_amount: Mapped[Decimal | None] = mapped_column(Money)
+    raw: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    imported_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+
+
+class ErpShipment(Base):
+    __tablename__ = "erp_shipments"
+
+    id: Mapped[int] = _id()
+    shipment_id: Mapped[str] = mapped_column(String(128), unique=True)
+    invoice_number: Mapped[str] = mapped_column(String(500), default="", index=True)
+    po_number: Mapped[str] = mapped_column(String(500), default="", index=True)
+    customer: Mapped[str] = mapped_column(String(500), default="")
+    carrier: Mapped[str] = mapped_column(String(500), default="")
+    pro_number: Mapped[str] = mapped_column(String(500), default="", index=True)
+    bol_number: Mapped[str] = mapped_column(String(500), default="", index=True)
+    ship_date: Mapped[date | None] = mapped_column(Date)
+    cases_shipped: Mapped[int] = mapped_column(Integer, default=0)
+    freight_terms: Mapped[str | None] = mapped_column(String(16))
+    raw: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    imported_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+
+
+class Remittance(Base):
+    __tablename__ = "remittances"
+
+    id: Mapped[int] = _id()
+    remittance_id: Mapped[str] = mapped_column(String(128), unique=True)
+    customer: Mapped[str] = mapped_column(String(500), index=True)
+    payment_date: Mapped[date] = mapped_column(Date)
+    total_paid: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    raw: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    imported_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+
+    lines: Mapped[list[RemittanceLine]] = relationship(
+        order_by="RemittanceLine.line_no", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class RemittanceLine(Base):
+    __tablename__ = "remittance_lines"
+    __table_args__ = (UniqueConstraint("remittance_id", "line_no"),)
+
+    id: Mapped[int] = _id()
+    remittance_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("remittances.id", ondelete="CASCADE")
+    )
+    line_no: Mapped[int] = mapped_column(Integer)
+    invoice_number: Mapped[str] = mapped_column(String(500), index=True)
+    invoice_amount: Mapped[Decimal] = mapped_column(Money)
+    paid_amount: Mapped[Decimal] = mapped_column(Money)
+
+    adjustments: Mapped[list[RemittanceAdjustment]] = relationship(
+        order_by="RemittanceAdjustment.adj_no", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class RemittanceAdjustment(Base):
+    __tablename__ = "remittance_adjustments"
+    __table_args__ = (UniqueConstraint("line_id", "adj_no"),)
+
+    id: Mapped[int] = _id()
+    line_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("remittance_lines.id", ondelete="CASCADE")
+    )
+    adj_no: Mapped[int] = mapped_column(Integer)
+    reference: Mapped[str] = mapped_column(String(500), index=True)
+    reason_code: Mapped[str] = mapped_column(String(500), default="")
+    amount: Mapped[Decimal] = mapped_column(Money)
+
+
+# --------------------------------------------------------------------------- matching
+
+
+class Match(Base):
+    """A candidate link from a deduction to evidence, found by a matching rule.
+
+    Basic for now; the matching issue refines verdicts and scores.
+    """
+
+    __tablename__ = "matches"
+    __table_args__ = (UniqueConstraint("deduction_id", "target_kind", "target_id", "rule"),)
+
+    id: Mapped[int] = _id()
+    deduction_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("deductions.id", ondelete="CASCADE"), index=True
+    )
+    target_kind: Mapped[str] = mapped_column(String(32))  # erp_invoice, shipment, ...
+    target_id: Mapped[int] = mapped_column(BigId)
+    rule: Mapped[str] = mapped_column(String(64))
+    score: Mapped[Decimal | None] = mapped_column(Numeric(5, 4))
+    verdict: Mapped[str | None] = mapped_column(String(32))  # valid / invalid / needs_review
+    reasons: Mapped[list[Any]] = mapped_column(Json, default=list)
+    created_at: Mapped[datetime] = _created()
+
+
+class User(Base):
+    """An analyst or approver. Authentication is not stored here."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = _id()
+    username: Mapped[str] = mapped_column(String(128), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(32), default="analyst")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = _created()
+
+
+class Approval(Base):
+    """One approval step on a deduction's verdict (multi-level by type and amount)."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (UniqueConstraint("deduction_id", "level"),)
+
+    id: Mapped[int] = _id()
+    deduction_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("deductions.id", ondelete="CASCADE")
+    )
+    level: Mapped[int] = mapped_column(Integer, default=1)
+    decision: Mapped[str] = mapped_column(String(32), default="pending")
+    approver_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = _created()
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# --------------------------------------------------------------------------- disputes
+
+
+class Dispute(Base):
+    """A dispute filed (or being filed) on a portal. ``idempotency_key`` makes
+    filing exactly-once; ``attempts`` counts submissions (some portals allow two)."""
+
+    __tablename__ = "disputes"
+    __table_args__ = (UniqueConstraint("portal", "dispute_number"),)
+
+    id: Mapped[int] = _id()
+    portal: Mapped[str] = _portal_fk()
+    deduction_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("deductions.id", ondelete="RESTRICT"), index=True
+    )
+    dispute_number: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(500), default="draft")
+    amount: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    filed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+
+
+class DisputeStatusHistory(Base):
+    __tablename__ = "dispute_status_history"
+
+    id: Mapped[int] = _id()
+    dispute_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("disputes.id", ondelete="CASCADE"), index=True
+    )
+    old_status: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(500))
+    observed_at: Mapped[datetime] = _created()
+    run_id: Mapped[str | None] = mapped_column(String(64))
+
+
+# --------------------------------------------------------------------------- operations
+
+
+class BotRun(Base):
+    """One bot job: who ran what, when, and how it ended (error class, never text
+    that could hold a secret)."""
+
+    __tablename__ = "bot_runs"
+    __table_args__ = (Index("ix_bot_runs_portal_started", "portal", "started_at"),)
+
+    id: Mapped[int] = _id()
+    run_id: Mapped[str] = mapped_column(String(64), unique=True)
+    portal: Mapped[str] = _portal_fk()
+    account: Mapped[str | None] = mapped_column(String(320))
+    task: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = _created()
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    status: Mapped[RunStatus] = mapped_column(
+        _enum(RunStatus, "run_status"), default=RunStatus.running
+    )
+    counts: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    error_class: Mapped[str | None] = mapped_column(String(128))
+
+
+class HealthEvent(Base):
+    __tablename__ = "health_events"
+    __table_args__ = (Index("ix_health_events_portal_at", "portal", "at"),)
+
+    id: Mapped[int] = _id()
+    at: Mapped[datetime] = _created()
+    portal: Mapped[str | None] = mapped_column(String(64))
+    account: Mapped[str | None] = mapped_column(String(320))
+    run_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16), default="info")
+    error_class: Mapped[str | None] = mapped_column(String(128))
+    detail: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+
+
+class RetrievalRequest(Base):
+    """An analyst's (or a rule's) request to fetch something now: at most one
+    active (queued or running) request per target."""
+
+    __tablename__ = "retrieval_requests"
+    __table_args__ = (
+        Index(
+            "uq_retrieval_requests_active",
+            "target_kind",
+            "target_value",
+            unique=True,
+            sqlite_where=text("status IN ('queued', 'running')"),
+            postgresql_where=text("status IN ('queued', 'running')"),
+        ),
+        Index("ix_retrieval_requests_queue", "status", "priority", "created_at"),
+    )
+
+    id: Mapped[int] = _id()
+    requester: Mapped[str] = mapped_column(String(128))
+    target_kind: Mapped[str] = mapped_column(String(32))  # deduction, pod, bol, document
+    target_value: Mapped[str] = mapped_column(String(500))
+    portal: Mapped[str | None] = mapped_column(String(64))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[RetrievalStatus] = mapped_column(
+        _enum(RetrievalStatus, "retrieval_status"), default=RetrievalStatus.queued
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error_class: Mapped[str | None] = mapped_column(String(128))
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _created()
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = _created()
+
+
+class AuditLog(Base):
+    """Append-only, hash-chained record of who did what. UPDATE and DELETE are
+    refused by database triggers; ``hash`` covers the row and ``prev_hash``."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = _created()
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(200), index=True)  # "deduction:42"
+    before: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    after: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class Quarantine(Base):
+    """A record that failed validation, kept with its raw payload for a human."""
+
+    __tablename__ = "quarantine"
+    __table_args__ = (Index("ix_quarantine_portal_at", "portal", "at"),)
+
+    id: Mapped[int] = _id()
+    portal: Mapped[str] = mapped_column(String(64))
+    record_kind: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str | None] = mapped_column(String(500))
+    raw_payload: Mapped[Any] = mapped_column(Json)
+    reason: Mapped[str] = mapped_column(Text)
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = _created()
+
+
+class Watermark(Base):
+    """How far a task has read on a portal account (a date or an opaque cursor)."""
+
+    __tablename__ = "watermarks"
+    __table_args__ = (UniqueConstraint("portal", "account", "task"),)
+
+    id: Mapped[int] = _id()
+    portal: Mapped[str] = mapped_column(String(64))
+    account: Mapped[str] = mapped_column(String(320), default="")  # "" = portal-wide
+    task: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(String(500))
+    updated_at: Mapped[datetime] = _created()
+
+
+__all__ = [
+    "NAMING",
+    "Account",
+    "Approval",
+    "AuditLog",
+    "Base",
+    "BotRun",
+    "Deduction",
+    "DeductionHistory",
+    "DeductionLine",
+    "Dispute",
+    "DisputeStatusHistory",
+    "Document",
+    "DocumentLink",
+    "ErpInvoice",
+    "ErpInvoiceLine",
+    "ErpPromotion",
+    "ErpShipment",
+    "HealthEvent",
+    "Match",
+    "Portal",
+    "Quarantine",
+    "Remittance",
+    "RemittanceAdjustment",
+    "RemittanceLine",
+    "RetrievalRequest",
+    "Shipment",
+    "UTCDateTime",
+    "User",
+    "Watermark",
+    "utcnow",
+]

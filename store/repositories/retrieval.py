@@ -1,0 +1,117 @@
+"""Retrieval requests: "fetch backup for D-123 now", queued for the bots.
+
+At most one *active* (queued or running) request per target: enqueueing the
+same target twice returns the first request (a partial unique index decides, so
+this holds under concurrency). Claiming is a compare-and-set on the status, so
+two workers never run the same request.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select, text, update
+from sqlalchemy.orm import Session
+
+from store.models import RetrievalRequest, utcnow
+from store.repositories._common import UpsertResult, insert_for
+from store.schemas import ACTIVE_RETRIEVAL_STATUSES, RetrievalStatus
+
+Q = RetrievalRequest.__table__
+_ACTIVE_WHERE = text("status IN ('queued', 'running')")
+_CLAIM_TRIES = 20
+
+
+def enqueue(
+    session: Session,
+    requester: str,
+    target_kind: str,
+    target_value: str,
+    *,
+    portal: str | None = None,
+    priority: int = 0,
+) -> UpsertResult:
+    """Queue a request, or return the active one for the same target
+    (``unchanged``). Idempotent; does not commit."""
+    now = utcnow()
+    inserted = session.execute(
+        insert_for(session, Q)
+        .values(
+            requester=requester,
+            target_kind=target_kind,
+            target_value=target_value,
+            portal=portal,
+            priority=priority,
+            status=RetrievalStatus.queued,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(
+            index_elements=["target_kind", "target_value"], index_where=_ACTIVE_WHERE
+        )
+        .returning(Q.c.id)
+    ).scalar_one_or_none()
+    if inserted is not None:
+        return UpsertResult("created", inserted)
+    existing = session.execute(
+        select(Q.c.id).where(
+            Q.c.target_kind == target_kind,
+            Q.c.target_value == target_value,
+            Q.c.status.in_(ACTIVE_RETRIEVAL_STATUSES),
+        )
+    ).scalar_one()
+    return UpsertResult("unchanged", existing)
+
+
+def claim_next(
+    session: Session, portal: str | None = None, run_id: str | None = None
+) -> RetrievalRequest | None:
+    """Take the most urgent queued request (highest priority, then oldest) and
+    mark it running. None when the queue is empty."""
+    for _ in range(_CLAIM_TRIES):
+        stmt = (
+            select(Q.c.id)
+            .where(Q.c.status == RetrievalStatus.queued)
+            .order_by(Q.c.priority.desc(), Q.c.created_at, Q.c.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        if portal is not None:
+            stmt = stmt.where(Q.c.portal == portal)
+        request_id = session.execute(stmt).scalar_one_or_none()
+        if request_id is None:
+            return None
+        now = utcnow()
+        claimed = session.execute(
+            update(Q)
+            .where(Q.c.id == request_id, Q.c.status == RetrievalStatus.queued)
+            .values(
+                status=RetrievalStatus.running,
+                started_at=now,
+                updated_at=now,
+                attempts=Q.c.attempts + 1,
+                run_id=run_id,
+            )
+        )
+        if claimed.rowcount == 1:  # type: ignore[attr-defined]
+            return session.get(RetrievalRequest, request_id, populate_existing=True)
+    return None
+
+
+def finish(
+    session: Session,
+    request_id: int,
+    status: RetrievalStatus | str,
+    error_class: str | None = None,
+) -> None:
+    """Close a request as done, failed or needs_human. Safe to repeat."""
+    status = RetrievalStatus(status)
+    if status in ACTIVE_RETRIEVAL_STATUSES:
+        raise ValueError("finish() needs done, failed or needs_human")
+    now = utcnow()
+    session.execute(
+        update(Q)
+        .where(Q.c.id == request_id)
+        .values(status=status, error_class=error_class, finished_at=now, updated_at=now)
+    )
+
+
+__all__ = ["claim_next", "enqueue", "finish"]

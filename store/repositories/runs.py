@@ -1,0 +1,118 @@
+"""Bot runs and health events: what the fleet did and how it felt.
+
+``start`` and ``finish`` are keyed by the run id the runner chose, so a runner
+that retries its own bookkeeping does not create a second run. Error *classes*
+only: exception text can carry portal pages or secrets.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from store.models import BotRun, HealthEvent, utcnow
+from store.repositories._common import UpsertResult, ensure_portal, insert_for
+from store.schemas import RunStatus
+
+R = BotRun.__table__
+
+
+def start(
+    session: Session,
+    run_id: str,
+    portal: str,
+    task: str,
+    account: str | None = None,
+    started_at: datetime | None = None,
+) -> UpsertResult:
+    """Record that a run began. Idempotent on ``run_id``: ``unchanged`` if known."""
+    ensure_portal(session, portal)
+    inserted = session.execute(
+        insert_for(session, R)
+        .values(
+            run_id=run_id,
+            portal=portal,
+            account=account,
+            task=task,
+            started_at=started_at or utcnow(),
+            status=RunStatus.running,
+            counts={},
+        )
+        .on_conflict_do_nothing(index_elements=["run_id"])
+        .returning(R.c.id)
+    ).scalar_one_or_none()
+    if inserted is not None:
+        return UpsertResult("created", inserted)
+    return UpsertResult(
+        "unchanged", session.execute(select(R.c.id).where(R.c.run_id == run_id)).scalar_one()
+    )
+
+
+def finish(
+    session: Session,
+    run_id: str,
+    status: RunStatus | str,
+    counts: dict[str, Any] | None = None,
+    error_class: str | None = None,
+    finished_at: datetime | None = None,
+) -> None:
+    """Record how a run ended. Safe to repeat (the last call wins)."""
+    status = RunStatus(status)
+    if status is RunStatus.running:
+        raise ValueError("finish() needs a final status")
+    result = session.execute(
+        update(R)
+        .where(R.c.run_id == run_id)
+        .values(
+            status=status,
+            counts=counts or {},
+            error_class=error_class,
+            finished_at=finished_at or utcnow(),
+        )
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise LookupError(f"no bot run {run_id!r}; call start() first")
+
+
+def get(session: Session, run_id: str) -> BotRun | None:
+    return session.execute(select(BotRun).where(BotRun.run_id == run_id)).scalar_one_or_none()
+
+
+def recent(session: Session, portal: str | None = None, limit: int = 50) -> list[BotRun]:
+    stmt = select(BotRun).order_by(BotRun.started_at.desc(), BotRun.id.desc()).limit(limit)
+    if portal:
+        stmt = stmt.where(BotRun.portal == portal)
+    return list(session.execute(stmt).scalars())
+
+
+def health_event(
+    session: Session,
+    kind: str,
+    *,
+    portal: str | None = None,
+    account: str | None = None,
+    run_id: str | None = None,
+    severity: str = "info",
+    error_class: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> int:
+    """Append one health event (not idempotent: each is an observation)."""
+    event = HealthEvent(
+        at=utcnow(),
+        kind=kind,
+        portal=portal,
+        account=account,
+        run_id=run_id,
+        severity=severity,
+        error_class=error_class,
+        detail=detail or {},
+    )
+    session.add(event)
+    session.flush()
+    return event.id
+
+
+__all__ = ["finish", "get", "health_event", "recent", "start"]

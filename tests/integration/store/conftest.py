@@ -1,0 +1,109 @@
+"""One parametrised ``db`` fixture: every store test here runs on SQLite and on
+PostgreSQL.
+
+PostgreSQL isolation: each test gets its own schema (``fleet_t_<random>``),
+selected through the connection's ``search_path``; the schema is dropped when
+the test ends. The server is ``FLEET_TEST_PG_URL`` or the local one; the
+PostgreSQL half skips loudly (with the reason) when it cannot be reached.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from store.db import make_engine, session_factory
+from store.migrate import upgrade
+
+PG_URL = os.environ.get("FLEET_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@dataclass
+class Db:
+    """A migrated, empty database for one test."""
+
+    backend: str
+    url: str
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+
+def _admin_url() -> str:
+    u = make_url(PG_URL)
+    if u.drivername in ("postgresql", "postgres"):
+        u = u.set(drivername="postgresql+psycopg")
+    return u.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> Iterator[Engine]:
+    """An engine on the test server, or a loud skip when it is unreachable."""
+    engine = create_engine(_admin_url(), connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # any connection failure means "no server here"
+        engine.dispose()
+        pytest.skip(
+            f"PostgreSQL UNREACHABLE at {make_url(PG_URL).render_as_string()}: "
+            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+            "-- start it (pg_ctlcluster --skip-systemctl-redirect <ver> main start) "
+            "or set FLEET_TEST_PG_URL"
+        )
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[str], str]]:
+    """``empty_url(backend)``: the URL of a new, empty database (dropped at test end)."""
+    schemas: list[str] = []
+
+    def make(backend: str) -> str:
+        if backend == "sqlite":
+            return f"sqlite:///{tmp_path / f'fleet-{uuid.uuid4().hex[:8]}.db'}"
+        admin: Engine = request.getfixturevalue("pg_admin")
+        schema = f"fleet_t_{uuid.uuid4().hex[:12]}"
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        schemas.append(schema)
+        sep = "&" if "?" in _admin_url() else "?"
+        return f"{_admin_url()}{sep}options={quote(f'-csearch_path={schema}')}"
+
+    yield make
+    if schemas:
+        admin = request.getfixturevalue("pg_admin")
+        with admin.begin() as conn:
+            for schema in schemas:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    if name == "postgresql":
+        request.getfixturevalue("pg_admin")  # skip early, loudly
+    return name
+
+
+@pytest.fixture
+def db(backend: str, empty_url: Callable[[str], str]) -> Iterator[Db]:
+    """The parametrised database: migrated to head, empty, private to this test."""
+    url = empty_url(backend)
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        yield Db(backend, url, engine, session_factory(engine))
+    finally:
+        engine.dispose()
