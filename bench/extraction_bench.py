@@ -43,14 +43,23 @@ def generated_set(n: int) -> list[bytes]:
         for page in range(1 + i % 3):
             pdf.add_page()
             lines = [
-                f"Claim Number: MM-{i:06d}", f"Invoice Number: INV-{i:07d}",
-                f"PO Number: 45{i:08d}", f"Amount: ${i * 13.37:,.2f}", "Reason Code: 426",
-                f"PRO Number: {40000000 + i}", f"BOL Number: B{i:06d}",
-                f"Pieces Shipped: {20 + i % 7}", f"Pieces Delivered: {18 + i % 7}",
-                "Exceptions: SHORT 2 CS", "Signed: J. DOE", f"Page {page + 1}",
+                f"Claim Number: MM-{i:06d}",
+                f"Invoice Number: INV-{i:07d}",
+                f"PO Number: 45{i:08d}",
+                f"Amount: ${i * 13.37:,.2f}",
+                "Reason Code: 426",
+                f"PRO Number: {40000000 + i}",
+                f"BOL Number: B{i:06d}",
+                f"Pieces Shipped: {20 + i % 7}",
+                f"Pieces Delivered: {18 + i % 7}",
+                "Exceptions: SHORT 2 CS",
+                "Signed: J. DOE",
+                f"Page {page + 1}",
             ]
-            lines += [f"SKU-{k:04d}   Item {k}   {k % 9 + 1}   9.99   {9.99 * (k % 9 + 1):.2f}"
-                      for k in range(30)]
+            lines += [
+                f"SKU-{k:04d}   Item {k}   {k % 9 + 1}   9.99   {9.99 * (k % 9 + 1):.2f}"
+                for k in range(30)
+            ]
             for line in lines:
                 pdf.cell(0, 5, line, new_x="LMARGIN", new_y="NEXT")
         docs.append(bytes(pdf.output()))
@@ -70,9 +79,11 @@ def run(name: str, docs: list[bytes], ex: PdfExtractor, rounds: int, layout: boo
     wall, results = best
     pages = sum(len(r.pages) for r in results)
     mix = Counter(r.status.value for r in results)
-    print(f"{name:12s} docs={len(docs):4d} pages={pages:5d} wall={wall:6.2f}s "
-          f"pages/s={pages / wall:8.1f} docs/s={len(docs) / wall:7.1f}  "
-          f"outcomes={dict(sorted(mix.items()))}")
+    print(
+        f"{name:12s} docs={len(docs):4d} pages={pages:5d} wall={wall:6.2f}s "
+        f"pages/s={pages / wall:8.1f} docs/s={len(docs) / wall:7.1f}  "
+        f"outcomes={dict(sorted(mix.items()))}"
+    )
     for r in results:
         texts.append(r.layout_text if layout else r.text)
     return texts
@@ -87,8 +98,10 @@ def main() -> None:
     args = ap.parse_args()
 
     print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
-    print(f"python {sys.version.split()[0]}, cpus={os.cpu_count()}, workers={args.workers}, "
-          f"layout={args.layout}, rounds={args.rounds} (best shown)")
+    print(
+        f"python {sys.version.split()[0]}, cpus={os.cpu_count()}, workers={args.workers}, "
+        f"layout={args.layout}, rounds={args.rounds} (best shown)"
+    )
     start = time.perf_counter()
     with PdfExtractor(workers=args.workers) as ex:
         ex.extract_many([b"%PDF-1.4"] * args.workers)  # start the workers
@@ -100,8 +113,7 @@ def main() -> None:
         else:
             print(f"real-pdfs: not found at {REAL_PDFS}")
         if args.generated:
-            texts += run("generated", generated_set(args.generated), ex, args.rounds,
-                         args.layout)
+            texts += run("generated", generated_set(args.generated), ex, args.rounds, args.layout)
         print(f"worker processes started in total: {ex.worker_starts}")
     start = time.perf_counter()
     for t in texts:
@@ -110,8 +122,10 @@ def main() -> None:
         extract_invoice_fields(t)
     wall = time.perf_counter() - start
     chars = sum(len(t) for t in texts)
-    print(f"fields       docs={len(texts):4d} chars={chars:8d} wall={wall:6.2f}s "
-          f"docs/s={len(texts) / wall if wall else 0:7.1f} (backup+POD+invoice each)")
+    print(
+        f"fields       docs={len(texts):4d} chars={chars:8d} wall={wall:6.2f}s "
+        f"docs/s={len(texts) / wall if wall else 0:7.1f} (backup+POD+invoice each)"
+    )
 
 
 if __name__ == "__main__":

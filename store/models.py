@@ -356,6 +356,52 @@ class DocumentLink(Base):
     created_at: Mapped[datetime] = _created()
 
 
+class FetchedRef(Base):
+    """A portal document reference already fetched for a deduction or shipment.
+
+    The portal's own id for a document (or its download path) is what the
+    robots see before the bytes; remembering it is what lets a re-run skip a
+    document instead of downloading it again. Kept apart from the links,
+    because two refs may yield the same bytes.
+    """
+
+    __tablename__ = "fetched_refs"
+    __table_args__ = (
+        CheckConstraint(
+            "(deduction_id IS NOT NULL AND shipment_id IS NULL)"
+            " OR (deduction_id IS NULL AND shipment_id IS NOT NULL)",
+            name="one_target",
+        ),
+        Index(
+            "uq_fetched_refs_deduction",
+            "deduction_id",
+            "source_ref",
+            unique=True,
+            sqlite_where=text("deduction_id IS NOT NULL"),
+            postgresql_where=text("deduction_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_fetched_refs_shipment",
+            "shipment_id",
+            "source_ref",
+            unique=True,
+            sqlite_where=text("shipment_id IS NOT NULL"),
+            postgresql_where=text("shipment_id IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[int] = _id()
+    deduction_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("deductions.id", ondelete="CASCADE")
+    )
+    shipment_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("shipments.id", ondelete="CASCADE")
+    )
+    source_ref: Mapped[str] = mapped_column(String(500))
+    document_id: Mapped[int] = mapped_column(BigId, ForeignKey("documents.id", ondelete="CASCADE"))
+    fetched_at: Mapped[datetime] = _created()
+
+
 # --------------------------------------------------------------------------- ERP
 
 
@@ -723,6 +769,7 @@ __all__ = [
     "ErpInvoiceLine",
     "ErpPromotion",
     "ErpShipment",
+    "FetchedRef",
     "HealthEvent",
     "Match",
     "Portal",

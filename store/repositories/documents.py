@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
-from store.models import Document, DocumentLink, utcnow
+from store.models import Document, DocumentLink, FetchedRef, utcnow
 from store.repositories._common import UpsertResult, insert_for
 from store.schemas import DocumentRecord, ExtractionStatus, LinkRole
 
@@ -161,4 +161,50 @@ def for_shipment(session: Session, shipment_id: int) -> list[tuple[Document, Lin
     return [(doc, role) for doc, role in rows]
 
 
-__all__ = ["by_sha256", "for_deduction", "for_shipment", "link", "register", "set_extraction"]
+def record_fetch(
+    session: Session,
+    document_id: int,
+    source_ref: str,
+    *,
+    deduction_id: int | None = None,
+    shipment_id: int | None = None,
+) -> None:
+    """Remember that ``source_ref`` (the portal's id for a document) was fetched
+    for this deduction or shipment, so a re-run skips it. Idempotent."""
+    if (deduction_id is None) == (shipment_id is None):
+        raise ValueError("record a fetch for exactly one of deduction_id or shipment_id")
+    target = "deduction_id" if deduction_id is not None else "shipment_id"
+    session.execute(
+        insert_for(session, FetchedRef.__table__)
+        .values(
+            document_id=document_id,
+            deduction_id=deduction_id,
+            shipment_id=shipment_id,
+            source_ref=source_ref[:500],
+            fetched_at=utcnow(),
+        )
+        .on_conflict_do_nothing(
+            index_elements=[target, "source_ref"], index_where=text(f"{target} IS NOT NULL")
+        )
+    )
+
+
+def source_refs(
+    session: Session, *, deduction_id: int | None = None, shipment_id: int | None = None
+) -> set[str]:
+    """The refs already fetched for one deduction or shipment."""
+    column = FetchedRef.deduction_id if deduction_id is not None else FetchedRef.shipment_id
+    target = deduction_id if deduction_id is not None else shipment_id
+    return set(session.scalars(select(FetchedRef.source_ref).where(column == target)))
+
+
+__all__ = [
+    "by_sha256",
+    "for_deduction",
+    "for_shipment",
+    "link",
+    "record_fetch",
+    "register",
+    "set_extraction",
+    "source_refs",
+]

@@ -99,3 +99,17 @@ def test_a_link_has_exactly_one_target(db: Db) -> None:
 
     with pytest.raises(IntegrityError):
         add_untargeted()
+
+
+def test_fetched_refs_are_remembered_once_per_target(db: Db) -> None:
+    with transaction(db.sessions) as s:
+        d = deductions.upsert(s, deduction()).id
+        doc = documents.register(s, document()).id
+        documents.record_fetch(s, doc, "doc:42", deduction_id=d)
+        documents.record_fetch(s, doc, "doc:42", deduction_id=d)  # a re-run: no error, no copy
+        documents.record_fetch(s, doc, "zip:CB1#1", deduction_id=d)  # same bytes, other ref
+    with transaction(db.sessions, write=False) as s:
+        assert documents.source_refs(s, deduction_id=d) == {"doc:42", "zip:CB1#1"}
+        assert documents.source_refs(s, deduction_id=d + 999) == set()
+    with pytest.raises(ValueError, match="exactly one"), transaction(db.sessions) as s:
+        documents.record_fetch(s, doc, "x", deduction_id=d, shipment_id=1)
