@@ -21,9 +21,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 if TYPE_CHECKING:
-    from credentials.secret import Secret
     from playwright.async_api import BrowserContext, Page
 
+    from credentials.secret import Secret
     from portal_adapters.errors import RecordInvalid
     from store.schemas import DeductionRecord, ShipmentRecord
 
@@ -61,7 +61,7 @@ class AdapterSession:
     page: Page | None = None
     requests: int = 0
     logged_in: bool = False
-    notes: dict[str, object] = field(default_factory=dict)
+    notes: dict[str, object] = field(default_factory=dict, repr=False)  # may hold tokens
 
     async def main_page(self) -> Page:
         if self.page is None or self.page.is_closed():
@@ -70,6 +70,20 @@ class AdapterSession:
 
     def url(self, path: str) -> str:
         return self.base_url.rstrip("/") + "/" + path.lstrip("/")
+
+
+@dataclass(frozen=True)
+class DocumentRef:
+    """A document a portal lists for a deduction, before its bytes are fetched.
+
+    ``ref`` is stable on the portal (its document id, or a URL path without
+    secrets): the runtime remembers which refs it has stored and never
+    downloads one twice. One ref may yield several documents (a ZIP).
+    """
+
+    ref: str
+    role: str  # store.schemas.LinkRole value: backup, deal_sheet, line_detail, remittance...
+    filename: str = ""  # as listed (untrusted)
 
 
 @dataclass(frozen=True)
@@ -188,10 +202,15 @@ class RetailerAdapter(PortalAdapter):
         """
 
     @abstractmethod
-    async def fetch_documents(
-        self, session: AdapterSession, external_id: str
+    async def list_documents(self, session: AdapterSession, external_id: str) -> list[DocumentRef]:
+        """The documents the portal shows for the deduction now (empty: none yet)."""
+
+    @abstractmethod
+    async def download_document(
+        self, session: AdapterSession, external_id: str, doc: DocumentRef
     ) -> list[FetchedDocument]:
-        """Every document the portal has for the deduction now (empty: none yet)."""
+        """The bytes behind one ref (a ZIP ref yields the archive itself; the
+        runtime unpacks it with the vault's guards)."""
 
     @abstractmethod
     async def file_dispute(self, session: AdapterSession, packet: DisputePacket) -> DisputeReceipt:

@@ -82,3 +82,35 @@ def world_factory():  # type: ignore[no-untyped-def]
     yield make
     for rw in started:
         rw.stop()
+
+
+@pytest.fixture
+def adapter_session(context: BrowserContext):  # type: ignore[no-untyped-def]
+    """``adapter_session(running_world, portal, username=None)`` -> AdapterSession.
+
+    The login comes from the scenario (as the credential vault would hand it
+    over, every secret wrapped); the context is the test's own.
+    """
+    from credentials.secret import Secret
+    from portal_adapters.base import AdapterSession, PortalCredentials
+
+    def make(running, portal: str, username: str | None = None):  # type: ignore[no-untyped-def]
+        accounts = running.world.scenario.accounts_on(portal)
+        acct = next(a for a in accounts if username in (None, a.username))
+
+        def wrap(v: str | None) -> Secret | None:
+            return Secret(v) if v else None
+
+        creds = PortalCredentials(
+            username=acct.username,
+            password=Secret(acct.password),
+            totp_secret=wrap(acct.totp_secret),
+            security_answer=wrap(acct.security_answer),
+            api_key=wrap(acct.api_key),
+        )
+        return AdapterSession(
+            portal=portal, account=acct.username, base_url=running.urls[portal],
+            context=context, credentials=creds,
+        )
+
+    return make
