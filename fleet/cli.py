@@ -23,6 +23,9 @@ _GROUPS: tuple[tuple[str, str | None], ...] = (
     ("fleet.commands.credentials", "credentials"),
     ("fleet.commands.imports", "import"),
     ("fleet.commands.demo", None),
+    ("fleet.commands.health", None),
+    ("fleet.commands.run", None),
+    ("fleet.commands.db", "db"),
 )
 
 

@@ -90,5 +90,5 @@ def configure_logging(
         fh._fleet = True  # type: ignore[attr-defined]
         root.addHandler(fh)
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access", "httpx", "httpcore", "asyncio"):
+    for noisy in ("uvicorn.access", "httpx", "httpcore", "asyncio", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

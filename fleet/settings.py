@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     browser_path: Path | None = Field(
         default=None, description="Chromium binary; default Debian's, else Playwright's own."
     )
+    portal_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description="Base URL per portal (FLEET_PORTAL_URLS as JSON; [portal_urls] in toml).",
+    )
+    max_contexts: int = Field(default=4, ge=1, le=64, description="Open browser contexts at most.")
     headless: bool = True
     log_level: str = "INFO"
     log_json_console: bool = Field(

@@ -1,17 +1,23 @@
 """``fleet demo``: the fleet against the simulated portals, start to finish.
 
-At this stage of the project the robots are not built yet, so the demo starts
-the seed-7 world, proves each portal answers over HTTP, and lists what the
-world serves. It grows into the full sync as bots/ lands.
+It generates the seed's world and serves it, puts the world's logins into an
+encrypted demo keyring (a fresh key file in the demo's data dir), imports the
+supplier's ERP extract the way a user would, syncs every retailer account
+concurrently into a fresh SQLite store, reads the backup documents, fetches
+PODs from the carriers, and prints what it retrieved, checked against the
+world's truth.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -24,71 +30,98 @@ def register(app: typer.Typer) -> None:
 def demo(
     seed: Annotated[int, typer.Option(help="Scenario seed.")] = 7,
     size: Annotated[str, typer.Option(help="small, medium or large.")] = "small",
+    faults: Annotated[str | None, typer.Option(help="Fault spec for the portals.")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Keep the demo's store here (default: a temp dir).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
-    """Start the simulated portal world and show what the fleet will work on."""
-    from fixtures.generator import generate
-    from fixtures.scenario import CARRIER_PORTALS, RETAILER_PORTALS
-    from fixtures.server import serving
+    """Run the fleet against the simulated portals and check it against the truth."""
+    from fleet.cli import setup_logging
 
-    console = Console(stderr=as_json)
-    with console.status("generating the world..."):
-        scenario = generate(seed, size)  # type: ignore[arg-type]
-    with serving(scenario) as running:
-        world = running.world
-        rows: list[dict[str, Any]] = []
-        with httpx.Client(timeout=10, follow_redirects=True) as client:
-            for portal, url in running.urls.items():
-                page = client.get(url + "/")
-                title = re.search(r"<title>(.*?)</title>", page.text, re.S | re.I)
-                row: dict[str, Any] = {
-                    "portal": portal,
-                    "url": url,
-                    "status": page.status_code,
-                    "title": title.group(1).strip() if title else "",
-                    "accounts": len(scenario.accounts_on(portal)),
-                }
-                if portal in RETAILER_PORTALS:
-                    visible = [
-                        d
-                        for a in scenario.accounts_on(portal)
-                        for d in world.visible_deductions(portal, a.username)
-                    ]
-                    row["deductions"] = len(visible)
-                    row["documents"] = sum(len(world.available_documents(d)) for d in visible)
-                if portal in CARRIER_PORTALS:
-                    ships = scenario.shipments_on(portal)
-                    row["shipments"] = len(ships)
-                    row["pods"] = sum(1 for s in ships if world.pod_available(s))
-                rows.append(row)
+    console = Console(stderr=True)
+    keep = data_dir is not None
+    root = data_dir or Path(tempfile.mkdtemp(prefix="fleet-demo-"))
+    if keep and root.exists() and any(root.iterdir()):
+        console.print(f"[red]error:[/] {root} is not empty; the demo needs a fresh data dir")
+        raise typer.Exit(2)
+    setup_logging()
+    try:
+        summary = asyncio.run(
+            run_demo(seed=seed, size=size, faults=faults, data_dir=root, console=console)
+        )
+    finally:
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
     if as_json:
-        print(json.dumps({"seed": seed, "size": size, "portals": rows}, indent=1))
-        return
-    table = Table(title=f"Simulated portal world, seed {seed} ({size})")
+        print(json.dumps(summary, indent=1, default=str))
+    else:
+        _print_summary(Console(), summary)
+    if not summary["audit"]["complete"] and not faults:
+        raise typer.Exit(1)
+
+
+async def run_demo(
+    *, seed: int, size: str, faults: str | None, data_dir: Path, console: Console | None = None
+) -> dict[str, Any]:
+    """The whole demo; returns the summary."""
+    from fixtures.generator import generate
+    from fleet.demo import fleet_demo, summary
+
+    say = (console or Console(stderr=True)).print
+    started = time.monotonic()
+    scenario = generate(seed, size)  # type: ignore[arg-type]
+    async with fleet_demo(scenario, data_dir, faults=faults, say=say) as demo:
+        say(
+            f"sync: {len(demo.retail_jobs)} retailer accounts, then "
+            f"{len(demo.carrier_jobs)} carrier accounts for PODs"
+        )
+        await demo.sync_everything()
+        return summary(demo, demo.audit(), started)
+
+
+def _print_summary(console: Console, summary: dict[str, Any]) -> None:
+    jobs = Table(
+        title=f"Bot jobs (seed {summary['seed']}, {summary['size']}, {summary['seconds']} s)"
+    )
     for col in (
         "portal",
-        "url",
-        "answers",
-        "accounts",
+        "task",
+        "status",
         "deductions",
         "documents",
-        "shipments",
         "PODs",
+        "retries",
+        "needs human",
+        "error",
     ):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(
-            r["portal"],
-            r["url"],
-            f"{r['status']} {r['title']}",
-            str(r["accounts"]),
-            str(r.get("deductions", "-")),
-            str(r.get("documents", "-")),
-            str(r.get("shipments", "-")),
-            str(r.get("pods", "-")),
+        jobs.add_column(col)
+    for j in summary["jobs"]:
+        c = j["counts"]
+        retries = sum(v for k, v in c.items() if k.startswith("retry."))
+        jobs.add_row(
+            j["portal"],
+            j["task"],
+            j["status"],
+            str(sum(v for k, v in c.items() if k.startswith("deductions."))),
+            str(c.get("documents.new", 0) + c.get("documents.known", 0)),
+            str(c.get("pods.fetched", 0)),
+            str(retries),
+            str(len(j["needs_human"])),
+            j["error_class"] or "",
         )
-    console.print(table)
-    failed = [r["portal"] for r in rows if r["status"] != 200]
-    if failed:
-        console.print(f"[red]portals that did not answer 200: {', '.join(failed)}[/]")
-        raise typer.Exit(1)
+    console.print(jobs)
+    audit = summary["audit"]
+    docs = Table(title="Against the world's truth")
+    for col in ("what", "truth lists", "retrieved", "missing", "why missing"):
+        docs.add_column(col)
+    d = audit["deductions"]
+    docs.add_row(
+        "deductions", str(d["listed"]), str(d["stored"]), str(d["listed"] - d["stored"]), ""
+    )
+    for kind, k in audit["documents"].items():
+        why = sorted({m["reason"] for m in k["missing_detail"]})
+        docs.add_row(kind, str(k["listed"]), str(k["retrieved"]), str(k["missing"]), ", ".join(why))
+    console.print(docs)
+    verdict = "[green]complete[/]" if audit["complete"] else "[yellow]incomplete[/]"
+    console.print(f"Result: {verdict}. Requests served per portal: {summary['requests_served']}")

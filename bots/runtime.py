@@ -1,0 +1,308 @@
+"""Running one bot job from start to end.
+
+``FleetRuntime.run(job)`` takes the account's lock, opens a browser context
+(restoring the account's saved, encrypted session so a valid session skips
+login and MFA), runs the task with retries by error class, commits progress
+as it goes (so a killed run resumes without re-downloading), and records the
+run, its retries and its failures as health. The runtime knows no portal's
+pages: adapters do.
+
+Failure handling by class (see bots/retry.py for retries):
+- BadCredentials: the account is disabled at once and an alert raised; the
+  saved session is dropped. No second login attempt, ever, from any job.
+- CaptchaRequired / MfaFailed: a needs-human item; the rest of the job goes on
+  where it can (a CAPTCHA blocks one lookup, not a carrier).
+- LayoutChanged and anything unexpected: the job stops, artifacts are kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import structlog
+from sqlalchemy.orm import Session, sessionmaker
+
+from bots.artifacts import ArtifactKeeper
+from bots.browser_pool import BrowserPool
+from bots.jobs import Job, JobResult, NeedsHuman
+from bots.locks import AccountLock, FileAccountLock, LockTimeout
+from bots.retry import RetryPolicy, with_retries
+from credentials.keyring_vault import CredentialVault
+from credentials.session_state import SessionStore
+from fleet.settings import Settings
+from portal_adapters.base import AdapterSession, PortalAdapter, PortalCredentials
+from portal_adapters.errors import BadCredentials, PortalError
+from portal_adapters.registry import get_adapter
+from store.repositories import accounts as accounts_repo
+from store.repositories import retrieval as retrieval_repo
+from store.repositories import runs as runs_repo
+from store.schemas import RetrievalStatus, RunStatus
+from store.vault import DocumentVault
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+
+class AccountDisabled(Exception):
+    """The account is disabled (after BadCredentials); a person must re-enable it."""
+
+
+@dataclass
+class JobContext:
+    """What a task function gets: the session, the adapter and the runtime's services."""
+
+    runtime: FleetRuntime
+    job: Job
+    run_id: str
+    adapter: PortalAdapter
+    session: AdapterSession
+    counts: Counter[str] = field(default_factory=Counter)
+    needs_human: list[NeedsHuman] = field(default_factory=list)
+
+    @property
+    def db(self) -> sessionmaker[Session]:
+        return self.runtime.db
+
+    async def call(self, operation: Callable[[], Awaitable[T]], *, what: str) -> T:
+        """Run an adapter call with the runtime's retry policy and re-login."""
+
+        async def relogin() -> None:
+            self.counts["relogins"] += 1
+            self.session.logged_in = False
+            await self.adapter.login(self.session)
+            self.session.logged_in = True
+
+        def on_retry(exc: BaseException, delay: float) -> None:
+            self.counts[f"retry.{type(exc).__name__}"] += 1
+            log.info(
+                "bot.retry",
+                run_id=self.run_id,
+                portal=self.job.portal,
+                what=what,
+                error_class=type(exc).__name__,
+                delay=round(delay, 2),
+            )
+
+        return await with_retries(
+            operation, policy=self.runtime.policy, relogin=relogin, on_retry=on_retry
+        )
+
+    def human(self, ref: str, exc: PortalError) -> None:
+        item = NeedsHuman(self.job.portal, self.job.account, ref, exc.error_class, str(exc)[:300])
+        self.needs_human.append(item)
+        self.counts["needs_human"] += 1
+        with self.db() as s, s.begin():
+            req = retrieval_repo.enqueue(s, "fleet", _human_kind(exc), ref, portal=self.job.portal)
+            retrieval_repo.finish(s, req.id, RetrievalStatus.needs_human, exc.error_class)
+            runs_repo.health_event(
+                s,
+                "needs_human",
+                portal=self.job.portal,
+                account=self.job.account,
+                run_id=self.run_id,
+                severity="warning",
+                error_class=exc.error_class,
+                detail={"ref": ref},
+            )
+
+
+def _human_kind(exc: PortalError) -> str:
+    return "captcha" if exc.error_class == "CaptchaRequired" else "login"
+
+
+TaskFn = Callable[[JobContext], Awaitable[None]]
+
+
+class FleetRuntime:
+    """Everything a job needs, built once per process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        db: sessionmaker[Session],
+        vault: DocumentVault,
+        credentials: CredentialVault,
+        pool: BrowserPool,
+        portal_urls: dict[str, str],
+        locks: AccountLock | None = None,
+        policy: RetryPolicy | None = None,
+        session_max_age: timedelta = timedelta(hours=8),
+        trace_jobs: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.vault = vault
+        self.credentials = credentials
+        self.session_states = SessionStore(credentials)
+        self.pool = pool
+        self.portal_urls = portal_urls
+        self.locks = locks or FileAccountLock(settings.data_dir / "locks")
+        self.policy = policy or RetryPolicy()
+        self.session_max_age = session_max_age
+        self.trace_jobs = trace_jobs
+        self.artifacts = ArtifactKeeper(settings.data_dir / "artifacts")
+        self._creds_cache: dict[tuple[str, str], PortalCredentials] = {}
+
+    # ------------------------------------------------------------------ credentials
+
+    def portal_credentials(self, portal: str, account: str) -> PortalCredentials:
+        """The login from the keyring, read once per process (keyring reads are slow)."""
+        key = (portal, account)
+        if key not in self._creds_cache:
+            c = self.credentials.credentials(portal, account)
+            if c.password is None:
+                raise BadCredentials(
+                    f"no password stored for this account (fleet credentials set {portal} ACCOUNT)",
+                    portal=portal,
+                    step="credentials",
+                )
+            self._creds_cache[key] = PortalCredentials(
+                username=account,
+                password=c.password,
+                totp_secret=c.totp_secret,
+                security_answer=c.security_answer,
+                api_key=c.api_key,
+            )
+        return self._creds_cache[key]
+
+    # ------------------------------------------------------------------ running
+
+    async def run(self, job: Job, *, lock_wait_seconds: float = 600) -> JobResult:
+        from bots.tasks import TASK_FUNCTIONS
+
+        run_id = uuid.uuid4().hex
+        result = JobResult(job=job, run_id=run_id, status=RunStatus.running.value)
+        bound = log.bind(run_id=run_id, portal=job.portal, account=job.account, task=job.task)
+        try:
+            async with self.locks.hold(job.portal, job.account, wait_seconds=lock_wait_seconds):
+                await self._run_locked(job, run_id, result, TASK_FUNCTIONS[job.task], bound)
+        except LockTimeout:
+            result.status, result.error_class = RunStatus.failed.value, "LockTimeout"
+            bound.warning("bot.lock_timeout")
+        return result
+
+    async def _run_locked(
+        self, job: Job, run_id: str, result: JobResult, task: TaskFn, bound: Any
+    ) -> None:
+        with self.db() as s, s.begin():
+            account = accounts_repo.get(s, job.portal, job.account)
+            runs_repo.start(s, run_id, job.portal, job.task, account=job.account)
+        if account is not None and not account.enabled:
+            self._finish(run_id, result, RunStatus.failed, "AccountDisabled")
+            bound.warning("bot.account_disabled", reason=account.disabled_reason)
+            return
+        adapter = get_adapter(job.portal)
+        state = self.session_states.load(job.portal, job.account, max_age=self.session_max_age)
+        bound.info("bot.start", saved_session=state is not None)
+        async with self.pool.context(storage_state=state) as ctx:
+            tracing = False
+            if self.trace_jobs:
+                with contextlib.suppress(Exception):
+                    await ctx.tracing.start(snapshots=True, screenshots=False, sources=False)
+                    tracing = True
+            jc = JobContext(
+                self,
+                job,
+                run_id,
+                adapter,
+                AdapterSession(
+                    portal=job.portal,
+                    account=job.account,
+                    base_url=self.portal_urls[job.portal],
+                    context=ctx,
+                    credentials=self.portal_credentials(job.portal, job.account),
+                ),
+            )
+            ctx.on("request", lambda _req: jc.counts.update(("requests",)))
+            status, error_class = RunStatus.succeeded, None
+            try:
+                await jc.call(lambda: adapter.ensure_logged_in(jc.session), what="login")
+                await task(jc)
+                if jc.needs_human or jc.counts.get("quarantined"):
+                    status = RunStatus.partial
+            except BadCredentials as exc:
+                status, error_class = RunStatus.failed, exc.error_class
+                self._disable(job, run_id, exc)
+            except PortalError as exc:
+                status, error_class = RunStatus.failed, exc.error_class
+                if exc.needs_human:
+                    jc.human(job.account, exc)
+                result.artifacts = str(
+                    await self.artifacts.capture(
+                        job.portal, run_id, ctx, jc.session.page, trace_running=tracing
+                    )
+                )
+                tracing = False
+                bound.warning("bot.failed", error_class=error_class, error=str(exc)[:300])
+            except Exception as exc:
+                status, error_class = RunStatus.failed, type(exc).__name__
+                result.artifacts = str(
+                    await self.artifacts.capture(
+                        job.portal, run_id, ctx, jc.session.page, trace_running=tracing
+                    )
+                )
+                tracing = False
+                bound.exception("bot.crashed", error_class=error_class)
+            finally:
+                if tracing:
+                    with contextlib.suppress(Exception):
+                        await ctx.tracing.stop()  # a good run keeps no trace
+                if jc.session.logged_in and status is not RunStatus.failed:
+                    with contextlib.suppress(Exception):
+                        self.session_states.save(job.portal, job.account, await ctx.storage_state())  # type: ignore[arg-type]
+            result.counts = jc.counts
+            result.needs_human = jc.needs_human
+        self._finish(run_id, result, status, error_class)
+        bound.info(
+            "bot.finish",
+            status=status.value,
+            error_class=error_class,
+            **{k.replace(".", "_"): v for k, v in result.counts.items()},
+        )
+
+    def _finish(
+        self, run_id: str, result: JobResult, status: RunStatus, error_class: str | None
+    ) -> None:
+        result.status, result.error_class = status.value, error_class
+        with self.db() as s, s.begin():
+            runs_repo.finish(s, run_id, status, counts=dict(result.counts), error_class=error_class)
+            if error_class:
+                runs_repo.health_event(
+                    s,
+                    "job_failed",
+                    portal=result.job.portal,
+                    account=result.job.account,
+                    run_id=run_id,
+                    severity="error",
+                    error_class=error_class,
+                )
+
+    def _disable(self, job: Job, run_id: str, exc: BadCredentials) -> None:
+        """No retry, ever: disable the account so no job logs in with it again."""
+        self.session_states.delete(job.portal, job.account)
+        self._creds_cache.pop((job.portal, job.account), None)
+        with self.db() as s, s.begin():
+            accounts_repo.set_enabled(
+                s,
+                job.portal,
+                job.account,
+                False,
+                reason="the portal refused the login (BadCredentials)",
+            )
+            runs_repo.health_event(
+                s,
+                "account_disabled",
+                portal=job.portal,
+                account=job.account,
+                run_id=run_id,
+                severity="critical",
+                error_class=exc.error_class,
+            )
+        log.error("bot.account_disabled", run_id=run_id, portal=job.portal, account=job.account)

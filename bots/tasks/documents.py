@@ -1,0 +1,88 @@
+"""Putting fetched bytes into the vault and linking them, crash-safely.
+
+The order is: bytes to the vault (atomic, content-addressed), then one
+transaction registering the document and its links, including the portal's
+ref. A run killed between the two re-downloads that one document at most; a
+run killed after sees the ref and skips it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import structlog
+
+from bots.runtime import JobContext
+from portal_adapters.base import FetchedDocument
+from store.archives import ArchiveError, safe_unzip
+from store.repositories import documents as documents_repo
+from store.schemas import DocumentRecord
+from store.vault import DocumentTooLarge, StoredDocument
+
+log = structlog.get_logger(__name__)
+
+
+def stored_refs(
+    jc: JobContext, *, deduction_id: int | None = None, shipment_id: int | None = None
+) -> set[str]:
+    with jc.db() as s:
+        return documents_repo.source_refs(s, deduction_id=deduction_id, shipment_id=shipment_id)
+
+
+def _put(jc: JobContext, data: bytes, filename: str, media_type: str) -> StoredDocument | None:
+    try:
+        return jc.runtime.vault.put(data, filename, media_type)
+    except DocumentTooLarge:
+        jc.counts["documents.too_large"] += 1
+        log.warning("documents.too_large", run_id=jc.run_id, portal=jc.job.portal)
+        return None
+
+
+def store_fetched(
+    jc: JobContext,
+    doc: FetchedDocument,
+    *,
+    source_ref: str,
+    deduction_ids: list[int] = (),  # type: ignore[assignment]
+    shipment_id: int | None = None,
+) -> int:
+    """Store one fetched document (a ZIP: each member) and link it. Returns
+    how many documents were linked."""
+    parts: list[tuple[str, bytes, str]]
+    if doc.data.startswith(b"PK\x03\x04"):
+        try:
+            members = safe_unzip(doc.data)
+        except ArchiveError as exc:
+            jc.counts["documents.bad_archive"] += 1
+            log.warning("documents.bad_archive", run_id=jc.run_id, reason=str(exc)[:200])
+            members = []
+        # the archive itself is kept too: nothing the portal sent is lost
+        parts = [(doc.filename, doc.data, "application/zip")]
+        parts += [(m.original_name, m.data, "application/octet-stream") for m in members]
+    else:
+        parts = [(doc.filename, doc.data, doc.media_type)]
+    linked = 0
+    for index, (name, data, media_type) in enumerate(parts):
+        stored = _put(jc, data, name, media_type)
+        if stored is None:
+            continue
+        role = "backup" if (index == 0 and len(parts) > 1) else doc.role
+        record = DocumentRecord(
+            sha256=stored.sha256,
+            size_bytes=stored.size,
+            media_type=stored.media_type,
+            original_filename=name[:1000],
+            vault_path=str(Path(stored.path).relative_to(jc.runtime.vault.root)),
+        )
+        ref = source_ref if index == 0 else f"{source_ref}#{index}"
+        with jc.db() as s, s.begin():
+            reg = documents_repo.register(s, record)
+            for d_id in deduction_ids:
+                documents_repo.link(s, reg.id, role, deduction_id=d_id)
+                documents_repo.record_fetch(s, reg.id, ref, deduction_id=d_id)
+            if shipment_id is not None:
+                documents_repo.link(s, reg.id, role, shipment_id=shipment_id)
+                documents_repo.record_fetch(s, reg.id, ref, shipment_id=shipment_id)
+        jc.counts["documents.new" if reg.created else "documents.known"] += 1
+        linked += 1
+    return linked

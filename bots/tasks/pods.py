@@ -1,0 +1,146 @@
+"""``pods``: proof of delivery and bill of lading for every shipment a
+deduction about delivery points at, from one carrier account.
+
+"About delivery": shortage and damage claims, compliance fines (on-time
+proof), and claims that arrived without a usable reason code (about 10% do)
+but name a PRO or BOL: for those the POD is the cheapest way to find out.
+
+A deduction points at a shipment through the PRO or BOL number the portal
+shows, or the one extracted from its backup document. Only shipments whose
+POD is not stored yet are looked up; a POD not yet imaged is looked up again
+next run; a CAPTCHA turns that one lookup into a needs-human item.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import or_, select
+
+from bots.runtime import JobContext
+from bots.tasks.documents import store_fetched
+from portal_adapters.base import CarrierAdapter
+from portal_adapters.errors import CaptchaRequired
+from store.models import Deduction, Document, DocumentLink, Shipment
+from store.repositories import shipments as shipments_repo
+from store.schemas import Category, PodStatus
+
+POD_CATEGORIES = (Category.shortage, Category.damage, Category.compliance_fine, Category.other)
+
+
+@dataclass
+class PodTarget:
+    pro: str | None
+    bol: str | None
+    deduction_ids: list[int] = field(default_factory=list)
+
+    @property
+    def ref(self) -> str:
+        return self.pro or f"BOL {self.bol}"
+
+
+def carrier_of(text: str | None) -> str | None:
+    """The carrier portal a deduction names ("HaulStar Freight" -> haulstar)."""
+    if not text:
+        return None
+    t = text.lower().replace(" ", "")
+    for slug in ("haulstar", "parcelnet"):
+        if slug in t:
+            return slug
+    return None
+
+
+def pod_targets(jc: JobContext, carrier: str) -> list[PodTarget]:
+    """Shipments to look up on ``carrier``: named for it, or for no known carrier."""
+    pod_linked = select(DocumentLink.deduction_id).where(
+        DocumentLink.role == "pod", DocumentLink.deduction_id.is_not(None)
+    )
+    with jc.db() as s:
+        rows = s.execute(
+            select(Deduction.id, Deduction.carrier, Deduction.pro_number, Deduction.bol_number)
+            .where(
+                or_(Deduction.category.in_(POD_CATEGORIES), Deduction.category.is_(None)),
+                Deduction.id.not_in(pod_linked),
+            )
+            .order_by(Deduction.id)
+        ).all()
+        extracted = _extracted_numbers(
+            s, [r.id for r in rows if not (r.pro_number or r.bol_number)]
+        )
+    targets: dict[tuple[str | None, str | None], PodTarget] = {}
+    for d_id, named, pro, bol in rows:
+        if not (pro or bol):
+            pro, bol = extracted.get(d_id, (None, None))
+        if not (pro or bol):
+            continue
+        named_carrier = carrier_of(named)
+        if named_carrier not in (None, carrier):
+            continue
+        key = (pro or None, None if pro else bol)
+        targets.setdefault(key, PodTarget(pro or None, bol or None)).deduction_ids.append(d_id)
+    return list(targets.values())
+
+
+def _extracted_numbers(s, deduction_ids: list[int]) -> dict[int, tuple[str | None, str | None]]:  # type: ignore[no-untyped-def]
+    """PRO/BOL numbers read from backup documents (store extraction fields)."""
+    if not deduction_ids:
+        return {}
+    found: dict[int, tuple[str | None, str | None]] = defaultdict(lambda: (None, None))
+    for d_id, fields in s.execute(
+        select(DocumentLink.deduction_id, Document.extracted_fields)
+        .join(Document, Document.id == DocumentLink.document_id)
+        .where(DocumentLink.deduction_id.in_(deduction_ids), DocumentLink.role == "backup")
+    ).all():
+        pro, bol = _field(fields, "pro_number"), _field(fields, "bol_number")
+        if pro or bol:
+            found[d_id] = (pro, bol)
+    return dict(found)
+
+
+def _field(fields: dict | None, name: str) -> str | None:  # type: ignore[type-arg]
+    value = (fields or {}).get(name)
+    if isinstance(value, dict):
+        value = value.get("value")
+    return str(value).strip() or None if value else None
+
+
+async def pods(jc: JobContext, targets: list[PodTarget] | None = None) -> None:
+    adapter = jc.adapter
+    assert isinstance(adapter, CarrierAdapter)
+    for t in targets if targets is not None else pod_targets(jc, jc.job.portal):
+        try:
+            found = await jc.call(
+                lambda t=t: adapter.fetch_shipment_documents(
+                    jc.session, pro_number=t.pro, bol_number=None if t.pro else t.bol
+                ),
+                what="fetch_shipment_documents",
+            )
+        except CaptchaRequired as exc:
+            jc.human(t.ref, exc)
+            continue
+        if found is None:
+            jc.counts["pods.unknown_shipment"] += 1
+            continue
+        with jc.db() as s, s.begin():
+            shipment_id = shipments_repo.upsert(s, found.shipment, run_id=jc.run_id).id
+        for doc in found.documents:
+            store_fetched(
+                jc,
+                doc,
+                source_ref=f"{jc.job.portal}:{doc.role}:{found.shipment.pro_number}",
+                deduction_ids=t.deduction_ids,
+                shipment_id=shipment_id,
+            )
+        if found.pod_available and any(d.role == "pod" for d in found.documents):
+            jc.counts["pods.fetched"] += 1
+            status = PodStatus.fetched
+        else:
+            jc.counts["pods.not_yet_available"] += 1
+            status = PodStatus.not_available
+        with jc.db() as s, s.begin():
+            s.execute(
+                Shipment.__table__.update()
+                .where(Shipment.id == shipment_id)
+                .values(pod_status=status)
+            )

@@ -1,0 +1,40 @@
+"""Building a FleetRuntime from settings: the one place that wires the store,
+the vaults, the browser pool and the portal URLs together."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from bots.browser_pool import BrowserPool
+from bots.retry import RetryPolicy
+from bots.runtime import FleetRuntime
+from credentials.keyring_vault import CredentialVault
+from fleet.settings import Settings
+from store.db import init_db, session_factory
+from store.vault import DocumentVault
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(
+    settings: Settings,
+    *,
+    portal_urls: dict[str, str] | None = None,
+    credentials: CredentialVault | None = None,
+    policy: RetryPolicy | None = None,
+) -> AsyncIterator[FleetRuntime]:
+    """A runtime with a started browser pool; everything is closed on exit."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    db = session_factory(init_db(settings.resolved_database_url))
+    vault = DocumentVault(settings.data_dir / "vault")
+    creds = credentials or CredentialVault.open(settings.data_dir)
+    async with BrowserPool(settings, max_contexts=settings.max_contexts) as pool:
+        yield FleetRuntime(
+            settings,
+            db=db,
+            vault=vault,
+            credentials=creds,
+            pool=pool,
+            portal_urls=portal_urls or settings.portal_urls,
+            policy=policy,
+        )
