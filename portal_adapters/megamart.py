@@ -296,6 +296,10 @@ class MegamartAdapter(RetailerAdapter):
                 raise BadCredentials(
                     f"the portal refused the sign-in: {alert}", portal=PORTAL, step=step
                 )
+            # back on the sign-in page with no complaint: the pre-auth session ended
+            raise SessionExpired(
+                "the sign-in page came back after the password", portal=PORTAL, step=step
+            )
         if heading != MFA_HEADING:
             raise LayoutChanged(
                 f"expected two-step verification after the password, saw "
@@ -334,6 +338,10 @@ class MegamartAdapter(RetailerAdapter):
             )
         if heading == LOGIN_HEADING and "locked" in alert.casefold():
             raise BadCredentials(f"the account is locked: {alert}", portal=PORTAL, step=step)
+        if heading == LOGIN_HEADING and not alert:
+            raise SessionExpired(
+                "the sign-in page came back at the code step", portal=PORTAL, step=step
+            )
         if heading == LOGIN_HEADING:
             raise MfaFailed(
                 f"the portal ended the sign-in at the code step: {alert}", portal=PORTAL, step=step
