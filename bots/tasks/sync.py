@@ -17,7 +17,7 @@ from sqlalchemy import exists, select
 from bots.runtime import JobContext
 from bots.tasks.documents import store_fetched, stored_refs
 from portal_adapters.base import RetailerAdapter
-from portal_adapters.errors import RecordInvalid
+from portal_adapters.errors import NotYetAvailable, RecordInvalid
 from store.models import Deduction, DocumentLink
 from store.repositories import deductions as deductions_repo
 from store.repositories import quarantines as quarantine_repo
@@ -99,9 +99,13 @@ async def fetch_documents(
             if ref.ref in have:
                 jc.counts["documents.skipped"] += 1
                 continue
-            fetched = await jc.call(
-                lambda eid=external_id, r=ref: adapter.download_document(jc.session, eid, r),
-                what="download_document",
-            )
+            try:
+                fetched = await jc.call(
+                    lambda eid=external_id, r=ref: adapter.download_document(jc.session, eid, r),
+                    what="download_document",
+                )
+            except NotYetAvailable:
+                jc.counts["documents.not_yet_available"] += 1
+                continue
             for doc in fetched:
                 store_fetched(jc, doc, source_ref=ref.ref, deduction_ids=[deduction_id])
