@@ -26,6 +26,7 @@ _GROUPS: tuple[tuple[str, str | None], ...] = (
     ("fleet.commands.health", None),
     ("fleet.commands.run", None),
     ("fleet.commands.db", "db"),
+    ("fleet.commands.match", None),
 )
 
 

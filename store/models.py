@@ -751,6 +751,149 @@ class Watermark(Base):
     updated_at: Mapped[datetime] = _created()
 
 
+
+# --------------------------------------------------------------------------- matching (0003)
+
+
+class Verdict(Base):
+    """The matcher's current word on one deduction: validity, amounts, reasons and
+    the evidence used. Rewritten only when its content changes (``fingerprint``)."""
+
+    __tablename__ = "verdicts"
+
+    id: Mapped[int] = _id()
+    deduction_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("deductions.id", ondelete="CASCADE"), unique=True
+    )
+    validity: Mapped[str] = mapped_column(String(16), index=True)
+    category: Mapped[str] = mapped_column(String(32))
+    category_source: Mapped[str] = mapped_column(String(32), default="")
+    rule: Mapped[str] = mapped_column(String(64), default="")
+    claimed_amount: Mapped[Decimal] = mapped_column(Money)
+    current_amount: Mapped[Decimal] = mapped_column(Money)
+    valid_amount: Mapped[Decimal | None] = mapped_column(Money)
+    disputable_amount: Mapped[Decimal | None] = mapped_column(Money)
+    window_closes: Mapped[date | None] = mapped_column(Date)
+    reasons: Mapped[list[Any]] = mapped_column(Json, default=list)
+    evidence: Mapped[list[Any]] = mapped_column(Json, default=list)
+    missing: Mapped[list[Any]] = mapped_column(Json, default=list)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    computed_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+
+
+class CategoryOverride(Base):
+    """An analyst's category correction: for one deduction (``external_id``) or,
+    with ``external_id`` empty, for every deduction of that portal and code."""
+
+    __tablename__ = "category_overrides"
+    __table_args__ = (UniqueConstraint("portal", "reason_code", "external_id"),)
+
+    id: Mapped[int] = _id()
+    portal: Mapped[str] = mapped_column(String(64))
+    reason_code: Mapped[str] = mapped_column(String(500), default="")
+    external_id: Mapped[str] = mapped_column(String(128), default="")
+    category: Mapped[str] = mapped_column(String(32))
+    set_by: Mapped[str] = mapped_column(String(128))
+    set_at: Mapped[datetime] = _created()
+
+
+class ExportBatch(Base):
+    """One ``fleet export credits`` run: which decisions it carried, once."""
+
+    __tablename__ = "export_batches"
+
+    id: Mapped[int] = _id()
+    kind: Mapped[str] = mapped_column(String(32))
+    since: Mapped[date | None] = mapped_column(Date)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = _created()
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[Decimal] = mapped_column(Money)
+
+
+class Decision(Base):
+    """A proposal on a deduction (accept, dispute, split) and where its approval
+    chain stands. At most one pending proposal per deduction."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (
+        Index(
+            "uq_decisions_pending",
+            "deduction_id",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+    id: Mapped[int] = _id()
+    deduction_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("deductions.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # accept | dispute | split
+    accept_amount: Mapped[Decimal] = mapped_column(Money)
+    dispute_amount: Mapped[Decimal] = mapped_column(Money)
+    credit_kind: Mapped[str] = mapped_column(String(16), default="")  # credit_memo | write_off
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    proposed_by: Mapped[str] = mapped_column(String(128))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = _created()
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    export_batch_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("export_batches.id", ondelete="RESTRICT"), index=True
+    )
+
+
+class DecisionStep(Base):
+    """One level of a decision's approval chain (the role it needs, who acted)."""
+
+    __tablename__ = "decision_steps"
+    __table_args__ = (UniqueConstraint("decision_id", "level"),)
+
+    id: Mapped[int] = _id()
+    decision_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("decisions.id", ondelete="CASCADE")
+    )
+    level: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    actor: Mapped[str | None] = mapped_column(String(128))
+    on_behalf_of: Mapped[str | None] = mapped_column(String(128))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = _created()
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Delegation(Base):
+    """While ``delegator`` is away, ``delegate`` may approve in their place."""
+
+    __tablename__ = "delegations"
+
+    id: Mapped[int] = _id()
+    delegator: Mapped[str] = mapped_column(String(128), index=True)
+    delegate: Mapped[str] = mapped_column(String(128))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = _created()
+
+
+class DeductionComment(Base):
+    """An internal comment on a deduction; ``mentions`` are the @usernames in it."""
+
+    __tablename__ = "deduction_comments"
+
+    id: Mapped[int] = _id()
+    deduction_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("deductions.id", ondelete="CASCADE"), index=True
+    )
+    author: Mapped[str] = mapped_column(String(128))
+    body: Mapped[str] = mapped_column(Text)
+    mentions: Mapped[list[Any]] = mapped_column(Json, default=list)
+    created_at: Mapped[datetime] = _created()
+
+
 __all__ = [
     "NAMING",
     "Account",
@@ -758,9 +901,14 @@ __all__ = [
     "AuditLog",
     "Base",
     "BotRun",
+    "CategoryOverride",
+    "Decision",
+    "DecisionStep",
     "Deduction",
+    "DeductionComment",
     "DeductionHistory",
     "DeductionLine",
+    "Delegation",
     "Dispute",
     "DisputeStatusHistory",
     "Document",
@@ -769,6 +917,7 @@ __all__ = [
     "ErpInvoiceLine",
     "ErpPromotion",
     "ErpShipment",
+    "ExportBatch",
     "FetchedRef",
     "HealthEvent",
     "Match",
@@ -781,6 +930,7 @@ __all__ = [
     "Shipment",
     "UTCDateTime",
     "User",
+    "Verdict",
     "Watermark",
     "utcnow",
 ]

@@ -123,6 +123,10 @@ async def test_no_secret_leaves_the_keyring(make_demo, small_world, tmp_path: Pa
     }
     assert leaks == set()
     # the trace did record the typed password: the scrubber masked it, it was not absent
-    trace = [b for p in _files_under(Path(failed.artifacts)) if p.name == "trace.zip"
-             for b in _readable(p)[1:]]
+    trace = [
+        b
+        for p in _files_under(Path(failed.artifacts))
+        if p.name == "trace.zip"
+        for b in _readable(p)[1:]
+    ]
     assert any(MASK.encode() in member for member in trace)

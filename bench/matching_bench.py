@@ -1,0 +1,230 @@
+"""Matching speed and accuracy.
+
+    .venv/bin/python bench/matching_bench.py scale      # 10k/100k deductions x 100k/1M invoices
+    .venv/bin/python bench/matching_bench.py accuracy   # medium scenarios, two seeds, via the store
+
+``scale`` times the matcher itself (index + judge) on synthetic snapshots, one
+child process per size so peak RSS is per size; building the synthetic data is
+not timed. ``accuracy`` loads generated medium scenarios into a SQLite store
+through the store's write paths (tests/integration/matching/loader.py), runs
+the matcher on what the store holds, and prints agreement with the truth and
+the confusion table by category.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+SIZES = [(10_000, 100_000), (100_000, 1_000_000)]
+PROMOS = 20_000
+
+
+def _synthetic(n_ded: int, n_inv: int):  # type: ignore[no-untyped-def]
+    from matching.model import CarrierShip, Ded, ErpShip, Invoice, Line, PaidLine, Promo, Snapshot
+
+    r = random.Random(7)
+    base = date(2026, 1, 1)
+    skus = [f"SKU-{i:05d}" for i in range(4000)]
+    invoices, erp, carrier, paid = [], [], [], []
+    for i in range(n_inv):
+        sku = skus[i % len(skus)]
+        qty = r.randint(10, 400)
+        price = Decimal(r.randint(500, 5000)) / 100
+        day = base + timedelta(days=i % 300)
+        invoices.append(
+            Invoice(i, f"INV{i:08d}", f"CUST{i % 3}", day, price * qty, [(sku, qty, price)])
+        )
+        if i % 4 == 0:
+            erp.append(
+                ErpShip(
+                    i, f"S{i}", f"INV{i:08d}", "haulstar", f"{i + 10**7}", f"B{i}", qty, "prepaid"
+                )
+            )
+            carrier.append(
+                CarrierShip(
+                    i,
+                    "haulstar",
+                    f"{i + 10**7}",
+                    f"B{i}",
+                    day + timedelta(days=2),
+                    qty,
+                    qty,
+                    [],
+                    "prepaid",
+                    "fetched",
+                )
+            )
+        paid.append(
+            PaidLine(
+                f"R{i // 50}", day + timedelta(days=30), f"INV{i:08d}", price * qty, price * qty
+            )
+        )
+    promos = [
+        Promo(
+            i,
+            f"DL-{i}",
+            f"CUST{i % 3}",
+            [skus[i % len(skus)]],
+            base + timedelta(days=(i * 7) % 300),
+            base + timedelta(days=(i * 7) % 300 + 6),
+            Decimal("0.50"),
+        )
+        for i in range(PROMOS)
+    ]
+    deds = []
+    for k in range(n_ded):
+        i = r.randrange(0, n_inv, 4) if k % 3 == 1 else r.randrange(n_inv)
+        inv = invoices[i]
+        sku, qty, price = inv.lines[0]
+        kind = k % 5
+        common = {
+            "id": k,
+            "portal": "megamart",
+            "external_id": f"{4 * 10**9 + k}",
+            "invoice_number": inv.invoice_number,
+            "amount": Decimal("30.00"),
+            "claimed_amount": Decimal("30.00"),
+            "deduction_date": inv.invoice_date + timedelta(days=40),
+            "invoice_date": inv.invoice_date,
+        }
+        if kind == 0:
+            d = Ded(**common, reason_code="50", promo_id=f"DL-{r.randrange(PROMOS)}")
+        elif kind == 1:
+            d = Ded(
+                **common,
+                reason_code="24",
+                carrier="HaulStar",
+                pro_number=f"{i + 10**7}",
+                lines=[Line(sku, "", 3, Decimal("10.00"), Decimal("30.00"))],
+            )
+        elif kind == 2:
+            d = Ded(
+                **common,
+                reason_code="11",
+                lines=[
+                    Line(
+                        sku,
+                        f"INV COST {price + 1} / PO COST {price}",
+                        30,
+                        Decimal("1.00"),
+                        Decimal("30.00"),
+                    )
+                ],
+            )
+        elif kind == 3:
+            d = Ded(**common, reason_code="92", lines=[Line(sku, "", 3, price, price * 3)])
+        else:
+            d = Ded(**common, reason_code="73")
+        deds.append(d)
+    return lambda: Snapshot(
+        deductions=deds,
+        invoices=invoices,
+        promotions=promos,
+        erp_shipments=erp,
+        carrier_shipments=carrier,
+        paid_lines=paid,
+        carrier_portals=["haulstar"],
+    )
+
+
+def _one(n_ded: int, n_inv: int) -> None:
+    from matching.config import load_config
+    from matching.rules import match_all
+
+    make = _synthetic(n_ded, n_inv)
+    t0 = time.perf_counter()
+    snap = make()
+    t1 = time.perf_counter()
+    verdicts = match_all(snap, load_config(), date(2026, 11, 1))
+    t2 = time.perf_counter()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        json.dumps(
+            {
+                "deductions": n_ded,
+                "invoices": n_inv,
+                "index_s": round(t1 - t0, 2),
+                "judge_s": round(t2 - t1, 2),
+                "total_s": round(t2 - t0, 2),
+                "peak_rss_mb": round(rss),
+                "verdicts": len(verdicts),
+            }
+        )
+    )
+
+
+def scale() -> None:
+    results = []
+    for n_ded, n_inv in SIZES:
+        res = subprocess.run(
+            [sys.executable, __file__, "one", str(n_ded), str(n_inv)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        row = json.loads(res.stdout.strip().splitlines()[-1])
+        results.append(row)
+        print(
+            f"{row['deductions']:>7} deductions x {row['invoices']:>9} invoices + {PROMOS} "
+            f"promotions: index {row['index_s']:6.2f} s, judge {row['judge_s']:6.2f} s, "
+            f"total {row['total_s']:6.2f} s, peak RSS {row['peak_rss_mb']} MB"
+        )
+    if len(results) == 2:
+        ratio = results[1]["total_s"] / results[0]["total_s"]
+        print(f"10x the data took {ratio:.1f}x the time (target: within 12x)")
+
+
+def accuracy(seeds: tuple[int, ...] = (5, 8)) -> None:
+    from fixtures.generator import generate
+    from matching.config import load_config
+    from matching.service import compute
+    from store.db import make_engine, session_factory
+    from store.migrate import upgrade
+    from tests.integration.matching.accuracy import compare
+    from tests.integration.matching.loader import load_scenario
+
+    for seed in seeds:
+        sc = generate(seed, "medium")
+        for evidence in ("complete", "as_of"):
+            with tempfile.TemporaryDirectory() as tmp:
+                url = f"sqlite:///{tmp}/bench.db"
+                upgrade(url)
+                engine = make_engine(url)
+                factory = session_factory(engine)
+                t0 = time.perf_counter()
+                load_scenario(factory, sc, evidence=evidence)  # type: ignore[arg-type]
+                t1 = time.perf_counter()
+                with factory() as s:
+                    verdicts = compute(s, sc.as_of, load_config())
+                t2 = time.perf_counter()
+                engine.dispose()
+            a = compare(sc, verdicts)
+            print(
+                f"seed {seed} medium, evidence {evidence}: {a.total} deductions; verdicts agree "
+                f"{a.verdict_rate:.2%}, amounts agree {a.amount_rate:.2%}; decided {a.decided} "
+                f"of which right {a.decided_agree}; load {t1 - t0:.1f} s, match {t2 - t1:.2f} s"
+            )
+            if evidence == "complete":
+                print(a.table())
+
+
+if __name__ == "__main__":
+    cmd = sys.argv[1] if len(sys.argv) > 1 else "scale"
+    if cmd == "one":
+        _one(int(sys.argv[2]), int(sys.argv[3]))
+    elif cmd == "accuracy":
+        accuracy()
+    else:
+        scale()

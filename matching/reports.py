@@ -1,0 +1,149 @@
+"""Credits for the ERP (exported once) and the team's figures (KPIs).
+
+``export_credits`` takes approved decisions that accept money (credit memo or
+write-off, including the accepted part of a split) and not exported yet, puts
+them in a new export batch (recorded, audited) and returns the rows; a second
+call never returns them again, even when two exports race.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from store.models import Decision, Deduction, Dispute, Verdict
+from store.repositories import approvals as repo
+from store.repositories import audit
+
+ZERO = Decimal("0.00")
+AGING = ((30, "0-30"), (60, "31-60"), (90, "61-90"), (180, "91-180"))
+WON = ("approved", "won", "partially_approved", "partially approved")
+LOST = ("denied", "lost", "expired")
+CLOSED_STATUSES = ("reversed", "closed", "paid", "cancelled")
+
+
+def export_credits(session: Session, since: date, actor: str) -> list[dict[str, Any]]:
+    """Rows of a new export batch; empty (and no batch) when nothing is new."""
+    start = datetime.combine(since, time.min, tzinfo=UTC)
+    rows = session.execute(
+        select(Decision, Deduction)
+        .join(Deduction, Deduction.id == Decision.deduction_id)
+        .where(
+            Decision.status == "approved",
+            Decision.accept_amount > 0,
+            Decision.export_batch_id.is_(None),
+            Decision.decided_at >= start,
+        )
+        .order_by(Decision.id)
+    ).all()
+    if not rows:
+        return []
+    batch, claimed = repo.claim_for_export(
+        session, [d.id for d, _ in rows], "credits", since, actor
+    )
+    mine = set(claimed)
+    out = []
+    for decision, ded in rows:
+        if decision.id not in mine:
+            continue
+        out.append(
+            {
+                "batch": batch.id,
+                "decision": decision.id,
+                "portal": ded.portal,
+                "deduction": ded.external_id,
+                "invoice_number": ded.invoice_number,
+                "kind": decision.credit_kind or "credit_memo",
+                "amount": str(decision.accept_amount),
+                "currency": ded.currency,
+                "reason_code": ded.reason_code,
+                "decided_at": decision.decided_at.isoformat() if decision.decided_at else "",
+            }
+        )
+    batch.count = len(out)
+    batch.total = sum((Decimal(r["amount"]) for r in out), ZERO)
+    session.flush()
+    audit.append(
+        session,
+        actor,
+        "export",
+        f"export_batch:{batch.id}",
+        None,
+        {"count": batch.count, "total": str(batch.total), "decisions": sorted(mine)},
+    )
+    return out
+
+
+def _bucket(days: int) -> str:
+    for limit, name in AGING:
+        if days <= limit:
+            return name
+    return "180+"
+
+
+def kpis(session: Session, today: date, period_days: int = 90) -> dict[str, Any]:
+    """DDO, open deductions by aging bucket, category, customer (portal);
+    dispute win rate, amount recovered, share with complete evidence."""
+    verdicts = dict(session.execute(select(Verdict.deduction_id, Verdict.validity)).all())
+    categories = dict(session.execute(select(Verdict.deduction_id, Verdict.category)).all())
+    decided = set(
+        session.execute(
+            select(Decision.deduction_id).where(Decision.status == "approved")
+        ).scalars()
+    )
+    open_count: Counter[str] = Counter()
+    by_age: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    by_cat: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    by_portal: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    open_total, period_total, total, complete = ZERO, ZERO, 0, 0
+    for d_id, portal, amount, status, ded_date, category in session.execute(
+        select(
+            Deduction.id,
+            Deduction.portal,
+            Deduction.amount,
+            Deduction.status,
+            Deduction.deduction_date,
+            Deduction.category,
+        )
+    ):
+        total += 1
+        complete += verdicts.get(d_id) not in (None, "needs_review")
+        if ded_date and (today - ded_date).days <= period_days:
+            period_total += amount
+        if amount <= 0 or d_id in decided or (status or "").lower() in CLOSED_STATUSES:
+            continue
+        cat = categories.get(d_id) or str(getattr(category, "value", category) or "other")
+        age = _bucket((today - ded_date).days if ded_date else 0)
+        open_count[age] += 1
+        by_age[age] += amount
+        by_cat[cat] += amount
+        by_portal[portal] += amount
+        open_total += amount
+    daily = period_total / period_days if period_total else ZERO
+    statuses = Counter((s or "").lower() for s in session.execute(select(Dispute.status)).scalars())
+    won = sum(statuses[s] for s in WON)
+    lost = sum(statuses[s] for s in LOST)
+    recovered = sum(
+        session.execute(select(Dispute.amount).where(Dispute.status.in_(WON))).scalars(),
+        ZERO,
+    )
+    return {
+        "as_of": today.isoformat(),
+        "deductions": total,
+        "open_amount": str(open_total),
+        "ddo_days": None if not daily else round(float(open_total / daily), 1),
+        "open_by_aging": {k: {"count": open_count[k], "amount": str(v)} for k, v in by_age.items()},
+        "open_by_category": {k: str(v) for k, v in sorted(by_cat.items())},
+        "open_by_portal": {k: str(v) for k, v in sorted(by_portal.items())},
+        "dispute_win_rate": None if not won + lost else round(won / (won + lost), 3),
+        "amount_recovered": str(recovered),
+        "complete_evidence_share": None if not total else round(complete / total, 3),
+    }
+
+
+__all__ = ["export_credits", "kpis"]
