@@ -84,6 +84,7 @@ class BackupFields:
     claim_date: ExtractedField[date] | None = None
     invoice_date: ExtractedField[date] | None = None
     location: ExtractedField[str] | None = None  # store or DC
+    promotion_number: ExtractedField[str] | None = None  # on promotion claims and deal sheets
     lines: list[LineItem] = field(default_factory=list)
 
     def values(self) -> dict[str, Any]:
@@ -540,6 +541,10 @@ _BACKUP_CLAIM = _labels([
     (r"\bdebit\s*memo\s*(?:number|no\.?|#)?", 8), (r"\bchargeback\s*(?:number|no\.?|#)", 8),
     (r"\bdocument\s*(?:number|no\.?|#)", 6), (r"\bclaim\b", 4), (r"\bmemo\s*(?:number|no\.?|#)", 6),
 ])
+_PROMOTION = _labels([
+    (r"\bpromotion\s*(?:number|no\.?|#|id)", 9), (r"\bpromo\s*(?:number|no\.?|#|id)", 9),
+    (r"\bdeal\s*(?:number|no\.?|#|id)", 7),
+])
 _INVOICE_NO = _labels([
     (r"\binvoice\s*(?:number|no\.?|nr\.?|num\.?|#|id)", 9), (r"\binv\.?\s*(?:no\.?|#)", 8),
     (r"\bfactuur\s*(?:nummer|nr\.?|no\.?)", 9, "nl"),
@@ -654,6 +659,7 @@ def extract_backup_fields(text: str, *, dayfirst: bool | None = None) -> BackupF
     out.claim_number = _best(_scan(lines, _BACKUP_CLAIM, _read_ident))
     out.invoice_number = _best(_scan(lines, _INVOICE_NO, _read_ident))
     out.po_number = _best(_scan(lines, _PO, _read_ident))
+    out.promotion_number = _best(_scan(lines, _PROMOTION, _read_ident))
     out.amount = _best(_scan(lines, _AMOUNT, _amount_reader(decimal_comma, last=False)))
     out.reason_code = _best(_scan(lines, _REASON, _read_reason))
     reason_text = _best(_scan(lines, _REASON_TEXT, _read_text, below=False))

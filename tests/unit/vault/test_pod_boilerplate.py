@@ -23,3 +23,13 @@ def test_noted_exception_is_read_and_terms_are_not() -> None:
 def test_concealed_damage_written_as_a_note_still_counts() -> None:
     fields = extract_pod_fields("PRO Number: 1234567\nRemarks: CONCEALED DAMAGE\n")
     assert fields.exceptions == ["CONCEALED DAMAGE"]
+
+
+def test_backup_promotion_number_is_read() -> None:
+    from store.extraction import extract_backup_fields
+
+    text = "Claim Number: 4023344501\nPromotion Number: PR-2026-07\nAmount: $480.00\n"
+    fields = extract_backup_fields(text)
+    assert fields.promotion_number is not None
+    assert fields.promotion_number.value == "PR-2026-07"
+    assert extract_backup_fields("Claim Number: 1\nAmount: 5.00\n").promotion_number is None
