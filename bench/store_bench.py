@@ -19,6 +19,11 @@ does on a normal server).
 
 Records are validated (pydantic) before the clock starts; that cost is printed
 separately. Each record has two lines and a small raw payload.
+
+After the upserts it prints the other two store figures: extraction pages per
+second over shared/testdata/real-pdfs (bench/extraction_bench.py has the
+detail) and field accuracy on the fixture world's documents
+(bench/field_accuracy.py); ``--no-docs`` skips both.
 """
 
 from __future__ import annotations
@@ -157,7 +162,47 @@ def main() -> int:
     ap.add_argument("--pg-url", default=os.environ.get("FLEET_TEST_PG_URL", DEFAULT_PG))
     ap.add_argument("--no-pg", action="store_true", help="SQLite only")
     ap.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
+    ap.add_argument("--no-docs", action="store_true", help="skip extraction and field accuracy")
     args = ap.parse_args()
+    try:
+        return _upserts(args)
+    finally:
+        if not args.no_docs:
+            _documents()
+
+
+def _documents() -> None:
+    """Extraction pages/s on the real PDFs, and field accuracy on the world's documents."""
+    import time
+
+    from field_accuracy import measure  # bench/ is on sys.path when run as a script
+
+    from store.extraction import PdfExtractor
+
+    real = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "real-pdfs"
+    pdfs = [p.read_bytes() for p in sorted(real.rglob("*.pdf"))] if real.is_dir() else []
+    if pdfs:
+        with PdfExtractor() as ex:
+            ex.extract_many([b"%PDF-1.4"])
+            started = time.perf_counter()
+            results = ex.extract_many(pdfs)
+            wall = time.perf_counter() - started
+        pages = sum(len(r.pages) for r in results)
+        print(f"\nextraction: {len(pdfs)} real PDFs, {pages} pages in {wall:.2f}s = "
+              f"{pages / wall:.1f} pages/s")
+    else:
+        print(f"\nextraction: real PDFs not found at {real}")
+    results_by_field = measure(7, "small")
+    hit = sum(h for h, _ in results_by_field.values())
+    total = sum(t for _, t in results_by_field.values())
+    print(f"field accuracy (seed 7 small, {len(results_by_field)} fields): "
+          f"{hit}/{total} = {100 * hit / max(total, 1):.1f}%")
+    for name, (h, t) in results_by_field.items():
+        if h != t:
+            print(f"  {name}: {h}/{t}")
+
+
+def _upserts(args: argparse.Namespace) -> int:
 
     print(f"store_bench: n={args.n:,} batch={args.batch}, python {sys.version.split()[0]}")
     with tempfile.TemporaryDirectory() as tmp:
