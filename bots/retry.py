@@ -49,17 +49,24 @@ async def with_retries(
     policy: RetryPolicy,
     relogin: Callable[[], Awaitable[None]] | None = None,
     on_retry: Callable[[BaseException, float], None] | None = None,
+    progress: Callable[[], int] | None = None,
 ) -> T:
     """Run ``operation`` until it succeeds or its error is not worth retrying.
 
     After a SessionExpired the next attempt logs in again first; a failing
     login (BadCredentials, MfaFailed...) ends the loop with that error.
+    ``progress`` (a counter of work done) lets a long operation that resumes
+    where it failed keep going: the attempt budget is per stretch without
+    progress, not per operation.
     """
-    counts = {"relogins": 0, "other": 0}
+    counts = {"relogins": 0, "other": 0, "progress": progress() if progress else 0}
     pending_relogin = False
 
     def stop(state: RetryCallState) -> bool:
         exc = state.outcome.exception() if state.outcome else None
+        if progress is not None and progress() != counts["progress"]:
+            counts["progress"] = progress()
+            counts["other"] = counts["relogins"] = 0  # it moved on: a fresh budget
         if isinstance(exc, SessionExpired):
             counts["relogins"] += 1
             return relogin is None or counts["relogins"] > policy.max_relogins

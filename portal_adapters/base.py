@@ -62,6 +62,10 @@ class AdapterSession:
     requests: int = 0
     logged_in: bool = False
     notes: dict[str, object] = field(default_factory=dict, repr=False)  # may hold tokens
+    listed: set[str] = field(default_factory=set, repr=False)
+    """Deduction ids this job already stored. A listing called again after a
+    failure skips them without reading their detail again, so a long listing
+    on a flaky portal resumes instead of starting over."""
 
     async def main_page(self) -> Page:
         if self.page is None or self.page.is_closed():
@@ -197,6 +201,7 @@ class RetailerAdapter(PortalAdapter):
         """Every deduction posted on or after ``since`` (all when None), newest first.
 
         Yields RecordInvalid for a row that cannot be read instead of stopping.
+        Rows whose id is in ``session.listed`` are skipped unread (a resumed call).
         Raises LayoutChanged when the page is not a deduction list (an
         interstitial is never reported as an empty portal).
         """

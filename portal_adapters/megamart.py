@@ -396,6 +396,8 @@ class MegamartAdapter(RetailerAdapter):
                 if claim in seen:  # a posting moved rows between pages
                     continue
                 seen.add(claim)
+                if claim in session.listed:  # stored before a retry: do not read it again
+                    continue
                 try:
                     detail = await self._claim_page(session, claim, step=step)
                 except _ClaimNotShown:

@@ -297,6 +297,8 @@ class ShoprightAdapter(RetailerAdapter):
             page = await _api_json(session, "/api/deductions", step=step, params=params)
             items, cursor = _list_page(page, step=step)
             for item in items:
+                if str(item.get("document_number", "")) in session.listed:
+                    continue  # stored before a retry: do not read its detail again
                 found = await self._deduction(session, item, rules=rules)
                 if isinstance(found, RecordInvalid):
                     yield found

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import or_, select
 
@@ -22,11 +23,13 @@ from bots.runtime import JobContext
 from bots.tasks.documents import store_fetched
 from portal_adapters.base import CarrierAdapter
 from portal_adapters.errors import CaptchaRequired
-from store.models import Deduction, Document, DocumentLink, Shipment
+from store.models import Deduction, Document, DocumentLink, Shipment, utcnow
 from store.repositories import shipments as shipments_repo
 from store.schemas import Category, PodStatus
 
 POD_CATEGORIES = (Category.shortage, Category.damage, Category.compliance_fine, Category.other)
+POD_RECHECK = timedelta(hours=12)
+"""A POD not imaged yet is looked up again after this long, not on every run."""
 
 
 @dataclass
@@ -68,11 +71,20 @@ def pod_targets(jc: JobContext, carrier: str) -> list[PodTarget]:
         extracted = _extracted_numbers(
             s, [r.id for r in rows if not (r.pro_number or r.bol_number)]
         )
+        recent = set(
+            s.execute(
+                select(Shipment.pro_number).where(
+                    Shipment.carrier == carrier,
+                    Shipment.pod_status == PodStatus.not_available,
+                    Shipment.last_seen_at >= utcnow() - POD_RECHECK,
+                )
+            ).scalars()
+        )
     targets: dict[tuple[str | None, str | None], PodTarget] = {}
     for d_id, named, pro, bol in rows:
         if not (pro or bol):
             pro, bol = extracted.get(d_id, (None, None))
-        if not (pro or bol):
+        if not (pro or bol) or (pro and pro in recent):
             continue
         named_carrier = carrier_of(named)
         if named_carrier not in (None, carrier):

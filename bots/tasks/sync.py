@@ -53,6 +53,7 @@ async def sync(jc: JobContext) -> None:
                     jc.counts["quarantined"] += 1
                     continue
                 result = deductions_repo.upsert(s, item, run_id=jc.run_id)
+            jc.session.listed.add(item.external_id)
             jc.counts[f"deductions.{result.outcome}"] += 1
             if result.outcome != "unchanged":
                 touched.add(item.external_id)

@@ -79,6 +79,8 @@ def _readable(path: Path) -> list[bytes]:
 async def test_no_secret_leaves_the_keyring(make_demo, small_world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     secrets = _secrets(small_world)
     log_file = tmp_path / "logs" / "fleet.jsonl"
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
     configure_logging(level="DEBUG", log_file=log_file, extra=[SecretScrubber()])
     argv_seen: list[bytes] = []
     stop = asyncio.Event()
@@ -99,7 +101,11 @@ async def test_no_secret_leaves_the_keyring(make_demo, small_world, tmp_path: Pa
         finally:
             stop.set()
             await watcher
-    logging.getLogger().handlers.clear()
+    for handler in root.handlers:
+        if handler not in saved_handlers:
+            handler.close()
+    root.handlers[:] = saved_handlers
+    root.setLevel(saved_level)
     assert failed.status == "failed"
     assert failed.error_class == "SessionExpired"
     assert failed.artifacts is not None

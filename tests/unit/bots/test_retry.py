@@ -30,8 +30,9 @@ class Flaky:
 async def test_unavailable_is_retried_with_backoff_until_success() -> None:
     op = Flaky(PortalUnavailable("502"), PortalUnavailable("503"))
     seen: list[tuple[str, float]] = []
-    result = await with_retries(op, policy=FAST_TEST_POLICY,
-                                on_retry=lambda e, d: seen.append((type(e).__name__, d)))
+    result = await with_retries(
+        op, policy=FAST_TEST_POLICY, on_retry=lambda e, d: seen.append((type(e).__name__, d))
+    )
     assert result == "done"
     assert op.calls == 3
     assert [n for n, _ in seen] == ["PortalUnavailable", "PortalUnavailable"]
@@ -47,8 +48,10 @@ async def test_unavailable_gives_up_after_max_attempts_with_the_real_error() -> 
 async def test_rate_limited_waits_the_portals_retry_after_capped() -> None:
     op = Flaky(RateLimited("429", retry_after=0.2), RateLimited("429", retry_after=500))
     delays: list[float] = []
-    assert await with_retries(op, policy=FAST_TEST_POLICY,
-                              on_retry=lambda e, d: delays.append(d)) == "done"
+    assert (
+        await with_retries(op, policy=FAST_TEST_POLICY, on_retry=lambda e, d: delays.append(d))
+        == "done"
+    )
     assert delays == [0.2, FAST_TEST_POLICY.max_retry_after]
 
 
@@ -115,3 +118,27 @@ def test_backoff_grows_and_is_capped() -> None:
     rng = random.Random(1)
     for attempt, cap in [(1, 1), (2, 2), (3, 4), (4, 8), (9, 8)]:
         assert all(0 <= p.backoff(attempt, rng) <= cap for _ in range(50))
+
+
+async def test_progress_gives_a_resumed_operation_a_fresh_budget() -> None:
+    policy = RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.002)
+    done = 0
+
+    async def listing() -> str:
+        nonlocal done
+        done += 1  # each attempt stores one more record before the portal fails
+        if done < 6:
+            raise PortalUnavailable("502 after some progress")
+        return "listed"
+
+    assert await with_retries(listing, policy=policy, progress=lambda: done) == "listed"
+    done = 0
+    with pytest.raises(PortalUnavailable):  # without the progress signal: budget spent
+        await with_retries(listing, policy=policy)
+
+
+async def test_no_progress_still_ends_after_the_budget() -> None:
+    op = Flaky(*[PortalUnavailable(str(i)) for i in range(20)])
+    with pytest.raises(PortalUnavailable):
+        await with_retries(op, policy=FAST_TEST_POLICY, progress=lambda: 0)
+    assert op.calls == FAST_TEST_POLICY.max_attempts
