@@ -3,8 +3,9 @@
 One job is (account, task): ``sync`` (new and changed deductions since the
 watermark, then every document not yet in the vault), ``pods`` (POD and BOL
 for every shipment a shortage or damage deduction points at, on one carrier
-account) and ``retrieve`` (one deduction's documents, or one PRO's POD, now).
-Dispute filing and status jobs join when dispute_filing/ lands. Every task is idempotent: running it
+account), ``retrieve`` (one deduction's documents, or one PRO's POD, now),
+``file_dispute`` (every queued dispute of the account, exactly once) and
+``dispute_status``. Every task is idempotent: running it
 twice, or killing it and running it again, leaves the same store.
 """
 
@@ -14,8 +15,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal
 
-Task = Literal["sync", "pods", "retrieve"]
-TASKS: tuple[Task, ...] = ("sync", "pods", "retrieve")
+Task = Literal["sync", "pods", "retrieve", "file_dispute", "dispute_status"]
+TASKS: tuple[Task, ...] = ("sync", "pods", "retrieve", "file_dispute", "dispute_status")
 
 
 @dataclass(frozen=True)

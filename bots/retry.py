@@ -94,8 +94,8 @@ async def with_retries(
     async for attempt in retrying:
         with attempt:
             if pending_relogin and relogin is not None:
+                await relogin()  # a failed login leaves the flag set: log in first next time
                 pending_relogin = False
-                await relogin()
             try:
                 return await operation()
             except SessionExpired:

@@ -90,7 +90,17 @@ class JobContext:
             )
 
         return await with_retries(
-            operation, policy=self.runtime.policy, relogin=relogin, on_retry=on_retry
+            operation,
+            policy=self.runtime.policy,
+            relogin=relogin,
+            on_retry=on_retry,
+            progress=self.progress,
+        )
+
+    def progress(self) -> int:
+        """Work done so far in this job: records stored and documents fetched."""
+        return (
+            len(self.session.listed) + self.counts["documents.new"] + self.counts["documents.known"]
         )
 
     def human(self, ref: str, exc: PortalError) -> None:

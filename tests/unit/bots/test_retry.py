@@ -142,3 +142,22 @@ async def test_no_progress_still_ends_after_the_budget() -> None:
     with pytest.raises(PortalUnavailable):
         await with_retries(op, policy=FAST_TEST_POLICY, progress=lambda: 0)
     assert op.calls == FAST_TEST_POLICY.max_attempts
+
+
+async def test_a_failed_relogin_is_tried_again_before_the_operation() -> None:
+    order: list[str] = []
+    login_errors = [PortalUnavailable("502 during login")]
+
+    async def relogin() -> None:
+        order.append("login")
+        if login_errors:
+            raise login_errors.pop()
+
+    op = Flaky(SessionExpired("login page"))
+
+    async def operation() -> str:
+        order.append("op")
+        return await op()
+
+    assert await with_retries(operation, policy=FAST_TEST_POLICY, relogin=relogin) == "done"
+    assert order == ["op", "login", "login", "op"]
