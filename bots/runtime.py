@@ -32,6 +32,7 @@ from bots.artifacts import ArtifactKeeper
 from bots.browser_pool import BrowserPool
 from bots.jobs import Job, JobResult, NeedsHuman
 from bots.locks import AccountLock, FileAccountLock, LockTimeout
+from bots.politeness import Politeness
 from bots.retry import RetryPolicy, with_retries
 from credentials.keyring_vault import CredentialVault
 from credentials.session_state import SessionStore
@@ -145,6 +146,7 @@ class FleetRuntime:
         policy: RetryPolicy | None = None,
         session_max_age: timedelta = timedelta(hours=8),
         trace_jobs: bool = True,
+        politeness: Politeness | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -157,6 +159,7 @@ class FleetRuntime:
         self.policy = policy or RetryPolicy()
         self.session_max_age = session_max_age
         self.trace_jobs = trace_jobs
+        self.politeness = politeness or Politeness()
         self.artifacts = ArtifactKeeper(settings.data_dir / "artifacts")
         self._creds_cache: dict[tuple[str, str], PortalCredentials] = {}
 
@@ -191,7 +194,10 @@ class FleetRuntime:
         result = JobResult(job=job, run_id=run_id, status=RunStatus.running.value)
         bound = log.bind(run_id=run_id, portal=job.portal, account=job.account, task=job.task)
         try:
-            async with self.locks.hold(job.portal, job.account, wait_seconds=lock_wait_seconds):
+            async with (
+                self.locks.hold(job.portal, job.account, wait_seconds=lock_wait_seconds),
+                self.politeness.jobs(job.portal),  # the account first, then a portal slot
+            ):
                 await self._run_locked(job, run_id, result, TASK_FUNCTIONS[job.task], bound)
         except LockTimeout:
             result.status, result.error_class = RunStatus.failed.value, "LockTimeout"
@@ -217,6 +223,7 @@ class FleetRuntime:
                 with contextlib.suppress(Exception):
                     await ctx.tracing.start(snapshots=True, screenshots=False, sources=False)
                     tracing = True
+            throttle = await self.politeness.install(job.portal, ctx)
             jc = JobContext(
                 self,
                 job,
@@ -228,6 +235,7 @@ class FleetRuntime:
                     base_url=self.portal_urls[job.portal],
                     context=ctx,
                     credentials=self.portal_credentials(job.portal, job.account),
+                    throttle=throttle,  # type: ignore[arg-type]
                 ),
             )
             ctx.on("request", lambda _req: jc.counts.update(("requests",)))
@@ -292,6 +300,7 @@ class FleetRuntime:
                     run_id=run_id,
                     severity="error",
                     error_class=error_class,
+                    detail={"artifacts": result.artifacts} if result.artifacts else {},
                 )
 
     def _disable(self, job: Job, run_id: str, exc: BadCredentials) -> None:

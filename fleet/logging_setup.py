@@ -67,7 +67,11 @@ def configure_logging(
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.JSONRenderer()
                 if json_console
-                else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()),
+                else structlog.dev.ConsoleRenderer(
+                    colors=sys.stderr.isatty(),
+                    # never rich tracebacks with local variables: locals may hold secrets
+                    exception_formatter=structlog.dev.plain_traceback,
+                ),
             ],
         )
     )

@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from bots.browser_pool import BrowserPool
+from bots.politeness import Politeness, PortalLimits
 from bots.retry import RetryPolicy
 from bots.runtime import FleetRuntime
 from credentials.keyring_vault import CredentialVault
@@ -37,4 +38,19 @@ async def open_runtime(
             pool=pool,
             portal_urls=portal_urls or settings.portal_urls,
             policy=policy,
+            politeness=politeness_from(settings),
         )
+
+
+def politeness_from(settings: Settings) -> Politeness:
+    """Per-portal limits from settings (jobs at once, requests a minute)."""
+    portals = set(settings.portal_concurrency) | set(settings.portal_requests_per_minute)
+    return Politeness(
+        {
+            p: PortalLimits(
+                concurrent_jobs=settings.portal_concurrency.get(p, 2),
+                requests_per_minute=settings.portal_requests_per_minute.get(p),
+            )
+            for p in portals
+        }
+    )

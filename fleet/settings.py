@@ -58,6 +58,12 @@ class Settings(BaseSettings):
         description="Base URL per portal (FLEET_PORTAL_URLS as JSON; [portal_urls] in toml).",
     )
     max_contexts: int = Field(default=4, ge=1, le=64, description="Open browser contexts at most.")
+    portal_concurrency: dict[str, int] = Field(
+        default_factory=dict, description="Jobs at once per portal (default 2)."
+    )
+    portal_requests_per_minute: dict[str, float] = Field(
+        default_factory=dict, description="Requests a minute per portal, all jobs together."
+    )
     headless: bool = True
     log_level: str = "INFO"
     log_json_console: bool = Field(

@@ -14,7 +14,7 @@ failure (it starts from a known page), which is what lets the runtime retry.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -62,6 +62,9 @@ class AdapterSession:
     requests: int = 0
     logged_in: bool = False
     notes: dict[str, object] = field(default_factory=dict, repr=False)  # may hold tokens
+    throttle: Callable[[], Awaitable[object]] | None = field(default=None, repr=False)
+    """Awaited before each request-API call (the runtime's per-portal rate limit;
+    page traffic is paced by the runtime itself)."""
     listed: set[str] = field(default_factory=set, repr=False)
     """Deduction ids this job already stored. A listing called again after a
     failure skips them without reading their detail again, so a long listing

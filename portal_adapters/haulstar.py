@@ -697,6 +697,8 @@ async def _send(
     """One request through the context's request API, size-bounded; no status
     mapping (the caller knows what 401 and 404 mean for it)."""
     url = session.url(path)
+    if session.throttle is not None:
+        await session.throttle()
     async with playwright_errors(PORTAL, step):
         resp = await session.context.request.fetch(
             url,

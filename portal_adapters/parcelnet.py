@@ -365,6 +365,8 @@ async def _download(
     step = f"download_{role}"
     if not _same_origin(session, url):
         raise LayoutChanged("a document link points off the portal", portal=PORTAL, step=step)
+    if session.throttle is not None:
+        await session.throttle()
     async with playwright_errors(PORTAL, step):
         resp = await session.context.request.get(url, timeout=DOWNLOAD_TIMEOUT_MS, max_redirects=5)
         try:

@@ -599,6 +599,8 @@ async def _get(
 ) -> _Reply:
     """One GET through the context's request API (its cookie, no rendering)."""
     url = session.url(path)
+    if session.throttle is not None:
+        await session.throttle()
     async with playwright_errors(PORTAL, step):
         resp = await session.context.request.get(
             url,

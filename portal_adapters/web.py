@@ -186,6 +186,8 @@ async def fetch_bytes(
     page (LayoutChanged), never a document.
     """
     full = url if "://" in url else session.url(url)
+    if session.throttle is not None:
+        await session.throttle()
     async with playwright_errors(session.portal, step):
         resp = await session.context.request.get(
             full,

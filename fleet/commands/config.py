@@ -24,13 +24,13 @@ def check(
     """Validate every key, cron line and time zone; exit 1 with file:line errors if any."""
     from scheduler.config import ConfigError, config_path, load_config, trigger_for
 
-    err = Console(stderr=True)
+    Console(stderr=True)
     path = config_path(file)
     try:
         config = load_config(path, required=True)
     except ConfigError as exc:
         for problem in exc.problems:
-            err.print(problem.render(exc.path), markup=False, highlight=False)
+            typer.echo(problem.render(exc.path), err=True)  # one line each, never wrapped
         raise typer.Exit(1) from None
     if quiet:
         return
@@ -55,3 +55,8 @@ def check(
         f"{len(config.portals)} portals, {len(config.accounts)} accounts, "
         f"dispatch {config.scheduler.dispatch}"
     )
+
+
+@app.callback()
+def _group() -> None:
+    """fleet.toml: validate the configuration."""

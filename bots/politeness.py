@@ -1,0 +1,102 @@
+"""Per-portal politeness: how many jobs may work one portal at once, and how
+many requests a minute they may send it together.
+
+Portals answer overload with 429s and, worse, with flags on the supplier's
+account; staying under their limits is cheaper than retrying after them. The
+request limit is a token bucket shared by every job on the portal in this
+process. It is applied to page traffic through Playwright route interception
+and to request-API downloads through ``AdapterSession.throttle``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from playwright.async_api import BrowserContext, Route
+
+
+@dataclass(frozen=True)
+class PortalLimits:
+    concurrent_jobs: int = 2
+    requests_per_minute: float | None = None  # None: no limit
+    burst: int = 5
+
+
+class RateLimiter:
+    """A token bucket: ``rate`` tokens a second, at most ``burst`` saved up.
+
+    ``acquire`` waits (without blocking the loop) until a token is there.
+    Waiters are served in arrival order, so no job starves.
+    """
+
+    def __init__(
+        self, per_minute: float, burst: int = 5, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        if per_minute <= 0:
+            raise ValueError("requests_per_minute must be positive")
+        self.rate = per_minute / 60.0
+        self.burst = max(1, burst)
+        self._clock = clock
+        self._tokens = float(self.burst)
+        self._stamp = clock()
+        self._lock = asyncio.Lock()
+        self.waited = 0.0
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            self._refill()
+            if self._tokens < 1:
+                delay = (1 - self._tokens) / self.rate
+                self.waited += delay
+                await asyncio.sleep(delay)  # pacing requests: the whole point of a limiter
+                self._refill()
+            self._tokens -= 1
+
+
+class Politeness:
+    """The limits of every portal, and the semaphores and buckets enforcing them."""
+
+    def __init__(
+        self, limits: dict[str, PortalLimits] | None = None, default: PortalLimits | None = None
+    ) -> None:
+        self.limits = dict(limits or {})
+        self.default = default or PortalLimits()
+        self._jobs: dict[str, asyncio.Semaphore] = {}
+        self._buckets: dict[str, RateLimiter | None] = {}
+
+    def for_portal(self, portal: str) -> PortalLimits:
+        return self.limits.get(portal, self.default)
+
+    def jobs(self, portal: str) -> asyncio.Semaphore:
+        if portal not in self._jobs:
+            self._jobs[portal] = asyncio.Semaphore(self.for_portal(portal).concurrent_jobs)
+        return self._jobs[portal]
+
+    def bucket(self, portal: str) -> RateLimiter | None:
+        if portal not in self._buckets:
+            lim = self.for_portal(portal)
+            self._buckets[portal] = (
+                RateLimiter(lim.requests_per_minute, lim.burst) if lim.requests_per_minute else None
+            )
+        return self._buckets[portal]
+
+    async def install(self, portal: str, context: BrowserContext) -> Callable[[], object] | None:
+        """Pace the context's page traffic; returns the throttle for request-API calls."""
+        bucket = self.bucket(portal)
+        if bucket is None:
+            return None
+
+        async def paced(route: Route) -> None:
+            await bucket.acquire()
+            await route.continue_()
+
+        await context.route("**/*", paced)
+        return bucket.acquire
