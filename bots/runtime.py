@@ -221,7 +221,7 @@ class FleetRuntime:
             tracing = False
             if self.trace_jobs:
                 with contextlib.suppress(Exception):
-                    await ctx.tracing.start(snapshots=True, screenshots=False, sources=False)
+                    await ctx.tracing.start(snapshots=False, screenshots=False, sources=False)
                     tracing = True
             throttle = await self.politeness.install(job.portal, ctx)
             jc = JobContext(

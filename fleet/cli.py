@@ -27,6 +27,9 @@ _GROUPS: tuple[tuple[str, str | None], ...] = (
     ("fleet.commands.run", None),
     ("fleet.commands.db", "db"),
     ("fleet.commands.match", None),
+    ("fleet.commands.config", "config"),
+    ("fleet.commands.retrieve", None),
+    ("fleet.commands.scheduler", None),
 )
 
 

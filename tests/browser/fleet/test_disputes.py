@@ -24,17 +24,13 @@ STATUS = {
 }
 
 
-def _pick(demo, portal: str, *, window_open: bool):  # type: ignore[no-untyped-def]
+def _pick(demo, portal: str, *, window_open: bool = True):  # type: ignore[no-untyped-def]
     world = demo.world.world
     for a in demo.scenario.accounts_on(portal):
         for d in world.visible_deductions(portal, a.username):
             truth = demo.scenario.truth.deductions[d.key]
             closes = world.window_closes(d)
             if closes is None:
-                continue
-            if not window_open:
-                if closes < world.clock.today():
-                    return d
                 continue
             if truth.validity.value == "valid" or truth.dispute is None:
                 continue
@@ -87,9 +83,12 @@ async def test_a_dispute_is_filed_once_and_its_status_followed(make_demo, portal
 async def test_a_refused_dispute_is_recorded_not_retried(make_demo) -> None:  # type: ignore[no-untyped-def]
     async with make_demo() as demo:
         await demo.run_jobs([Job("megamart", "acme-ar", "sync")])
-        d = _pick(demo, "megamart", window_open=False)
+        world = demo.world.world
+        d = _pick(demo, "megamart", window_open=True)
         with demo.runtime.db() as s, s.begin():
             queue_dispute(s, "megamart", d.deduction_id)
+        closes = world.window_closes(d)
+        demo.world.advance_clock(days=(closes - world.clock.today()).days + 1)  # window shuts
         (result,) = await demo.run_jobs([Job("megamart", "acme-ar", "file_dispute")])
         assert result.counts["disputes.rejected"] == 1
         assert demo.world.world.dispute_for("megamart", d.deduction_id) is None

@@ -22,7 +22,9 @@ def _app() -> Starlette:
 
 def _client(world: World, sessions: SessionStore | None = None) -> httpx.AsyncClient:
     inner = FaultMiddleware(
-        _app(), world=world, portal="megamart",
+        _app(),
+        world=world,
+        portal="megamart",
         on_expire=sessions.expire_all if sessions else None,
     )
     app = RecordMiddleware(inner, world=world, portal="megamart")
@@ -74,7 +76,9 @@ async def test_error_share_is_about_as_asked_and_reproducible(hand_scenario) -> 
 
 
 async def test_429_bursts_carry_retry_after(hand_scenario) -> None:  # type: ignore[no-untyped-def]
-    world = World(hand_scenario, FaultPlan.parse("burst_429_every=10,burst_429_length=3,retry_after=7"))
+    world = World(
+        hand_scenario, FaultPlan.parse("burst_429_every=10,burst_429_length=3,retry_after=7")
+    )
     async with _client(world) as c:
         responses = [await c.get("/x") for _ in range(30)]
     limited = [i + 1 for i, r in enumerate(responses) if r.status_code == 429]

@@ -72,8 +72,14 @@ def test_totp_accepts_current_code_only(hand_scenario) -> None:  # type: ignore[
 
 def test_dispute_once_then_refused(hand_scenario) -> None:  # type: ignore[no-untyped-def]
     w = World(hand_scenario)
-    d = w.open_dispute("megamart", "acme-ar", "4023344501", reason="POD", comment="see POD",
-                       attachments=[("pod.pdf", PDF, "application/pdf")])
+    d = w.open_dispute(
+        "megamart",
+        "acme-ar",
+        "4023344501",
+        reason="POD",
+        comment="see POD",
+        attachments=[("pod.pdf", PDF, "application/pdf")],
+    )
     assert d.number == "MD0000001"
     with pytest.raises(DisputeRefused, match="already exists"):
         w.open_dispute("megamart", "acme-ar", "4023344501", reason="POD", comment="again")
@@ -121,16 +127,18 @@ def test_window_closes(hand_scenario) -> None:  # type: ignore[no-untyped-def]
 def test_attachment_limits(hand_scenario, attachments, message) -> None:  # type: ignore[no-untyped-def]
     w = World(hand_scenario)
     with pytest.raises(DisputeRefused, match=message):
-        w.open_dispute("megamart", "acme-ar", "4023344506", reason="x", comment="",
-                       attachments=attachments)
+        w.open_dispute(
+            "megamart", "acme-ar", "4023344506", reason="x", comment="", attachments=attachments
+        )
     assert w.dispute_for("megamart", "4023344506") is None
 
 
 def test_disputed_amount_is_bounded(hand_scenario) -> None:  # type: ignore[no-untyped-def]
     w = World(hand_scenario)
     with pytest.raises(DisputeRefused, match="at most"):
-        w.open_dispute("megamart", "acme-ar", "4023344507", reason="x", comment="",
-                       amount=Decimal("99999"))
+        w.open_dispute(
+            "megamart", "acme-ar", "4023344507", reason="x", comment="", amount=Decimal("99999")
+        )
 
 
 def test_captcha_is_deterministic_per_lookup_and_near_its_rate(hand_scenario) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,241 @@
+"""One job function, two dispatchers.
+
+:func:`execute` is *the* job function: it runs one :class:`bots.jobs.Job` on
+a :class:`bots.runtime.FleetRuntime` and closes the on-demand request it
+served. Both dispatchers end in it:
+
+``LocalDispatcher`` (embedded default)
+    An asyncio pool inside the scheduler process. ``workers`` jobs run at
+    once; ``reserved`` of those slots only on-demand jobs may take, so an
+    analyst's request starts within seconds even while every scheduled
+    account is syncing. Waiting on-demand jobs always start before waiting
+    scheduled ones; a portal at its ``max_sessions`` does not block jobs for
+    other portals. An identical job already waiting is merged, not queued twice.
+
+``CeleryDispatcher`` (scale-out)
+    Publishes ``fleet.run_job(portal, account, task, target)`` to the
+    portal's queue (``fleet.<portal>``) with a priority: on-demand above
+    scheduled. Only those four strings travel: the worker reads the keyring
+    itself (see scheduler/worker.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import structlog
+
+from bots.jobs import Job, JobResult
+
+log = structlog.get_logger(__name__)
+
+JobRunner = Callable[[Job], Awaitable[JobResult]]
+
+
+async def execute(runtime: Any, job: Job) -> JobResult:
+    """Run one job and record what it did (the one job function of both dispatchers).
+
+    Idempotent like the job itself: run twice (a redelivered Celery message),
+    it leaves the same store; the on-demand request is closed by whichever
+    run finishes.
+    """
+    from scheduler.ondemand import finish_for_result
+
+    result: JobResult = await runtime.run(job)
+    if job.task == "retrieve":
+        await asyncio.to_thread(finish_for_result, runtime.db, result)
+    return result
+
+
+def queue_name(portal: str) -> str:
+    """One Celery queue per portal, so a slow portal never starves the others."""
+    return f"fleet.{portal}"
+
+
+class Dispatcher(Protocol):
+    def has_room(self, *, on_demand: bool) -> bool:
+        """Whether a job of this kind would start now (the feeder claims only then)."""
+        ...
+
+    async def submit(self, job: Job, *, on_demand: bool = False) -> None:
+        """Hand a job over; returns once accepted (not when it ends)."""
+        ...
+
+    async def drain(self, grace_seconds: float) -> None:
+        """Take no new jobs; let running ones finish within the grace period."""
+        ...
+
+
+class DispatcherClosed(RuntimeError):
+    """The dispatcher is draining for shutdown and takes no new jobs."""
+
+
+@dataclass(eq=False)
+class _Entry:
+    job: Job
+    on_demand: bool
+    seq: int
+    future: asyncio.Future[JobResult]
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+
+class LocalDispatcher:
+    """The in-process pool (see the module doc for its promises)."""
+
+    def __init__(
+        self,
+        run: JobRunner,
+        *,
+        workers: int = 4,
+        reserved: int = 1,
+        portal_limits: dict[str, int] | None = None,
+    ) -> None:
+        if not 0 <= reserved < workers:
+            raise ValueError("need 0 <= reserved < workers")
+        self._run = run
+        self.workers = workers
+        self.reserved = reserved
+        self.portal_limits = dict(portal_limits or {})
+        self._pending: list[_Entry] = []
+        self._running: set[_Entry] = set()
+        self._seq = itertools.count()
+        self._closed = False
+        self.started: list[Job] = []  # start order, for operators and tests (bounded)
+
+    # --------------------------------------------------------------- state
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def _scheduled_running(self) -> int:
+        return sum(1 for e in self._running if not e.on_demand)
+
+    def _portal_running(self, portal: str) -> int:
+        return sum(1 for e in self._running if e.job.portal == portal)
+
+    def has_room(self, *, on_demand: bool) -> bool:
+        if self._closed:
+            return False
+        if on_demand:
+            waiting = sum(1 for e in self._pending if e.on_demand)
+            return self.running + waiting < self.workers
+        return self._scheduled_running() < self.workers - self.reserved
+
+    # --------------------------------------------------------------- submit
+    async def submit(self, job: Job, *, on_demand: bool = False) -> None:
+        self.enqueue(job, on_demand=on_demand)
+
+    def enqueue(self, job: Job, *, on_demand: bool = False) -> asyncio.Future[JobResult]:
+        """Queue a job; the future resolves with its result. Identical waiting jobs merge."""
+        if self._closed:
+            raise DispatcherClosed("the scheduler is shutting down")
+        for e in self._pending:
+            if e.job == job:
+                if on_demand and not e.on_demand:
+                    e.on_demand = True  # an analyst asked: it jumps the queue
+                    self._pending.sort(key=_order)
+                    self._pump()
+                return e.future
+        entry = _Entry(job, on_demand, next(self._seq), asyncio.get_running_loop().create_future())
+        self._pending.append(entry)
+        self._pending.sort(key=_order)
+        self._pump()
+        return entry.future
+
+    def _fits(self, entry: _Entry) -> bool:
+        if self.running >= self.workers:
+            return False
+        if not entry.on_demand and self._scheduled_running() >= self.workers - self.reserved:
+            return False
+        limit = self.portal_limits.get(entry.job.portal)
+        return limit is None or self._portal_running(entry.job.portal) < limit
+
+    def _pump(self) -> None:
+        for entry in list(self._pending):
+            if self.running >= self.workers:
+                return
+            if self._fits(entry):
+                self._pending.remove(entry)
+                self._running.add(entry)
+                self.started.append(entry.job)
+                del self.started[:-1000]
+                entry.task = asyncio.get_running_loop().create_task(self._one(entry))
+
+    async def _one(self, entry: _Entry) -> None:
+        try:
+            result = await self._run(entry.job)
+        except asyncio.CancelledError:
+            entry.future.cancel()
+            raise
+        except Exception as exc:
+            if not entry.future.done():
+                entry.future.set_exception(exc)
+                entry.future.exception()  # retrieved here: the log line is the report
+            log.exception("dispatch.job_crashed", portal=entry.job.portal, task=entry.job.task)
+        else:
+            if not entry.future.done():
+                entry.future.set_result(result)
+        finally:
+            self._running.discard(entry)
+            if not self._closed:
+                self._pump()
+
+    # --------------------------------------------------------------- shutdown
+    async def drain(self, grace_seconds: float) -> None:
+        self._closed = True
+        for entry in self._pending:
+            entry.future.cancel()
+        self._pending.clear()
+        tasks = [e.task for e in self._running if e.task is not None]
+        if not tasks:
+            return
+        log.info("dispatch.draining", running=len(tasks), grace_seconds=grace_seconds)
+        _done, late = await asyncio.wait(tasks, timeout=grace_seconds)
+        for t in late:
+            t.cancel()  # jobs are idempotent: the next run picks up where this stopped
+        if late:
+            await asyncio.wait(late, timeout=10)
+            log.warning("dispatch.cancelled_after_grace", jobs=len(late))
+
+
+def _order(e: _Entry) -> tuple[int, int]:
+    return (0 if e.on_demand else 1, e.seq)
+
+
+class CeleryDispatcher:
+    """Publish jobs to Celery workers (one queue per portal, on-demand first)."""
+
+    def __init__(self, celery_app: Any) -> None:
+        self.app = celery_app
+        self._closed = False
+
+    def has_room(self, *, on_demand: bool) -> bool:
+        return not self._closed  # the broker queues; workers pull when free
+
+    async def submit(self, job: Job, *, on_demand: bool = False) -> None:
+        if self._closed:
+            raise DispatcherClosed("the scheduler is shutting down")
+        from scheduler.worker import send_job
+
+        await asyncio.to_thread(send_job, self.app, job, on_demand=on_demand)
+
+    async def drain(self, grace_seconds: float) -> None:
+        self._closed = True  # jobs already published belong to the workers
+
+
+__all__ = [
+    "CeleryDispatcher",
+    "Dispatcher",
+    "DispatcherClosed",
+    "LocalDispatcher",
+    "execute",
+    "queue_name",
+]
