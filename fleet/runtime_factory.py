@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from bots.browser_pool import BrowserPool
+from bots.locks import AccountLock
 from bots.politeness import Politeness, PortalLimits
 from bots.retry import RetryPolicy
 from bots.runtime import FleetRuntime
@@ -23,6 +24,7 @@ async def open_runtime(
     portal_urls: dict[str, str] | None = None,
     credentials: CredentialVault | None = None,
     policy: RetryPolicy | None = None,
+    locks: AccountLock | None = None,
 ) -> AsyncIterator[FleetRuntime]:
     """A runtime with a started browser pool; everything is closed on exit."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -38,6 +40,7 @@ async def open_runtime(
             pool=pool,
             portal_urls=portal_urls or settings.portal_urls,
             policy=policy,
+            locks=locks,
             politeness=politeness_from(settings),
         )
 

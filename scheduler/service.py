@@ -159,9 +159,12 @@ class SchedulerService:
             from scheduler.worker import account_lock_for
 
             rt = await stack.enter_async_context(
-                open_runtime(self.settings, portal_urls=self.settings.portal_urls)
+                open_runtime(
+                    self.settings,
+                    portal_urls=self.settings.portal_urls,
+                    locks=account_lock_for(self.settings, self.config),
+                )
             )
-            rt.locks = account_lock_for(self.settings, self.config)
 
             async def runner(job: Job) -> Any:
                 return await execute(rt, job)

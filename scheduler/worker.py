@@ -182,8 +182,11 @@ class ProcessRuntime:
         try:
             config = load_config(self.config_file)
             settings = settings_for(config)
-            async with open_runtime(settings, portal_urls=settings.portal_urls) as rt:
-                rt.locks = account_lock_for(settings, config)  # see report: open_runtime(locks=)
+            async with open_runtime(
+                settings,
+                portal_urls=settings.portal_urls,
+                locks=account_lock_for(settings, config),
+            ) as rt:
                 self._ready.set_result(rt)
                 await self._stop.wait()
                 closer = getattr(rt.locks, "aclose", None)
