@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import urlencode, urljoin, urlsplit
 
-from playwright.async_api import Locator, Page, Response
+from playwright.async_api import Locator, Page
 from pydantic import ValidationError
 
 from credentials.secret import Secret
@@ -57,14 +57,16 @@ from portal_adapters.errors import (
 from portal_adapters.web import (
     DEFAULT_MAX_BYTES,
     DOWNLOAD_TIMEOUT_MS,
-    check_response,
+    alert_text,
     expect_heading,
     fetch_bytes,
     filename_from_disposition,
     goto,
+    link_href,
     playwright_errors,
     raise_for_status,
     sniff_kind,
+    submit_form,
 )
 from store.normalize import NormalizationError, clean_text, portal_rules
 from store.schemas import PodStatus, ShipmentRecord
@@ -368,12 +370,12 @@ class HaulstarAdapter(CarrierAdapter):
         async with playwright_errors(PORTAL, step):
             await page.get_by_label("Username", exact=True).fill(creds.username)
             await page.get_by_label("Password", exact=True).fill(creds.password.reveal())
-        await _submit(session, page, "Log In", step)
+        await submit_form(session, page, "Log In", step)
         heading = await expect_heading(
             page, [DOCS_HEADING, MFA_HEADING, LOGIN_HEADING], portal=PORTAL, step=step
         )
         if _is(heading, LOGIN_HEADING):
-            message = await _alert_text(page)
+            message = await alert_text(page)
             raise BadCredentials(
                 f"the portal refused the login: {message or 'no reason shown'}",
                 portal=PORTAL,
@@ -399,12 +401,12 @@ class HaulstarAdapter(CarrierAdapter):
             ) from None
         async with playwright_errors(PORTAL, step):
             await page.get_by_label("Verification code", exact=True).fill(code.reveal())
-        await _submit(session, page, "Verify", step)
+        await submit_form(session, page, "Verify", step)
         heading = await expect_heading(
             page, [DOCS_HEADING, MFA_HEADING, LOGIN_HEADING], portal=PORTAL, step=step
         )
         if not _is(heading, DOCS_HEADING):
-            message = await _alert_text(page)
+            message = await alert_text(page)
             raise MfaFailed(
                 f"the verification code was refused: {message or 'no reason shown'}",
                 portal=PORTAL,
@@ -438,14 +440,14 @@ class HaulstarAdapter(CarrierAdapter):
                 label="PRO Number" if by == "pro" else "BOL Number"
             )
             await page.get_by_label("PRO or BOL number", exact=True).fill(number)
-        await _submit(session, page, "Search", step)
+        await submit_form(session, page, "Search", step)
         await expect_heading(
             page, [DOCS_HEADING], portal=PORTAL, step=step, login_heading=LOGIN_HEADING
         )
         async with playwright_errors(PORTAL, step):
             table = page.get_by_role("table", name=SUMMARY_TABLE, exact=True)
             if not await table.count():
-                message = await _alert_text(page)
+                message = await alert_text(page)
                 if re.search(r"No shipment found|Enter a valid", message, re.I):
                     return None
                 raise LayoutChanged(
@@ -460,8 +462,8 @@ class HaulstarAdapter(CarrierAdapter):
                     "the shipment result section is missing", portal=PORTAL, step=step
                 )
             text = await region.inner_text()
-            pod_href = await _link_href(region, POD_LINK)
-            bol_href = await _link_href(region, BOL_LINK)
+            pod_href = await link_href(region, POD_LINK)
+            bol_href = await link_href(region, BOL_LINK)
             status_note = ""
             status = region.get_by_role("status")
             if await status.count():
@@ -604,31 +606,6 @@ def _is(heading: str, name: str) -> bool:
 def _first(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0][:200] if text else type(exc).__name__
-
-
-async def _submit(session: AdapterSession, page: Page, button: str, step: str) -> Response | None:
-    """Click a form's button and wait for the page it leads to; statuses mapped."""
-    async with playwright_errors(PORTAL, step):
-        async with page.expect_navigation(wait_until="domcontentloaded") as nav:
-            await page.get_by_role("button", name=button, exact=True).click()
-        response = await nav.value
-    session.requests += 1
-    check_response(response, portal=PORTAL, step=step)
-    return response
-
-
-async def _alert_text(page: Page) -> str:
-    alert = page.get_by_role("alert")
-    if not await alert.count():
-        return ""
-    return clean_text(await alert.first.inner_text(), max_length=200)
-
-
-async def _link_href(scope: Locator, name: str) -> str | None:
-    link = scope.get_by_role("link", name=name, exact=True)
-    if not await link.count():
-        return None
-    return await link.first.get_attribute("href")
 
 
 async def _read_single_row(table: Locator, step: str) -> dict[str, str]:

@@ -23,7 +23,7 @@ import re
 from typing import Any, ClassVar
 from urllib.parse import urljoin, urlsplit
 
-from playwright.async_api import Locator, Page, Response
+from playwright.async_api import Locator, Page
 from pydantic import ValidationError
 
 from portal_adapters.base import (
@@ -42,12 +42,15 @@ from portal_adapters.errors import (
 from portal_adapters.web import (
     DEFAULT_MAX_BYTES,
     DOWNLOAD_TIMEOUT_MS,
+    alert_text,
     check_response,
     expect_heading,
     filename_from_disposition,
     goto,
+    link_href,
     playwright_errors,
     sniff_kind,
+    submit_form,
 )
 from store.normalize import NormalizationError, clean_text, portal_rules
 from store.schemas import PodStatus, ShipmentRecord
@@ -112,12 +115,12 @@ class ParcelnetAdapter(CarrierAdapter):
         async with playwright_errors(PORTAL, step):
             await page.get_by_label("User ID", exact=True).fill(creds.username)
             await page.get_by_label("Password", exact=True).fill(creds.password.reveal())
-        await _submit(session, page, "Log in", step)
+        await submit_form(session, page, "Log in", step)
         heading = await expect_heading(
             page, [SEARCH_HEADING, LOGIN_HEADING], portal=PORTAL, step=step
         )
         if _is(heading, LOGIN_HEADING):
-            message = await _alert_text(page)
+            message = await alert_text(page)
             raise BadCredentials(
                 f"the portal refused the login: {message or 'no reason shown'}",
                 portal=PORTAL,
@@ -169,7 +172,7 @@ class ParcelnetAdapter(CarrierAdapter):
         async with playwright_errors(PORTAL, step):
             await page.get_by_label("Search by", exact=True).select_option(label=SEARCH_OPTIONS[by])
             await page.get_by_label(NUMBER_LABEL, exact=True).fill(number)
-        await _submit(session, page, "Search", step)
+        await submit_form(session, page, "Search", step)
         heading = await expect_heading(
             page,
             [CAPTCHA_HEADING, SEARCH_HEADING],
@@ -188,7 +191,7 @@ class ParcelnetAdapter(CarrierAdapter):
             if await _heading_count(page, NO_RESULTS_HEADING):
                 return None
             if not await _heading_count(page, RESULTS_HEADING):
-                message = await _alert_text(page)
+                message = await alert_text(page)
                 if re.search(r"Enter a valid", message, re.I):
                     return None
                 raise LayoutChanged(
@@ -204,8 +207,8 @@ class ParcelnetAdapter(CarrierAdapter):
                 raise LayoutChanged("the Shipment table is missing", portal=PORTAL, step=step)
             row = await _read_single_row(table, step)
             text = await region.inner_text()
-            pod_href = await _link_href(region, POD_LINK)
-            bol_href = await _link_href(region, BOL_LINK)
+            pod_href = await link_href(region, POD_LINK)
+            bol_href = await link_href(region, BOL_LINK)
             pod_note = ""
             status = region.get_by_role("status")
             if await status.count():
@@ -305,31 +308,6 @@ async def _heading_count(page: Page, name: str, level: int | None = None) -> int
     if level is None:
         return await page.get_by_role("heading", name=name, exact=True).count()
     return await page.get_by_role("heading", name=name, exact=True, level=level).count()
-
-
-async def _submit(session: AdapterSession, page: Page, button: str, step: str) -> Response | None:
-    """Click a form's button and wait for the page it leads to; statuses mapped."""
-    async with playwright_errors(PORTAL, step):
-        async with page.expect_navigation(wait_until="domcontentloaded") as nav:
-            await page.get_by_role("button", name=button, exact=True).click()
-        response = await nav.value
-    session.requests += 1
-    check_response(response, portal=PORTAL, step=step)
-    return response
-
-
-async def _alert_text(page: Page) -> str:
-    alert = page.get_by_role("alert")
-    if not await alert.count():
-        return ""
-    return clean_text(await alert.first.inner_text(), max_length=200)
-
-
-async def _link_href(scope: Locator, name: str) -> str | None:
-    link = scope.get_by_role("link", name=name, exact=True)
-    if not await link.count():
-        return None
-    return await link.first.get_attribute("href")
 
 
 async def _read_single_row(table: Locator, step: str) -> dict[str, str]:

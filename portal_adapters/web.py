@@ -12,7 +12,7 @@ import contextlib
 import re
 from collections.abc import AsyncIterator, Iterable
 
-from playwright.async_api import APIResponse, Page, Response
+from playwright.async_api import APIResponse, Locator, Page, Response
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
@@ -24,6 +24,7 @@ from portal_adapters.errors import (
     RateLimited,
     SessionExpired,
 )
+from store.normalize import clean_text
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 DOWNLOAD_TIMEOUT_MS = 60_000
@@ -241,3 +242,32 @@ def filename_from_disposition(value: str | None, default: str) -> str:
         return unquote(m.group(1).strip())[:500] or default
     m = re.search(r'filename\s*=\s*"([^"]*)"', value) or re.search(r"filename\s*=\s*([^;]+)", value)
     return (m.group(1).strip()[:500] or default) if m else default
+
+
+async def submit_form(
+    session: AdapterSession, page: Page, button: str, step: str
+) -> Response | None:
+    """Click a form's button and wait for the page it leads to; statuses mapped."""
+    async with playwright_errors(session.portal, step):
+        async with page.expect_navigation(wait_until="domcontentloaded") as nav:
+            await page.get_by_role("button", name=button, exact=True).click()
+        response = await nav.value
+    session.requests += 1
+    check_response(response, portal=session.portal, step=step)
+    return response
+
+
+async def alert_text(page: Page) -> str:
+    """The page's role=alert message (bounded), or "" when there is none."""
+    alert = page.get_by_role("alert")
+    if not await alert.count():
+        return ""
+    return clean_text(await alert.first.inner_text(), max_length=200)
+
+
+async def link_href(scope: Page | Locator, name: str) -> str | None:
+    """The href of the link named exactly ``name``, or None when there is none."""
+    link = scope.get_by_role("link", name=name, exact=True)
+    if not await link.count():
+        return None
+    return await link.first.get_attribute("href")
