@@ -10,9 +10,9 @@ app = typer.Typer(help="Database schema: upgrade, downgrade, current.", no_args_
 
 
 def _url() -> str:
-    from fleet.settings import get_settings
+    from fleet.config_loader import load_settings
 
-    settings = get_settings()
+    settings = load_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return settings.resolved_database_url
 

@@ -19,10 +19,10 @@ def health(
 ) -> None:
     """Last success, success rates, failures by class, documents and the needs-human queue."""
     from bots.health import health_report
-    from fleet.settings import get_settings
+    from fleet.config_loader import load_settings
     from store.db import init_db, session_factory
 
-    settings = get_settings()
+    settings = load_settings()
     db = session_factory(init_db(settings.resolved_database_url))
     with db() as s:
         report = health_report(s)

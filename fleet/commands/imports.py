@@ -25,11 +25,11 @@ Rejects = Annotated[Path | None, typer.Option("--rejects", help="Where to write 
 
 
 def _run(kind: str, path: Path, skip_bad: bool, rejects: Path | None) -> None:
-    from fleet.settings import get_settings
+    from fleet.config_loader import load_settings
     from store.db import init_db, session_factory
     from store.erp_import import ImportRefused, import_file
 
-    settings = get_settings()
+    settings = load_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     factory = session_factory(init_db(settings.resolved_database_url))
     with Progress(console=err, transient=True) as progress:

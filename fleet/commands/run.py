@@ -28,14 +28,14 @@ def run(
     """Sync retailer accounts and fetch PODs from carrier accounts, with progress."""
     from bots.jobs import TASKS, Job
     from fleet.cli import setup_logging
-    from fleet.settings import get_settings
+    from fleet.config_loader import load_settings
     from portal_adapters.registry import adapter_class
     from store.db import init_db, session_factory
     from store.repositories import accounts as accounts_repo
 
     setup_logging(log_file=True)
     console = Console(stderr=True)
-    settings = get_settings()
+    settings = load_settings()
     if task is not None and task not in TASKS:
         console.print(f"[red]error:[/] unknown task {task!r}; one of {', '.join(TASKS)}")
         raise typer.Exit(2)
