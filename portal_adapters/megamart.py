@@ -235,6 +235,10 @@ class _Claim:
     raw_lines: list[list[str]] = field(default_factory=list)
 
 
+_CLAIM_CACHE = "megamart.claims_read"
+"""session.notes key: claim pages read by the listing, used once by list_documents."""
+
+
 class _ClaimNotShown(Exception):
     """The portal answered "Claim not found" for this login (internal signal)."""
 
@@ -410,6 +414,8 @@ class MegamartAdapter(RetailerAdapter):
                     )
                     continue
                 item = self._record(session, row, detail, rules, step=step)
+                if isinstance(item, DeductionRecord):
+                    session.notes.setdefault(_CLAIM_CACHE, {})[claim] = detail  # type: ignore[index]
                 if (
                     since is not None
                     and isinstance(item, DeductionRecord)
@@ -610,7 +616,12 @@ class MegamartAdapter(RetailerAdapter):
     async def list_documents(self, session: AdapterSession, external_id: str) -> list[DocumentRef]:
         """The claim page's "Documents" rows (empty while "Backup not yet available")."""
         step = "list_documents"
-        detail = await self._claim_or_fail(session, external_id, step=step)
+        # the listing read this claim page moments ago in the same job: use that read
+        # once (a later call reads the page again, since documents arrive over time)
+        cache: dict[str, _Claim] = session.notes.setdefault(_CLAIM_CACHE, {})  # type: ignore[assignment]
+        detail = cache.pop(external_id, None) or await self._claim_or_fail(
+            session, external_id, step=step
+        )
         refs: list[DocumentRef] = []
         for row, href in detail.documents:
             path = unquote(urlsplit(href).path) if href else ""
