@@ -56,7 +56,8 @@ def demo(
     if as_json:
         print(json.dumps(summary, indent=1, default=str))
     else:
-        _print_summary(Console(), summary)
+        out = Console()
+        _print_summary(out if out.is_terminal else Console(width=120), summary)
     if not summary["audit"]["complete"] and not faults:
         raise typer.Exit(1)
 
@@ -123,5 +124,10 @@ def _print_summary(console: Console, summary: dict[str, Any]) -> None:
         why = sorted({m["reason"] for m in k["missing_detail"]})
         docs.add_row(kind, str(k["listed"]), str(k["retrieved"]), str(k["missing"]), ", ".join(why))
     console.print(docs)
-    verdict = "[green]complete[/]" if audit["complete"] else "[yellow]incomplete[/]"
+    waiting = audit["not_yet_available"]
+    verdict = (
+        f"[green]complete[/] (everything that exists; {waiting} not produced by the world yet)"
+        if audit["complete"]
+        else "[yellow]incomplete[/]"
+    )
     console.print(f"Result: {verdict}. Requests served per portal: {summary['requests_served']}")
