@@ -65,6 +65,7 @@ from portal_adapters.web import (
     link_href,
     playwright_errors,
     raise_for_status,
+    shows_page,
     sniff_kind,
     submit_form,
 )
@@ -155,19 +156,7 @@ class HaulstarAdapter(CarrierAdapter):
         if _uses_api(session):
             token = session.notes.get(TOKEN_NOTE)
             return isinstance(token, _ApiToken) and token.fresh()
-        page = await goto(session, DOCS_PATH, step="is_logged_in")
-        session.requests += 1
-        try:
-            await expect_heading(
-                page,
-                [DOCS_HEADING],
-                portal=PORTAL,
-                step="is_logged_in",
-                login_heading=LOGIN_HEADING,
-            )
-        except SessionExpired:
-            return False
-        return True
+        return await shows_page(session, DOCS_PATH, DOCS_HEADING, login_heading=LOGIN_HEADING)
 
     # ------------------------------------------------------------------ lookup
 

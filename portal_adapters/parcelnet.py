@@ -49,6 +49,7 @@ from portal_adapters.web import (
     goto,
     link_href,
     playwright_errors,
+    shows_page,
     sniff_kind,
     submit_form,
 )
@@ -129,19 +130,7 @@ class ParcelnetAdapter(CarrierAdapter):
         session.logged_in = True
 
     async def is_logged_in(self, session: AdapterSession) -> bool:
-        page = await goto(session, SEARCH_PATH, step="is_logged_in")
-        session.requests += 1
-        try:
-            await expect_heading(
-                page,
-                [SEARCH_HEADING],
-                portal=PORTAL,
-                step="is_logged_in",
-                login_heading=LOGIN_HEADING,
-            )
-        except SessionExpired:
-            return False
-        return True
+        return await shows_page(session, SEARCH_PATH, SEARCH_HEADING, login_heading=LOGIN_HEADING)
 
     # ------------------------------------------------------------------ lookup
 

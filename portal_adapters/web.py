@@ -271,3 +271,21 @@ async def link_href(scope: Page | Locator, name: str) -> str | None:
     if not await link.count():
         return None
     return await link.first.get_attribute("href")
+
+
+async def shows_page(
+    session: AdapterSession, path: str, heading: str, *, login_heading: str
+) -> bool:
+    """Whether ``path`` shows its page (still logged in) rather than the login page.
+
+    For ``is_logged_in``: one request; any other page is LayoutChanged.
+    """
+    page = await goto(session, path, step="is_logged_in")
+    session.requests += 1
+    try:
+        await expect_heading(
+            page, [heading], portal=session.portal, step="is_logged_in", login_heading=login_heading
+        )
+    except SessionExpired:
+        return False
+    return True

@@ -1,9 +1,9 @@
 """``sync``: new and changed deductions since the watermark, then every
 document not yet in the vault.
 
-Each record is committed as it is read and the watermark only after the
-listing completes, so a killed run repeats at most the listing (upserts are
-idempotent) and never re-downloads a document it already stored. Documents
+Each record and each document is committed as it arrives; the watermark only
+when the whole job completes, so a killed run repeats the same pass (upserts
+are idempotent, fetched refs are skipped) and never re-downloads a document. Documents
 are checked for deductions that have none yet and for those created or
 changed in this run; a full sync (no watermark) checks every deduction.
 """
@@ -62,10 +62,13 @@ async def sync(jc: JobContext) -> None:
                 newest = seen
 
     await jc.call(listing, what="list_deductions")
+    await fetch_documents(jc, only_missing=since is not None, also=touched)
+    # Only now: a run killed during the documents must restart as the same full
+    # pass (the fetched refs keep it from downloading anything twice), not as an
+    # incremental one that skips claims already holding some of their documents.
     if newest is not None:
         with jc.db() as s, s.begin():
             watermarks.put(s, portal, "sync", newest.isoformat(), account)
-    await fetch_documents(jc, only_missing=since is not None, also=touched)
 
 
 async def fetch_documents(
