@@ -17,6 +17,7 @@ Failure handling by class (see bots/retry.py for retries):
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections import Counter
@@ -147,6 +148,7 @@ class FleetRuntime:
         session_max_age: timedelta = timedelta(hours=8),
         trace_jobs: bool = True,
         politeness: Politeness | None = None,
+        heartbeat_seconds: float = 30.0,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -161,6 +163,7 @@ class FleetRuntime:
         self.trace_jobs = trace_jobs
         self.politeness = politeness or Politeness()
         self.artifacts = ArtifactKeeper(settings.data_dir / "artifacts")
+        self.heartbeat_seconds = heartbeat_seconds
         self._creds_cache: dict[tuple[str, str], PortalCredentials] = {}
 
     # ------------------------------------------------------------------ credentials
@@ -210,6 +213,32 @@ class FleetRuntime:
         with self.db() as s, s.begin():
             account = accounts_repo.get(s, job.portal, job.account)
             runs_repo.start(s, run_id, job.portal, job.task, account=job.account)
+        heartbeat = asyncio.create_task(self._heartbeat(run_id), name=f"heartbeat {run_id}")
+        try:
+            await self._run_started(job, run_id, result, task, bound, account)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+
+    async def _heartbeat(self, run_id: str) -> None:
+        """Beat while the job runs, so the reaper (scheduler/housekeeping.py) can
+        tell a slow job from one whose process died. A failed beat is only logged: the
+        job itself matters more than its bookkeeping."""
+        while True:
+            await asyncio.sleep(self.heartbeat_seconds)
+            try:
+                await asyncio.to_thread(self._beat, run_id)
+            except Exception as exc:
+                log.warning("bot.heartbeat_failed", run_id=run_id, error_class=type(exc).__name__)
+
+    def _beat(self, run_id: str) -> None:
+        with self.db() as s, s.begin():
+            runs_repo.beat(s, run_id)
+
+    async def _run_started(
+        self, job: Job, run_id: str, result: JobResult, task: TaskFn, bound: Any, account: Any
+    ) -> None:
         if account is not None and not account.enabled:
             self._finish(run_id, result, RunStatus.failed, "AccountDisabled")
             bound.warning("bot.account_disabled", reason=account.disabled_reason)

@@ -127,6 +127,11 @@ class SchedulerConfig(_Strict):
     a Redis broker, else flock (one host)."""
     account_lock_ttl_seconds: Annotated[int, Field(ge=2, le=600)] = 30
     """Redis locks: how long a dead worker's lock outlives it."""
+    run_stale_minutes: Annotated[int, Field(ge=2, le=24 * 60)] = 10
+    """A running job whose heartbeat (every 30 s) stopped this long ago died with its
+    process: its run is marked failed (WorkerLost)."""
+    housekeeping_seconds: Annotated[float, Field(ge=1, le=3600)] = 60.0
+    """How often the active scheduler reaps dead runs and sends approval reminders."""
 
     @model_validator(mode="after")
     def _reserve_fits(self) -> SchedulerConfig:

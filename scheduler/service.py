@@ -18,6 +18,8 @@ What it promises:
   jobs finish within ``shutdown_grace_seconds`` (then cancel them: jobs are
   idempotent and resume), release the lock, exit 0.
 - A paused account (scheduler/state.py) is skipped when its run fires.
+- Housekeeping (scheduler/housekeeping.py): runs whose process died are
+  reaped, approval reminders sent, every ``housekeeping_seconds``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Callable
-from datetime import UTC
+from datetime import UTC, timedelta
 from typing import Any
 
 import structlog
@@ -93,6 +95,7 @@ class SchedulerService:
         self.is_standby = asyncio.Event()
         self.fired: list[Job] = []  # what schedules fired (bounded; for status and tests)
         self.skipped_paused: list[Job] = []
+        self.reaped: list[str] = []  # run ids housekeeping closed (bounded)
 
     # ------------------------------------------------------------------ lifecycle
     async def run(self, stop: asyncio.Event) -> None:
@@ -117,6 +120,7 @@ class SchedulerService:
                 tasks = [
                     asyncio.create_task(self._feed_on_demand(stop), name="on-demand feeder"),
                     asyncio.create_task(self._watch_leader(stop), name="leader watchdog"),
+                    asyncio.create_task(self._housekeeping(stop), name="housekeeping"),
                 ]
                 await stop.wait()
                 log.info("scheduler.stopping", grace_seconds=cfg.shutdown_grace_seconds)
@@ -140,11 +144,10 @@ class SchedulerService:
         log.info("scheduler.standby", poll_seconds=self.config.scheduler.standby_poll_seconds)
 
     async def _open(self, stack: contextlib.AsyncExitStack) -> None:
-        from store.db import init_db, make_engine, session_factory
+        from store.db import init_db, session_factory
 
-        self.engine = make_engine(self.db_url)
-        state.ensure_tables(self.engine)
-        self.db = session_factory(init_db(self.db_url))
+        self.engine = init_db(self.db_url)
+        self.db = session_factory(self.engine)
         if self.dispatcher is not None:
             return
         cfg = self.config.scheduler
@@ -274,6 +277,18 @@ class SchedulerService:
                 log.exception("scheduler.on_demand_feed_failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=poll)
+
+    async def _housekeeping(self, stop: asyncio.Event) -> None:
+        from scheduler.housekeeping import tidy
+
+        cfg = self.config.scheduler
+        stale_after = timedelta(minutes=cfg.run_stale_minutes)
+        while not stop.is_set():
+            done = await asyncio.to_thread(tidy, self.db, stale_after)
+            self.reaped.extend(done.reaped)
+            del self.reaped[:-1000]
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=cfg.housekeeping_seconds)
 
     async def _watch_leader(self, stop: asyncio.Event) -> None:
         poll = self.config.scheduler.standby_poll_seconds

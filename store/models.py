@@ -635,10 +635,19 @@ class DisputeStatusHistory(Base):
 
 class BotRun(Base):
     """One bot job: who ran what, when, and how it ended (error class, never text
-    that could hold a secret)."""
+    that could hold a secret). A running job beats ``heartbeat_at`` so that a run
+    whose process died can be told from a slow one (scheduler/housekeeping.py)."""
 
     __tablename__ = "bot_runs"
-    __table_args__ = (Index("ix_bot_runs_portal_started", "portal", "started_at"),)
+    __table_args__ = (
+        Index("ix_bot_runs_portal_started", "portal", "started_at"),
+        Index(
+            "ix_bot_runs_running",
+            "heartbeat_at",
+            sqlite_where=text("status = 'running'"),
+            postgresql_where=text("status = 'running'"),
+        ),
+    )
 
     id: Mapped[int] = _id()
     run_id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -652,6 +661,7 @@ class BotRun(Base):
     )
     counts: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     error_class: Mapped[str | None] = mapped_column(String(128))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class HealthEvent(Base):
@@ -671,7 +681,9 @@ class HealthEvent(Base):
 
 class RetrievalRequest(Base):
     """An analyst's (or a rule's) request to fetch something now: at most one
-    active (queued or running) request per target."""
+    active (queued or running) request per target. The portal is part of the
+    target: the same claim or PRO number on two portals is two targets
+    (``""`` when no portal is known; such a request cannot run)."""
 
     __tablename__ = "retrieval_requests"
     __table_args__ = (
@@ -679,6 +691,7 @@ class RetrievalRequest(Base):
             "uq_retrieval_requests_active",
             "target_kind",
             "target_value",
+            "portal",
             unique=True,
             sqlite_where=text("status IN ('queued', 'running')"),
             postgresql_where=text("status IN ('queued', 'running')"),
@@ -690,7 +703,7 @@ class RetrievalRequest(Base):
     requester: Mapped[str] = mapped_column(String(128))
     target_kind: Mapped[str] = mapped_column(String(32))  # deduction, pod, bol, document
     target_value: Mapped[str] = mapped_column(String(500))
-    portal: Mapped[str | None] = mapped_column(String(64))
+    portal: Mapped[str] = mapped_column(String(64), default="", server_default="")
     priority: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[RetrievalStatus] = mapped_column(
         _enum(RetrievalStatus, "retrieval_status"), default=RetrievalStatus.queued
@@ -863,6 +876,7 @@ class DecisionStep(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = _created()
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Delegation(Base):
@@ -894,6 +908,39 @@ class DeductionComment(Base):
     created_at: Mapped[datetime] = _created()
 
 
+# --------------------------------------------------------------------------- 0004
+
+
+class PausedAccount(Base):
+    """A scheduler pause (``fleet scheduler pause``): read by each scheduled run
+    when it fires, so it takes effect without a restart. ``account = "*"``
+    pauses a whole portal. On-demand requests still run."""
+
+    __tablename__ = "scheduler_paused_accounts"
+
+    portal: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account: Mapped[str] = mapped_column(String(320), primary_key=True)
+    paused_by: Mapped[str] = mapped_column(String(128), default="")
+    paused_at: Mapped[datetime] = _created()
+
+
+class MatchingRun(Base):
+    """One ``fleet match`` run: when it started (the next incremental run judges
+    what changed after that), the day it judged for, and the rules it used."""
+
+    __tablename__ = "matching_runs"
+
+    id: Mapped[int] = _id()
+    started_at: Mapped[datetime] = _created()
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    today: Mapped[date] = mapped_column(Date)
+    config_hash: Mapped[str] = mapped_column(String(64))
+    mode: Mapped[str] = mapped_column(String(16))  # full or incremental
+    judged: Mapped[int] = mapped_column(Integer, default=0)
+    written: Mapped[int] = mapped_column(Integer, default=0)
+    actor: Mapped[str] = mapped_column(String(128))
+
+
 __all__ = [
     "NAMING",
     "Account",
@@ -921,6 +968,8 @@ __all__ = [
     "FetchedRef",
     "HealthEvent",
     "Match",
+    "MatchingRun",
+    "PausedAccount",
     "Portal",
     "Quarantine",
     "Remittance",

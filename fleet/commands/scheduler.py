@@ -69,10 +69,10 @@ def scheduler(ctx: typer.Context, config_file: ConfigOpt = None) -> None:
 
 
 def _engine(config_file: Path | None):  # type: ignore[no-untyped-def]
-    from store.db import make_engine
+    from store.db import init_db
 
     _config, settings = _load(config_file)
-    return make_engine(settings.resolved_database_url)
+    return init_db(settings.resolved_database_url)
 
 
 @app.command("pause")

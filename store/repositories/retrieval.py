@@ -30,8 +30,10 @@ def enqueue(
     priority: int = 0,
 ) -> UpsertResult:
     """Queue a request, or return the active one for the same target
-    (``unchanged``). Idempotent; does not commit."""
+    (``unchanged``). The target is kind, value and portal: the same claim
+    number on two portals is two requests. Idempotent; does not commit."""
     now = utcnow()
+    portal = portal or ""
     inserted = session.execute(
         insert_for(session, Q)
         .values(
@@ -45,7 +47,7 @@ def enqueue(
             updated_at=now,
         )
         .on_conflict_do_nothing(
-            index_elements=["target_kind", "target_value"], index_where=_ACTIVE_WHERE
+            index_elements=["target_kind", "target_value", "portal"], index_where=_ACTIVE_WHERE
         )
         .returning(Q.c.id)
     ).scalar_one_or_none()
@@ -55,6 +57,7 @@ def enqueue(
         select(Q.c.id).where(
             Q.c.target_kind == target_kind,
             Q.c.target_value == target_value,
+            Q.c.portal == portal,
             Q.c.status.in_(ACTIVE_RETRIEVAL_STATUSES),
         )
     ).scalar_one()

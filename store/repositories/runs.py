@@ -2,7 +2,8 @@
 
 ``start`` and ``finish`` are keyed by the run id the runner chose, so a runner
 that retries its own bookkeeping does not create a second run. Error *classes*
-only: exception text can carry portal pages or secrets.
+only: exception text can carry portal pages or secrets. A running job moves
+its ``heartbeat_at`` (``beat``); ``reap_stale`` closes runs whose process died.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from store.models import BotRun, HealthEvent, utcnow
@@ -38,6 +39,7 @@ def start(
             account=account,
             task=task,
             started_at=started_at or utcnow(),
+            heartbeat_at=started_at or utcnow(),
             status=RunStatus.running,
             counts={},
         )
@@ -75,6 +77,49 @@ def finish(
     )
     if result.rowcount == 0:  # type: ignore[attr-defined]
         raise LookupError(f"no bot run {run_id!r}; call start() first")
+
+
+def beat(session: Session, run_id: str, at: datetime | None = None) -> None:
+    """A running job is alive: move its heartbeat (a no-op once it finished)."""
+    session.execute(
+        update(R)
+        .where(R.c.run_id == run_id, R.c.status == RunStatus.running)
+        .values(heartbeat_at=at or utcnow())
+    )
+
+
+def reap_stale(session: Session, silent_since: datetime) -> list[BotRun]:
+    """Mark failed (``WorkerLost``) every run still ``running`` whose heartbeat
+    stopped before ``silent_since``: its process died (SIGKILL, power, OOM) and
+    will never finish it. Returns the reaped runs. A job that comes back to life
+    later still records how it ended (``finish`` overwrites)."""
+    stale = list(
+        session.execute(
+            select(BotRun)
+            .where(
+                BotRun.status == RunStatus.running,
+                func.coalesce(BotRun.heartbeat_at, BotRun.started_at) < silent_since,
+            )
+            .with_for_update(skip_locked=True)
+        ).scalars()
+    )
+    now = utcnow()
+    for run in stale:
+        run.status = RunStatus.failed
+        run.error_class = "WorkerLost"
+        run.finished_at = now
+        health_event(
+            session,
+            "run_reaped",
+            portal=run.portal,
+            account=run.account,
+            run_id=run.run_id,
+            severity="warning",
+            error_class="WorkerLost",
+            detail={"last_heartbeat": (run.heartbeat_at or run.started_at).isoformat()},
+        )
+    session.flush()
+    return stale
 
 
 def get(session: Session, run_id: str) -> BotRun | None:

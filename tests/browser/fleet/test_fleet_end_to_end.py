@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bots.health import health_report
-from store.models import Deduction, Document, DocumentLink
+from store.models import BotRun, Deduction, Document, DocumentLink
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -71,9 +71,18 @@ async def test_faults_cost_retries_not_documents(make_demo) -> None:  # type: ig
         "megamart:expire_every=40;shopright:expire_every=40"
     )
     async with make_demo(faults=faults) as demo:
+        demo.runtime.heartbeat_seconds = 0.2  # hung requests make every job last seconds
         results = await demo.sync_everything()
         report = demo.audit()
         assert [(r.job.portal, r.error_class) for r in results if r.status == "failed"] == []
+        with demo.runtime.db() as s:
+            beats = s.execute(select(BotRun.started_at, BotRun.heartbeat_at, BotRun.finished_at))
+            beats = beats.all()
+        # Every job beat while it ran (so the reaper leaves it alone) and not after.
+        assert beats
+        assert all(h is not None for _, h, _ in beats)
+        assert any(h > st for st, h, _ in beats)
+        assert all(st <= h <= fin for st, h, fin in beats)
         assert _not_retrieved(report) == []
         assert report.duplicates == 0
         retries = sum(v for r in results for k, v in r.counts.items() if k.startswith("retry."))

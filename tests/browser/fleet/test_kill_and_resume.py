@@ -1,6 +1,7 @@
 """A `fleet run` process killed with SIGKILL mid-sync and started again ends
 complete: no duplicate rows, and no document downloaded twice except, at
-most, the one in flight when the process died."""
+most, the one in flight when the process died; the dead process's run is
+reaped (WorkerLost), not left running."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,9 +21,11 @@ from sqlalchemy import func, select
 from fixtures.audit import audit
 from fixtures.server import start_world
 from fleet.demo import demo_keyring
+from scheduler.housekeeping import reap_stale_runs
 from store.db import init_db, session_factory
-from store.models import Document
+from store.models import BotRun, Document
 from store.repositories import accounts as accounts_repo
+from store.schemas import RunStatus
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -92,3 +96,17 @@ def test_killed_run_resumes_without_duplicates_or_redownloads(small_world, tmp_p
         twice = [ref for ref, n in refetched.items() if n > 1]
         assert len(twice) <= 1, twice  # at most the document in flight at the kill
         assert len(world.record.downloads) > downloads_before_restart
+
+        # The killed process never finished its run: housekeeping closes exactly that
+        # one (the restarted run finished), so `fleet health` does not show it running.
+        with db() as s:
+            left = s.scalars(select(BotRun.run_id).where(BotRun.status == "running")).all()
+        assert len(left) == 1
+        assert reap_stale_runs(db, timedelta(0)) == left
+        with db() as s:
+            dead = s.scalars(select(BotRun).where(BotRun.run_id == left[0])).one()
+            assert (dead.status, dead.error_class) == (RunStatus.failed, "WorkerLost")
+            assert (
+                s.scalar(select(func.count()).select_from(BotRun).where(BotRun.status == "running"))
+                == 0
+            )

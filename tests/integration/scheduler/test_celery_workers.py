@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from fixtures.audit import audit
 from fixtures.scenario_io import load_scenario
 from fleet.demo import demo_keyring
 from scheduler.config import load_config, settings_for
+from scheduler.housekeeping import reap_stale_runs
 from scheduler.worker import celery_for, send_job
 from store.db import init_db, session_factory
 from store.models import BotRun, Deduction, DocumentLink
@@ -246,6 +248,11 @@ def test_a_killed_worker_job_completes_on_the_other_without_duplicates(fleet: Fl
     assert audit(fleet.world.world, fleet.db).duplicates == 0
     assert docs
     assert docs >= stored - 1
+    # w1's run died with it; housekeeping reaps exactly that one, nothing that finished.
+    left = [r.run_id for r in fleet.runs(status="running")]
+    assert len(left) == 1
+    assert reap_stale_runs(fleet.db, timedelta(0)) == left
+    assert fleet.runs(run_id=left[0])[0].error_class == "WorkerLost"
 
 
 def test_on_demand_jumps_the_queue_of_scheduled_jobs(fleet: Fleet) -> None:

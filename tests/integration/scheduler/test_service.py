@@ -24,6 +24,7 @@ from store.db import init_db, session_factory
 from store.models import RetrievalRequest
 from store.repositories import accounts as accounts_repo
 from store.repositories import deductions as deductions_repo
+from store.repositories import runs as runs_repo
 from tests.integration.store.factories import deduction
 
 CONFIG = """
@@ -248,3 +249,21 @@ async def test_a_second_scheduler_waits_and_takes_over(env, running) -> None:
     await active.close()
     await asyncio.wait_for(standby.service.is_active.wait(), timeout=10)
     assert standby.service.scheduler.get_job(MEGA) is not None
+
+
+async def test_the_active_scheduler_reaps_runs_whose_process_died(env, running) -> None:
+    long_ago = datetime.now(UTC) - timedelta(hours=1)
+    with env["db"]() as s, s.begin():
+        runs_repo.start(s, "dead-worker-run", "megamart", "sync", account="a", started_at=long_ago)
+        runs_repo.start(s, "live-run", "megamart", "sync", account="b")
+    r = await running()
+    async with asyncio.timeout(10):
+        while not r.service.reaped:  # noqa: ASYNC110  (a condition polled, not a delay)
+            await asyncio.sleep(0.05)
+    assert r.service.reaped == ["dead-worker-run"]
+    with env["db"]() as s:
+        dead, live = runs_repo.get(s, "dead-worker-run"), runs_repo.get(s, "live-run")
+        assert dead is not None
+        assert live is not None
+        assert (dead.status.value, dead.error_class) == ("failed", "WorkerLost")
+        assert live.status.value == "running"

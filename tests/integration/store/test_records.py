@@ -14,6 +14,7 @@ from store.models import (
     AuditLog,
     BotRun,
     ErpInvoiceLine,
+    HealthEvent,
     RemittanceAdjustment,
     Shipment,
 )
@@ -265,10 +266,27 @@ def test_retrieval_requests_are_deduplicated_while_active(db: Db) -> None:
         assert nxt.id == first.id
         assert retrieval.claim_next(s) is None
         # still running: asking again joins the active request
-        assert retrieval.enqueue(s, "bob", "deduction", "megamart:CB-1").id == first.id
+        again = retrieval.enqueue(s, "bob", "deduction", "megamart:CB-1", portal="megamart")
+        assert again.id == first.id
         retrieval.finish(s, first.id, RetrievalStatus.done)
         # once done, a new request for the same target is a new request
-        assert retrieval.enqueue(s, "bob", "deduction", "megamart:CB-1").outcome == "created"
+        after = retrieval.enqueue(s, "bob", "deduction", "megamart:CB-1", portal="megamart")
+        assert after.outcome == "created"
+
+
+def test_the_same_number_on_two_portals_is_two_retrievals(db: Db) -> None:
+    """A PRO number is only unique per carrier: merging across portals would
+    leave one carrier's POD never fetched."""
+    with transaction(db.sessions) as s:
+        a = retrieval.enqueue(s, "ana", "pod", "123456789", portal="haulstar")
+        b = retrieval.enqueue(s, "ana", "pod", "123456789", portal="parcelnet")
+        a2 = retrieval.enqueue(s, "bob", "pod", "123456789", portal="haulstar")
+    assert (a.outcome, b.outcome, a2.outcome) == ("created", "created", "unchanged")
+    assert a.id != b.id
+    assert a2.id == a.id
+    with transaction(db.sessions) as s:
+        portals = {retrieval.claim_next(s).portal, retrieval.claim_next(s).portal}  # type: ignore[union-attr]
+    assert portals == {"haulstar", "parcelnet"}
 
 
 def test_audit_log_is_append_only_and_chained(db: Db) -> None:
@@ -294,3 +312,31 @@ def test_audit_log_is_append_only_and_chained(db: Db) -> None:
             s.execute(text(sql))
     with transaction(db.sessions, write=False) as s:
         assert s.execute(select(func.count()).select_from(AuditLog)).scalar_one() == 2
+
+
+def test_reaper_closes_only_runs_whose_heartbeat_stopped(db: Db) -> None:
+    t0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    with transaction(db.sessions) as s:
+        accounts.upsert_portal(s, "megamart", "retailer", "MegaMart")
+        runs.start(s, "dead", "megamart", "sync", account="ap", started_at=t0)
+        runs.start(s, "slow", "megamart", "sync", account="ap", started_at=t0)
+        runs.beat(s, "slow", at=t0.replace(hour=9))  # started as long ago, but alive
+        runs.start(s, "done", "megamart", "sync", account="ap", started_at=t0)
+        runs.finish(s, "done", RunStatus.succeeded)
+        runs.beat(s, "done", at=t0.replace(hour=9))  # a late beat after finishing moves nothing
+    cutoff = t0.replace(hour=8, minute=50)
+    with transaction(db.sessions) as s:
+        assert [r.run_id for r in runs.reap_stale(s, cutoff)] == ["dead"]
+    with transaction(db.sessions) as s:
+        assert runs.reap_stale(s, cutoff) == []  # idempotent
+        dead, slow, done = (runs.get(s, r) for r in ("dead", "slow", "done"))
+        assert dead is not None
+        assert slow is not None
+        assert done is not None
+        assert (dead.status, dead.error_class) == (RunStatus.failed, "WorkerLost")
+        assert dead.finished_at is not None
+        assert slow.status is RunStatus.running
+        assert done.status is RunStatus.succeeded
+        assert done.heartbeat_at == t0
+        events = s.execute(select(HealthEvent).where(HealthEvent.kind == "run_reaped")).scalars()
+        assert [(e.run_id, e.error_class) for e in events] == [("dead", "WorkerLost")]
