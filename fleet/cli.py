@@ -27,6 +27,7 @@ _GROUPS: tuple[tuple[str, str | None], ...] = (
     ("fleet.commands.run", None),
     ("fleet.commands.db", "db"),
     ("fleet.commands.match", None),
+    ("fleet.commands.approvals", None),
     ("fleet.commands.config", "config"),
     ("fleet.commands.retrieve", None),
     ("fleet.commands.scheduler", None),

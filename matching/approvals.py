@@ -8,7 +8,12 @@
   active delegate of someone whose role does.
 * **segregation of duties**: the proposer never approves their own proposal,
   not even through a delegation, and nobody approves two steps of one decision.
-* **reminders**: steps waiting longer than ``reminder_after_hours``.
+* **reminders**: steps waiting longer than ``reminder_after_hours``;
+  ``send_reminders`` sends each of them (a structlog ``approval.reminder``
+  event and an audit entry) at most once per ``reminder_after_hours``. The
+  active scheduler calls it periodically; ``fleet approvals remind`` does the
+  same from cron.
+* **users**: ``add_user`` / ``deactivate_user`` keep the roles the chain checks.
 
 Every change of state is appended to the hash-chained audit log. Functions
 take a Session and do not commit.
@@ -21,7 +26,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+import structlog
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from matching.config import ROLE_RANK, MatchingConfig, load_config
@@ -31,8 +38,12 @@ from store.repositories import audit
 
 KINDS = ("accept", "dispute", "split")
 CREDIT_KINDS = ("credit_memo", "write_off")
-MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_](?:[A-Za-z0-9_.\-]{0,126}[A-Za-z0-9_])?)")
+USERNAME = r"[A-Za-z0-9_](?:[A-Za-z0-9_.\-]{0,126}[A-Za-z0-9_])?"
+MENTION = re.compile(rf"(?<![\w@])@({USERNAME})")
 ZERO = Decimal("0.00")
+REMINDER_ACTOR = "system:reminders"
+
+log = structlog.get_logger(__name__)
 
 
 class ApprovalError(ValueError):
@@ -48,8 +59,65 @@ class Reminder:
     waiting_since: datetime
 
 
+@dataclass(frozen=True)
+class PendingApproval:
+    """A pending decision and the step it waits for (``fleet approvals``)."""
+
+    decision_id: int
+    deduction_id: int
+    portal: str
+    external_id: str
+    currency: str
+    claim_amount: Decimal
+    kind: str
+    accept_amount: Decimal
+    dispute_amount: Decimal
+    credit_kind: str
+    proposed_by: str
+    proposed_at: datetime
+    level: int
+    levels: int
+    role: str
+    waiting_since: datetime
+    can_act: bool | None = None  # for the actor asked about; None: nobody asked
+    on_behalf_of: str | None = None  # the delegator the actor would act for
+
+
+@dataclass(frozen=True)
+class _Waiting:
+    decision: Decision
+    deduction: Deduction
+    steps: list[DecisionStep]
+    step: DecisionStep  # the first pending one
+    since: datetime  # when it started waiting: the previous step's decision, else the proposal
+
+
 def _entity(deduction_id: int) -> str:
     return f"deduction:{deduction_id}"
+
+
+def _waiting(session: Session) -> list[_Waiting]:
+    """Each pending decision with the step it waits for, oldest decision first."""
+    rows = session.execute(
+        select(Decision, DecisionStep, Deduction)
+        .join(DecisionStep, DecisionStep.decision_id == Decision.id)
+        .join(Deduction, Deduction.id == Decision.deduction_id)
+        .where(Decision.status == "pending")
+        .order_by(Decision.id, DecisionStep.level)
+        .execution_options(populate_existing=True)
+    ).all()
+    grouped: dict[int, tuple[Decision, Deduction, list[DecisionStep]]] = {}
+    for decision, step, ded in rows:
+        grouped.setdefault(decision.id, (decision, ded, []))[2].append(step)
+    out: list[_Waiting] = []
+    for decision, ded, steps in grouped.values():
+        since = decision.created_at
+        for step in steps:
+            if step.status == "pending":
+                out.append(_Waiting(decision, ded, steps, step, since))
+                break
+            since = step.decided_at or since
+    return out
 
 
 def propose(
@@ -85,7 +153,10 @@ def propose(
         select(Verdict.category).where(Verdict.deduction_id == deduction_id)
     ).scalar_one_or_none()
     category = verdict or str(getattr(ded.category, "value", ded.category) or "other")
-    roles = cfg.chain_for(category, amount)
+    try:
+        roles = cfg.chain_for(category, amount)
+    except ValueError as exc:
+        raise ApprovalError(f"{exc}: the approval_chain in the rules file needs a rule") from None
     pending = session.execute(
         select(Decision.id).where(
             Decision.deduction_id == deduction_id, Decision.status == "pending"
@@ -93,17 +164,20 @@ def propose(
     ).scalar_one_or_none()
     if pending is not None:
         raise ApprovalError(f"deduction {deduction_id} already has a pending decision {pending}")
-    decision = repo.create_decision(
-        session,
-        deduction_id,
-        kind,
-        accept,
-        amount - accept,
-        credit_kind if accept > 0 else "",
-        proposed_by,
-        note,
-        roles,
-    )
+    try:
+        decision = repo.create_decision(
+            session,
+            deduction_id,
+            kind,
+            accept,
+            amount - accept,
+            credit_kind if accept > 0 else "",
+            proposed_by,
+            note,
+            roles,
+        )
+    except IntegrityError:  # the partial unique index: someone proposed at the same time
+        raise ApprovalError(f"deduction {deduction_id} already has a pending decision") from None
     audit.append(
         session,
         proposed_by,
@@ -126,7 +200,9 @@ def _authority(session: Session, actor: str, role: str, at: datetime) -> str | N
     """None when ``actor`` may take a ``role`` step itself; else the delegator it
     acts for. Raises when neither."""
     roles = repo.user_roles(session, [actor])
-    if ROLE_RANK.get(roles.get(actor, ""), 0) >= ROLE_RANK[role]:
+    if actor not in roles:  # unknown or deactivated: not even as someone's delegate
+        raise ApprovalError(f"{actor} is not an active user and may not approve")
+    if ROLE_RANK.get(roles[actor], 0) >= ROLE_RANK[role]:
         return None
     delegators = repo.delegators_of(session, actor, at)
     theirs = repo.user_roles(session, delegators)
@@ -134,6 +210,27 @@ def _authority(session: Session, actor: str, role: str, at: datetime) -> str | N
         if ROLE_RANK.get(theirs.get(who, ""), 0) >= ROLE_RANK[role]:
             return who
     raise ApprovalError(f"{actor} may not approve a {role} step (and stands in for no {role})")
+
+
+def _may_act(
+    session: Session,
+    decision: Decision,
+    steps: list[DecisionStep],
+    step: DecisionStep,
+    actor: str,
+    at: datetime,
+) -> str | None:
+    """The delegator ``actor`` would act for (None: for themself); raises when
+    ``actor`` may not decide ``step``."""
+    on_behalf = _authority(session, actor, step.role, at)
+    if decision.proposed_by in (actor, on_behalf):
+        raise ApprovalError("segregation of duties: no one approves their own proposal")
+    acted = {s.actor for s in steps if s.status != "pending"} | {
+        s.on_behalf_of for s in steps if s.on_behalf_of
+    }
+    if actor in acted or (on_behalf and on_behalf in acted):
+        raise ApprovalError("segregation of duties: one person approves one step of a decision")
+    return on_behalf
 
 
 def act(
@@ -156,14 +253,7 @@ def act(
     step = next((s for s in steps if s.status == "pending"), None)
     if step is None:  # pragma: no cover - a pending decision always has a pending step
         raise ApprovalError(f"decision {decision_id} has no pending step")
-    on_behalf = _authority(session, actor, step.role, now)
-    if decision.proposed_by in (actor, on_behalf):
-        raise ApprovalError("segregation of duties: no one approves their own proposal")
-    acted = {s.actor for s in steps if s.status != "pending"} | {
-        s.on_behalf_of for s in steps if s.on_behalf_of
-    }
-    if actor in acted or (on_behalf and on_behalf in acted):
-        raise ApprovalError("segregation of duties: one person approves one step of a decision")
+    on_behalf = _may_act(session, decision, steps, step, actor, now)
     status = "approved" if approve else "rejected"
     if not repo.decide_step(session, step.id, status, actor, on_behalf, note):
         raise ApprovalError(f"step {step.level} of decision {decision_id} was decided meanwhile")
@@ -244,35 +334,167 @@ def reminders(
     cfg = config or load_config()
     now = now or utcnow()
     limit = now - timedelta(hours=cfg.reminder_after_hours)
-    rows = session.execute(
-        select(Decision, DecisionStep)
-        .join(DecisionStep, DecisionStep.decision_id == Decision.id)
-        .where(Decision.status == "pending")
-        .order_by(Decision.id, DecisionStep.level)
-    ).all()
-    out: list[Reminder] = []
-    since: dict[int, datetime] = {}
-    for decision, step in rows:
-        start = since.get(decision.id, decision.created_at)
-        if step.status != "pending":
-            since[decision.id] = step.decided_at or start
+    return [
+        Reminder(w.decision.id, w.decision.deduction_id, w.step.level, w.step.role, w.since)
+        for w in _waiting(session)
+        if w.since <= limit
+    ]
+
+
+def send_reminders(
+    session: Session, now: datetime | None = None, config: MatchingConfig | None = None
+) -> list[Reminder]:
+    """Send the due reminders: each step waiting longer than
+    ``reminder_after_hours`` is reminded, then again only once that much time
+    has passed since its last reminder. Sending is a structlog
+    ``approval.reminder`` event (deduction and decision ids, step level, role,
+    hours waited: no free text)
+    and an audit entry ("remind"); ``reminded_at`` is set by compare-and-set, so
+    two senders (the scheduler and a cron ``fleet approvals remind``) do not
+    both send one. A second call at the same ``now`` sends nothing."""
+    cfg = config or load_config()
+    now = now or utcnow()
+    limit = now - timedelta(hours=cfg.reminder_after_hours)
+    sent: list[Reminder] = []
+    for w in _waiting(session):
+        if w.since > limit:
             continue
-        if decision.id in {r.decision_id for r in out}:
+        previous = w.step.reminded_at
+        if previous is not None and (previous > limit or previous >= now):
             continue
-        if start <= limit:
-            out.append(Reminder(decision.id, decision.deduction_id, step.level, step.role, start))
-        since[decision.id] = now  # later steps wait on this one
+        if not repo.mark_reminded(session, w.step.id, now, limit):
+            continue  # another sender got there first
+        hours = int((now - w.since).total_seconds() // 3600)
+        audit.append(
+            session,
+            REMINDER_ACTOR,
+            "remind",
+            _entity(w.decision.deduction_id),
+            None,
+            {
+                "decision": w.decision.id,
+                "step": w.step.level,
+                "role": w.step.role,
+                "waiting_since": w.since.isoformat(),
+                "waiting_hours": hours,
+                "previous_reminder": previous.isoformat() if previous else None,
+            },
+        )
+        log.info(  # "step", not "level": the log chain owns "level" (info, warning...)
+            "approval.reminder",
+            deduction=w.decision.deduction_id,
+            decision=w.decision.id,
+            step=w.step.level,
+            role=w.step.role,
+            waiting_hours=hours,
+        )
+        sent.append(
+            Reminder(w.decision.id, w.decision.deduction_id, w.step.level, w.step.role, w.since)
+        )
+    return sent
+
+
+def pending(
+    session: Session, actor: str | None = None, at: datetime | None = None
+) -> list[PendingApproval]:
+    """Every pending decision with the step it waits for; with ``actor``, whether
+    they may decide that step now (``can_act``) and for whom."""
+    now = at or utcnow()
+    out: list[PendingApproval] = []
+    for w in _waiting(session):
+        can_act: bool | None = None
+        on_behalf: str | None = None
+        if actor is not None:
+            try:
+                on_behalf = _may_act(session, w.decision, w.steps, w.step, actor, now)
+                can_act = True
+            except ApprovalError:
+                can_act = False
+        d = w.decision
+        out.append(
+            PendingApproval(
+                decision_id=d.id,
+                deduction_id=d.deduction_id,
+                portal=w.deduction.portal,
+                external_id=w.deduction.external_id,
+                currency=w.deduction.currency,
+                claim_amount=w.deduction.amount,
+                kind=d.kind,
+                accept_amount=d.accept_amount,
+                dispute_amount=d.dispute_amount,
+                credit_kind=d.credit_kind,
+                proposed_by=d.proposed_by,
+                proposed_at=d.created_at,
+                level=w.step.level,
+                levels=len(w.steps),
+                role=w.step.role,
+                waiting_since=w.since,
+                can_act=can_act,
+                on_behalf_of=on_behalf,
+            )
+        )
     return out
+
+
+def add_user(
+    session: Session, username: str, role: str, actor: str, display_name: str = ""
+) -> bool:
+    """Create a user or change their role (and name); active afterwards. True
+    when the user is new. Audited: a role is what the approval chain trusts."""
+    if not re.fullmatch(USERNAME, username):
+        raise ApprovalError(
+            "a username is letters, digits, '_', '.', '-' (up to 128, so @mentions find it)"
+        )
+    if role not in ROLE_RANK:
+        raise ApprovalError(f"role must be one of {', '.join(ROLE_RANK)}")
+    display_name = display_name.strip()[:200]
+    before = repo.get_user(session, username)
+    old = (
+        None
+        if before is None
+        else {"role": before.role, "display_name": before.display_name, "active": before.active}
+    )
+    repo.ensure_user(session, username, role, display_name)
+    after = repo.get_user(session, username)
+    assert after is not None
+    new = {"role": after.role, "display_name": after.display_name, "active": after.active}
+    if old != new:
+        audit.append(session, actor, "user", f"user:{username}", old, new)
+    return before is None
+
+
+def deactivate_user(session: Session, username: str, actor: str) -> None:
+    """The user can no longer approve (their history stays). Audited."""
+    user = repo.get_user(session, username)
+    if user is None:
+        raise ApprovalError(f"no user {username}")
+    if not user.active:
+        return
+    repo.set_user_active(session, username, False)
+    audit.append(
+        session,
+        actor,
+        "user",
+        f"user:{username}",
+        {"role": user.role, "active": True},
+        {"role": user.role, "active": False},
+    )
 
 
 __all__ = [
     "CREDIT_KINDS",
     "KINDS",
+    "REMINDER_ACTOR",
     "ApprovalError",
+    "PendingApproval",
     "Reminder",
     "act",
+    "add_user",
     "comment",
+    "deactivate_user",
     "delegate",
+    "pending",
     "propose",
     "reminders",
+    "send_reminders",
 ]

@@ -60,9 +60,16 @@ def match(
     today: Annotated[
         str | None, typer.Option("--today", help="Judge windows as of this date.")
     ] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Judge every deduction, not only what changed.")
+    ] = False,
 ) -> None:
-    """Verdicts for every deduction (only changes are written), counts by verdict and
-    category; or one deduction's verdict, reasons and evidence with --explain."""
+    """Verdicts for every open deduction, counts by verdict and category; or one
+    deduction's verdict, reasons and evidence with --explain.
+
+    Incremental: only deductions whose evidence changed since the last run are
+    judged again (everything on the first run or when the rules change), and
+    only verdicts that changed are written."""
     from matching.service import run_matching
 
     db = _db()
@@ -70,7 +77,7 @@ def match(
     if explain:
         _explain(db, explain, as_json)
         return
-    summary = run_matching(db, day)
+    summary = run_matching(db, day, full=full)
     if as_json:
         print(json.dumps(summary.as_dict(), indent=1))
         return
@@ -83,21 +90,36 @@ def match(
         t.add_row(cat, *(str(counts.get(c, 0)) for c in cols))
     t.add_row("[b]all[/]", *(f"[b]{summary.by_validity.get(c, 0)}[/]" for c in cols))
     out.print(t)
+    how = {
+        "up_to_date": "nothing changed since the last run",
+        "incremental": f"judged {summary.judged} whose evidence changed",
+        "full": f"judged all {summary.judged} ({summary.full_reason})",
+    }[summary.mode]
     out.print(
-        f"written: {summary.created} new, {summary.changed} changed, "
+        f"{how}; written: {summary.created} new, {summary.changed} changed, "
         f"{summary.unchanged} unchanged; retrievals queued: {summary.retrievals}"
     )
+
+
+def deduction_or_exit(session, ref: str):  # type: ignore[no-untyped-def]
+    """The deduction ``ref`` names ("portal:external_id", or the external id alone
+    when only one portal has it); exit 1 with the reason when none or several.
+    Shared by every command that takes a deduction REF."""
+    from store.repositories import matching as matching_repo
+
+    ded = matching_repo.find_deduction(session, ref)
+    if ded is None:
+        err.print(f"[red]error:[/] no single deduction {escape(ref[:80])} (try portal:id)")
+        raise typer.Exit(1)
+    return ded
 
 
 def _explain(db, ref: str, as_json: bool) -> None:  # type: ignore[no-untyped-def]
     from store.repositories import matching as matching_repo
 
     with db() as s:
-        ded = matching_repo.find_deduction(s, ref)
-        verdict = None if ded is None else matching_repo.get_verdict(s, ded.id)
-    if ded is None:
-        err.print(f"[red]error:[/] no single deduction {escape(ref[:80])} (try portal:id)")
-        raise typer.Exit(1)
+        ded = deduction_or_exit(s, ref)
+        verdict = matching_repo.get_verdict(s, ded.id)
     if verdict is None:
         err.print(f"[red]error:[/] {escape(ref[:80])} has no verdict yet: run fleet match")
         raise typer.Exit(1)
@@ -233,4 +255,4 @@ def kpis(
         out.print(f"{key}: {escape(json.dumps(value) if isinstance(value, dict) else str(value))}")
 
 
-__all__ = ["audit_app", "export_app", "register"]
+__all__ = ["audit_app", "deduction_or_exit", "export_app", "register"]

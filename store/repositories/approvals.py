@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from store.models import (
@@ -27,7 +27,11 @@ from store.repositories._common import insert_for
 
 
 def ensure_user(session: Session, username: str, role: str, display_name: str = "") -> int:
-    """The user's id; creates the user (or updates the role). Idempotent."""
+    """The user's id; creates the user, or updates the role (and the display name
+    when one is given) and makes the user active again. Idempotent."""
+    changes: dict[str, object] = {"role": role, "active": True}
+    if display_name:
+        changes["display_name"] = display_name
     row = session.execute(
         insert_for(session, User.__table__)
         .values(
@@ -37,10 +41,30 @@ def ensure_user(session: Session, username: str, role: str, display_name: str = 
             active=True,
             created_at=utcnow(),
         )
-        .on_conflict_do_update(index_elements=["username"], set_={"role": role})
+        .on_conflict_do_update(index_elements=["username"], set_=changes)
         .returning(User.__table__.c.id)
     ).scalar_one()
     return int(row)
+
+
+def get_user(session: Session, username: str) -> User | None:
+    """The user (active or not), read fresh from the database."""
+    return session.execute(
+        select(User).where(User.username == username).execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+
+
+def list_users(session: Session, *, include_inactive: bool = False) -> list[User]:
+    query = select(User).order_by(User.username).execution_options(populate_existing=True)
+    if not include_inactive:
+        query = query.where(User.active.is_(True))
+    return list(session.execute(query).scalars())
+
+
+def set_user_active(session: Session, username: str, active: bool) -> bool:
+    """False when there is no such user."""
+    res = session.execute(update(User).where(User.username == username).values(active=active))
+    return bool(res.rowcount)  # type: ignore[attr-defined]
 
 
 def user_roles(session: Session, usernames: Sequence[str]) -> dict[str, str]:
@@ -153,6 +177,36 @@ def delegators_of(session: Session, delegate: str, at: datetime) -> list[str]:
     )
 
 
+def delegations_current(session: Session, at: datetime) -> list[Delegation]:
+    """Delegations in force at ``at`` or starting later, soonest end first."""
+    return list(
+        session.execute(
+            select(Delegation)
+            .where(Delegation.ends_at > at)
+            .order_by(Delegation.starts_at, Delegation.delegator, Delegation.id)
+        ).scalars()
+    )
+
+
+def mark_reminded(session: Session, step_id: int, at: datetime, resend_before: datetime) -> bool:
+    """Compare-and-set ``reminded_at`` to ``at`` on a pending step never reminded,
+    or last reminded at or before ``resend_before`` (and before ``at``); False
+    when it is not due, e.g. because another sender marked it first."""
+    res = session.execute(
+        update(DecisionStep)
+        .where(
+            DecisionStep.id == step_id,
+            DecisionStep.status == "pending",
+            or_(
+                DecisionStep.reminded_at.is_(None),
+                and_(DecisionStep.reminded_at <= resend_before, DecisionStep.reminded_at < at),
+            ),
+        )
+        .values(reminded_at=at)
+    )
+    return bool(res.rowcount)  # type: ignore[attr-defined]
+
+
 def add_comment(
     session: Session, deduction_id: int, author: str, body: str, mentions: list[str]
 ) -> DeductionComment:
@@ -191,8 +245,13 @@ __all__ = [
     "close_decision",
     "create_decision",
     "decide_step",
+    "delegations_current",
     "delegators_of",
     "ensure_user",
+    "get_user",
+    "list_users",
+    "mark_reminded",
+    "set_user_active",
     "steps",
     "user_roles",
 ]

@@ -9,12 +9,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from matching import approvals
 from matching.approvals import ApprovalError
 from matching.reports import export_credits, kpis
-from store.models import utcnow
+from store.models import AuditLog, utcnow
 from store.repositories import approvals as approvals_repo
 from store.repositories import audit, deductions
 from tests.integration.store import factories
@@ -89,6 +89,35 @@ def test_delegation_while_away_but_never_for_ones_own_proposal(db: Db) -> None:
         later = now + timedelta(days=8)
         with pytest.raises(ApprovalError, match="may not approve"):
             approvals.act(s, own.id, "bob", approve=True, at=later)  # delegation over
+
+
+def test_a_deactivated_user_approves_nothing_not_even_as_a_delegate(db: Db) -> None:
+    ids = _setup(db, {"a": "4000.00"})
+    now = utcnow()
+    with db.sessions() as s, s.begin():
+        approvals.delegate(
+            s, "mia", "bob", now - timedelta(hours=1), now + timedelta(days=7), "mia"
+        )
+        d = approvals.propose(s, ids["a"], "accept", "ana")
+        assert [(p.can_act, p.on_behalf_of) for p in approvals.pending(s, "bob")] == [(True, "mia")]
+        approvals.deactivate_user(s, "bob", "dora")  # bob left
+        assert [p.can_act for p in approvals.pending(s, "bob")] == [False]
+        with pytest.raises(ApprovalError, match="bob is not an active user"):
+            approvals.act(s, d.id, "bob", approve=True)
+        assert approvals.add_user(s, "bob", "analyst", "dora") is False  # bob is back
+        assert approvals.act(s, d.id, "bob", approve=True).status == "approved"
+        with pytest.raises(ApprovalError, match="role must be one of"):
+            approvals.add_user(s, "zed", "superuser", "dora")
+        with pytest.raises(ApprovalError, match="username"):
+            approvals.add_user(s, "a b", "analyst", "dora")
+        rows = s.execute(
+            select(AuditLog.actor, AuditLog.before, AuditLog.after).where(AuditLog.action == "user")
+        ).all()
+        assert [(a, b["active"], c["active"]) for a, b, c in rows] == [
+            ("dora", True, False),
+            ("dora", False, True),
+        ]
+        assert audit.verify(s) is None
 
 
 def test_reminders_and_comments_with_mentions(db: Db) -> None:

@@ -1,0 +1,607 @@
+"""The approval workflow from the command line (``matching.approvals``).
+
+* ``fleet users add|list|deactivate``: the people and the roles the chain checks.
+* ``fleet propose REF accept|dispute|split``, ``fleet approve|reject DECISION_ID``,
+  ``fleet delegate TO --until DATE``, ``fleet comment REF TEXT``.
+* ``fleet approvals [--mine] [--json]``: pending decisions and the step each
+  waits for; ``fleet approvals remind``: send the due reminders now (the active
+  scheduler does this by itself; this is for cron-less setups).
+
+Identity: ``--as USER``, else ``$FLEET_USER``, else the OS login name. The CLI
+trusts the host login: on a shared host, whoever can run ``fleet`` as the
+service account can act as anyone. The web app (future) authenticates people.
+
+Wired with ``register(app)``. Exit codes: 0 done, 1 no such deduction (as
+``fleet match --explain``), 2 refused or bad input (the message says why).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from fleet.commands.match import _db, deduction_or_exit
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from matching.approvals import PendingApproval
+
+users_app = typer.Typer(
+    help="People who propose and approve decisions, and their roles.", no_args_is_help=True
+)
+approvals_app = typer.Typer(
+    help="Pending decisions (the step each waits for); `remind` sends due reminders.",
+)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+KINDS = ("accept", "dispute", "split")
+CREDIT_KINDS = ("credit_memo", "write_off")
+ROLES = ("analyst", "manager", "director")
+_AMOUNT = re.compile(r"\d{1,12}(?:\.\d{1,2})?")
+
+AsUser = Annotated[
+    str | None,
+    typer.Option(
+        "--as",
+        envvar="FLEET_USER",
+        show_envvar=False,
+        metavar="USER",
+        help=(
+            "Who acts: default $FLEET_USER, else your login name. The CLI trusts the host "
+            "login; on a shared host the web app (future) is what authenticates people."
+        ),
+    ),
+]
+Note = Annotated[str, typer.Option("--note", help="Why (kept with the decision).")]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(users_app, name="users")
+    app.command("propose")(propose)
+    app.command("approve")(approve)
+    app.command("reject")(reject)
+    app.command("delegate")(delegate)
+    app.command("comment")(comment)
+    app.add_typer(approvals_app, name="approvals")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _who(as_user: str | None) -> str:
+    if as_user and as_user.strip():
+        return as_user.strip()
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (some containers): say what to do
+        _fail("cannot tell who you are: pass --as USER or set FLEET_USER")
+
+
+def _known(session: Session, username: str) -> str:
+    """``username``'s role; exit 2 when they are not an active user."""
+    from store.repositories import approvals as repo
+
+    role = repo.user_roles(session, [username]).get(username)
+    if role is None:
+        _fail(
+            f"{username} is not an active user: add them with "
+            f"`fleet users add {username} --role analyst|manager|director`"
+        )
+    return role
+
+
+def _amount(text: str) -> Decimal:
+    t = text.strip()
+    if not _AMOUNT.fullmatch(t):
+        _fail(
+            f"not an amount: {t[:40]!r} (digits with up to 2 decimals, e.g. 1250.00; "
+            "no currency sign, sign or thousands separator)"
+        )
+    return Decimal(t).quantize(Decimal("0.01"))
+
+
+def _when(text: str, option: str, *, end_of_day: bool = False) -> datetime:
+    """YYYY-MM-DD (a UTC day: its start, or with ``end_of_day`` its end) or an ISO
+    date-time (UTC unless it names a zone)."""
+    t = text.strip()
+    try:
+        if len(t) == 10:
+            day = date.fromisoformat(t)
+            start = datetime.combine(day, time(0), tzinfo=UTC)
+            return start + timedelta(days=1) if end_of_day else start
+        moment = datetime.fromisoformat(t)
+    except ValueError:
+        _fail(f"{option}: not a date (YYYY-MM-DD) or date-time (YYYY-MM-DDTHH:MM): {t[:40]!r}")
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _age(delta: timedelta) -> str:
+    hours = max(0, int(delta.total_seconds() // 3600))
+    if hours < 1:
+        return "<1h"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h" if days else f"{hours}h"
+
+
+def _ref(portal: str, external_id: str) -> str:
+    return f"{portal}:{external_id}"
+
+
+def _chain(session: Session, decision_id: int) -> str:
+    """'manager -> director' with each decided step's outcome."""
+    from store.repositories import approvals as repo
+
+    parts = []
+    for st in repo.steps(session, decision_id):
+        if st.status == "pending":
+            parts.append(st.role)
+        else:
+            who = st.actor + (f" for {st.on_behalf_of}" if st.on_behalf_of else "")
+            parts.append(f"{st.role} ({st.status} by {who})")
+    return " -> ".join(parts)
+
+
+# --------------------------------------------------------------------------- users
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument(help="Login name (what --as and @mentions use).")],
+    role: Annotated[
+        str,
+        typer.Option("--role", metavar="analyst|manager|director", help="What they may approve."),
+    ],
+    name: Annotated[str, typer.Option("--name", help="Display name.")] = "",
+    as_user: AsUser = None,
+) -> None:
+    """Add a user, or change their role or name (and make them active again)."""
+    from matching.approvals import ApprovalError, add_user
+    from store.db import transaction
+
+    if role not in ROLES:
+        _fail(f"--role must be one of {', '.join(ROLES)}")
+    actor = _who(as_user)
+    try:
+        with transaction(_db()) as s:
+            created = add_user(s, username, role, actor, name)
+    except ApprovalError as exc:
+        _fail(str(exc))
+    out.print(f"{'added' if created else 'updated'} {escape(username)} ({role})")
+
+
+@users_app.command("list")
+def users_list(
+    show_all: Annotated[bool, typer.Option("--all", help="Also deactivated users.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Users with their roles, and the delegations in force or to come."""
+    from store.models import utcnow
+    from store.repositories import approvals as repo
+
+    now = utcnow()
+    with _db()() as s:
+        users = repo.list_users(s, include_inactive=show_all)
+        delegations = repo.delegations_current(s, now)
+    data = {
+        "users": [
+            {
+                "username": u.username,
+                "name": u.display_name,
+                "role": u.role,
+                "active": u.active,
+            }
+            for u in users
+        ],
+        "delegations": [
+            {
+                "delegator": d.delegator,
+                "delegate": d.delegate,
+                "from": d.starts_at.isoformat(),
+                "until": d.ends_at.isoformat(),
+                "active": d.starts_at <= now,
+            }
+            for d in delegations
+        ],
+    }
+    if as_json:
+        print(json.dumps(data, indent=1))
+        return
+    t = Table(title=f"Users ({len(users)})")
+    for col in ("username", "name", "role", *(("active",) if show_all else ())):
+        t.add_column(col)
+    for u in users:
+        row = [escape(u.username), escape(u.display_name), u.role]
+        t.add_row(*row, *(("yes" if u.active else "no",) if show_all else ()))
+    out.print(t)
+    for d in delegations:
+        state = "now" if d.starts_at <= now else f"from {d.starts_at:%Y-%m-%d %H:%M}"
+        out.print(
+            f"{escape(d.delegate)} stands in for {escape(d.delegator)} {state} "
+            f"until {d.ends_at:%Y-%m-%d %H:%M} UTC"
+        )
+
+
+@users_app.command("deactivate")
+def users_deactivate(
+    username: Annotated[str, typer.Argument(help="Who no longer approves.")],
+    as_user: AsUser = None,
+) -> None:
+    """Stop a user from approving (a leaver); their history stays."""
+    from matching.approvals import ApprovalError, deactivate_user
+    from store.db import transaction
+
+    actor = _who(as_user)
+    try:
+        with transaction(_db()) as s:
+            deactivate_user(s, username, actor)
+    except ApprovalError as exc:
+        _fail(str(exc))
+    out.print(f"deactivated {escape(username)}")
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+def propose(
+    ref: Annotated[
+        str, typer.Argument(metavar="REF", help="The deduction: portal:external_id (or its id).")
+    ],
+    kind: Annotated[
+        str,
+        typer.Argument(
+            metavar="accept|dispute|split",
+            help="accept (credit it), dispute (file it), split (part of each).",
+        ),
+    ],
+    accept_amount: Annotated[
+        str | None,
+        typer.Option("--accept-amount", help="split: the part accepted (e.g. 1200.00)."),
+    ] = None,
+    credit_kind: Annotated[
+        str | None,
+        typer.Option(
+            "--credit-kind",
+            metavar="credit_memo|write_off",
+            help="How the accepted part is booked: credit_memo (default) or write_off.",
+        ),
+    ] = None,
+    note: Note = "",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_user: AsUser = None,
+) -> None:
+    """Propose a decision on a deduction; it then waits for its approval chain."""
+    from matching.approvals import ApprovalError
+    from matching.approvals import propose as do_propose
+    from store.db import transaction
+
+    if kind not in KINDS:
+        _fail(f"the decision is one of {', '.join(KINDS)}, not {kind[:40]!r}")
+    if credit_kind is not None and credit_kind not in CREDIT_KINDS:
+        _fail(f"--credit-kind is one of {', '.join(CREDIT_KINDS)}")
+    if kind == "dispute" and credit_kind is not None:
+        _fail("--credit-kind books an accepted amount: a dispute accepts nothing")
+    if kind != "split" and accept_amount is not None:
+        _fail("--accept-amount is for a split (accept takes the whole claim, dispute none)")
+    if kind == "split" and accept_amount is None:
+        _fail("a split needs --accept-amount: the part accepted")
+    amount = None if accept_amount is None else _amount(accept_amount)
+    actor = _who(as_user)
+    try:
+        with transaction(_db()) as s:
+            _known(s, actor)
+            ded = deduction_or_exit(s, ref)
+            decision = do_propose(
+                s,
+                ded.id,
+                kind,
+                actor,
+                accept_amount=amount,
+                credit_kind=credit_kind or "credit_memo",
+                note=note,
+            )
+            chain = _chain(s, decision.id)
+            data = {
+                "decision": decision.id,
+                "deduction": _ref(ded.portal, ded.external_id),
+                "kind": kind,
+                "claim": str(ded.amount),
+                "accept": str(decision.accept_amount),
+                "dispute": str(decision.dispute_amount),
+                "credit_kind": decision.credit_kind,
+                "currency": ded.currency,
+                "chain": chain,
+            }
+    except ApprovalError as exc:
+        _fail(str(exc))
+    if as_json:
+        print(json.dumps(data, indent=1))
+        return
+    booked = f" as {data['credit_kind']}" if data["credit_kind"] else ""
+    out.print(
+        f"decision {data['decision']} on {escape(data['deduction'])}: {kind}, accept "
+        f"{data['accept']}{booked}, dispute {data['dispute']} {escape(data['currency'])}",
+        soft_wrap=True,
+    )
+    out.print(f"waits for: {escape(chain)}", soft_wrap=True)
+
+
+def _act(decision_id: int, approve_it: bool, note: str, as_user: str | None) -> None:
+    from matching.approvals import ApprovalError, act
+    from store.db import transaction
+    from store.models import Deduction
+    from store.repositories import approvals as repo
+
+    actor = _who(as_user)
+    try:
+        with transaction(_db()) as s:
+            _known(s, actor)
+            decision = act(s, decision_id, actor, approve=approve_it, note=note)
+            steps = repo.steps(s, decision_id)
+            ded = s.get(Deduction, decision.deduction_id)
+            chain = _chain(s, decision_id)
+    except ApprovalError as exc:
+        _fail(str(exc))
+    done = [st for st in steps if st.status != "pending" and st.actor == actor]
+    step = done[-1]
+    who = escape(actor) + (f" for {escape(step.on_behalf_of)}" if step.on_behalf_of else "")
+    ref = escape(_ref(ded.portal, ded.external_id)) if ded else str(decision.deduction_id)
+    out.print(
+        f"decision {decision_id} ({ref}): step {step.level} ({step.role}) {step.status} by {who}",
+        soft_wrap=True,
+    )
+    if decision.status == "pending":
+        nxt = next(st for st in steps if st.status == "pending")
+        out.print(f"now waits for {nxt.role} (step {nxt.level} of {len(steps)})")
+    else:
+        out.print(f"decision {decision_id} is {decision.status}: {escape(chain)}", soft_wrap=True)
+
+
+def approve(
+    decision_id: Annotated[
+        int, typer.Argument(metavar="DECISION_ID", help="The decision (see fleet approvals).")
+    ],
+    note: Note = "",
+    as_user: AsUser = None,
+) -> None:
+    """Approve the step a decision waits for (your role, or as someone's delegate)."""
+    _act(decision_id, True, note, as_user)
+
+
+def reject(
+    decision_id: Annotated[
+        int, typer.Argument(metavar="DECISION_ID", help="The decision (see fleet approvals).")
+    ],
+    note: Note = "",
+    as_user: AsUser = None,
+) -> None:
+    """Reject a decision at the step it waits for (the deduction can be proposed again)."""
+    _act(decision_id, False, note, as_user)
+
+
+def delegate(
+    to: Annotated[str, typer.Argument(help="Who approves in your place.")],
+    until: Annotated[
+        str, typer.Option("--until", help="Last day (YYYY-MM-DD, UTC, inclusive) or date-time.")
+    ],
+    starts: Annotated[
+        str | None,
+        typer.Option("--from", help="First day (YYYY-MM-DD, UTC) or date-time; default now."),
+    ] = None,
+    as_user: AsUser = None,
+) -> None:
+    """Let TO approve in your place while you are away.
+
+    TO acts for you on the steps your role may decide, recorded as on behalf of
+    you; never on your own proposals (segregation of duties holds through a
+    delegation). Dates are UTC days; --until is inclusive.
+    """
+    from matching.approvals import ApprovalError
+    from matching.approvals import delegate as do_delegate
+    from store.db import transaction
+    from store.models import utcnow
+
+    start = utcnow() if starts is None else _when(starts, "--from")
+    end = _when(until, "--until", end_of_day=True)
+    if end <= utcnow():
+        _fail("--until is in the past: the delegation would never apply")
+    actor = _who(as_user)
+    try:
+        with transaction(_db()) as s:
+            _known(s, actor)
+            _known(s, to)
+            do_delegate(s, actor, to, start, end, actor)
+    except ApprovalError as exc:
+        _fail(str(exc))
+    out.print(
+        f"{escape(to)} stands in for {escape(actor)} from {start:%Y-%m-%d %H:%M} "
+        f"until {end:%Y-%m-%d %H:%M} UTC",
+        soft_wrap=True,
+    )
+
+
+def comment(
+    ref: Annotated[
+        str, typer.Argument(metavar="REF", help="The deduction: portal:external_id (or its id).")
+    ],
+    text: Annotated[str, typer.Argument(help="The comment; @username mentions someone.")],
+    as_user: AsUser = None,
+) -> None:
+    """Add an internal comment to a deduction; @mentions are recorded."""
+    from matching.approvals import ApprovalError
+    from matching.approvals import comment as do_comment
+    from store.db import transaction
+    from store.repositories import approvals as repo
+
+    actor = _who(as_user)
+    try:
+        with transaction(_db()) as s:
+            _known(s, actor)
+            ded = deduction_or_exit(s, ref)
+            mentions = do_comment(s, ded.id, actor, text)
+            known = set(repo.user_roles(s, mentions))
+    except ApprovalError as exc:
+        _fail(str(exc))
+    ref_text = escape(_ref(ded.portal, ded.external_id))
+    line = f"comment on {ref_text} saved"
+    if mentions:
+        line += "; mentioned " + ", ".join(f"@{escape(m)}" for m in mentions)
+    out.print(line, soft_wrap=True)
+    unknown = [m for m in mentions if m not in known]
+    if unknown:
+        err.print(
+            "[yellow]warning:[/] not active users: " + ", ".join(f"@{escape(m)}" for m in unknown),
+            soft_wrap=True,
+        )
+
+
+# --------------------------------------------------------------------------- approvals
+
+
+def _pending_dict(p: PendingApproval, now: datetime) -> dict[str, Any]:
+    return {
+        "decision": p.decision_id,
+        "deduction": _ref(p.portal, p.external_id),
+        "deduction_id": p.deduction_id,
+        "kind": p.kind,
+        "claim": str(p.claim_amount),
+        "accept": str(p.accept_amount),
+        "dispute": str(p.dispute_amount),
+        "credit_kind": p.credit_kind,
+        "currency": p.currency,
+        "proposed_by": p.proposed_by,
+        "proposed_at": p.proposed_at.isoformat(),
+        "step": p.level,
+        "steps": p.levels,
+        "role": p.role,
+        "waiting_since": p.waiting_since.isoformat(),
+        "waiting_hours": round((now - p.waiting_since).total_seconds() / 3600, 1),
+        **({} if p.can_act is None else {"on_behalf_of": p.on_behalf_of}),
+    }
+
+
+@approvals_app.callback(invoke_without_command=True)
+def approvals(
+    ctx: typer.Context,
+    mine: Annotated[
+        bool,
+        typer.Option("--mine", help="Only those you may decide now (yourself or as a delegate)."),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_user: AsUser = None,
+) -> None:
+    """Pending decisions: the step each waits for, since when, and the amounts."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from matching.approvals import pending
+    from store.models import utcnow
+
+    now = utcnow()
+    actor = _who(as_user) if mine else None
+    with _db()() as s:
+        if actor is not None:
+            _known(s, actor)
+        rows = pending(s, actor, now)
+    if mine:
+        rows = [r for r in rows if r.can_act]
+    if as_json:
+        print(json.dumps([_pending_dict(r, now) for r in rows], indent=1))
+        return
+    title = f"Waiting for {escape(actor)}" if actor else "Pending decisions"
+    t = Table(title=f"{title} ({len(rows)})")
+    t.add_column("id", justify="right")
+    t.add_column("deduction", overflow="fold")
+    t.add_column("claim", justify="right")
+    t.add_column("proposal")
+    t.add_column("waits for")
+    t.add_column("waiting", justify="right")
+    t.add_column("by")
+    for r in rows:
+        proposal = r.kind
+        if r.kind == "split":
+            proposal += f" {r.accept_amount}"
+        if r.credit_kind:
+            proposal += f" ({r.credit_kind.replace('_', ' ')})"
+        step = f"{r.role} {r.level}/{r.levels}"
+        if r.on_behalf_of:
+            step += f" for {escape(r.on_behalf_of)}"
+        t.add_row(
+            str(r.decision_id),
+            escape(_ref(r.portal, r.external_id)),
+            f"{r.claim_amount} {escape(r.currency)}",
+            proposal,
+            step,
+            _age(now - r.waiting_since),
+            escape(r.proposed_by),
+        )
+    out.print(t)
+
+
+@approvals_app.command("remind")
+def remind(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Send the due approval reminders now and print them.
+
+    A step waiting longer than reminder_after_hours (rules file) is reminded, then
+    again only after that much time. The running scheduler does this by itself;
+    this is for setups without it (cron).
+    """
+    from sqlalchemy import select
+
+    from matching.approvals import send_reminders
+    from matching.config import load_config
+    from store.db import transaction
+    from store.models import Deduction, utcnow
+
+    now = utcnow()
+    cfg = load_config()
+    with transaction(_db()) as s:
+        sent = send_reminders(s, now, cfg)
+        refs = {
+            i: _ref(p, e)
+            for i, p, e in s.execute(
+                select(Deduction.id, Deduction.portal, Deduction.external_id).where(
+                    Deduction.id.in_([r.deduction_id for r in sent])
+                )
+            )
+        }
+    rows = [
+        {
+            "decision": r.decision_id,
+            "deduction": refs.get(r.deduction_id, str(r.deduction_id)),
+            "step": r.level,
+            "role": r.role,
+            "waiting_since": r.waiting_since.isoformat(),
+            "waiting_hours": int((now - r.waiting_since).total_seconds() // 3600),
+        }
+        for r in sent
+    ]
+    if as_json:
+        print(json.dumps(rows, indent=1))
+        return
+    for row in rows:
+        out.print(
+            f"reminded {row['role']}s: decision {row['decision']} "
+            f"({escape(row['deduction'])}), step {row['step']}, waiting {row['waiting_hours']}h",
+            soft_wrap=True,
+        )
+    out.print(f"{len(rows)} reminder(s) sent (each step at most every {cfg.reminder_after_hours}h)")
+
+
+__all__ = ["approvals_app", "register", "users_app"]
