@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/matching_bench.py scale      # 10k/100k deductions x 100k/1M invoices
     .venv/bin/python bench/matching_bench.py accuracy   # medium scenarios, two seeds, via the store
+    .venv/bin/python bench/matching_bench.py incremental  # full vs incremental runs on a store
 
 ``scale`` times the matcher itself (index + judge) on synthetic snapshots, one
 child process per size so peak RSS is per size; building the synthetic data is
@@ -220,11 +221,53 @@ def accuracy(seeds: tuple[int, ...] = (5, 8)) -> None:
                 print(a.table())
 
 
+def incremental(seed: int = 5, size: str = "large") -> None:
+    """`fleet match` on a store: first (full) run, an unchanged re-run, a run after
+    one promotion changed, and a forced full run; the same store, one process."""
+    from datetime import timedelta as td
+
+    from fixtures.generator import generate
+    from matching.service import run_matching
+    from store.db import make_engine, session_factory
+    from store.migrate import upgrade
+    from tests.integration.matching.loader import load_scenario
+
+    sc = generate(seed, size)  # type: ignore[arg-type]
+    named = {d.promo_id for d in sc.deductions if d.promo_id}
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/bench.db"
+        upgrade(url)
+        engine = make_engine(url)
+        factory = session_factory(engine)
+        load_scenario(factory, sc, evidence="complete")
+
+        def timed(label: str, **kw) -> None:  # type: ignore[no-untyped-def]
+            t0 = time.perf_counter()
+            r = run_matching(factory, sc.as_of, margin=td(0), **kw)
+            dt = time.perf_counter() - t0
+            print(
+                f"{label:<34} {r.mode:<12} judged {r.judged:>6} of {r.total:>6}  "
+                f"written {r.created + r.changed:>6}  {dt:7.2f} s"
+            )
+
+        timed("first run")
+        timed("nothing changed")
+        i = next(i for i, p in enumerate(sc.erp.promotions) if p.promo_id in named)
+        p = sc.erp.promotions[i]
+        sc.erp.promotions[i] = p.model_copy(update={"rate_per_unit": p.rate_per_unit + 1})
+        load_scenario(factory, sc, evidence="complete")
+        timed("one promotion re-rated in the ERP")
+        timed("forced full run (--full)", full=True)
+        engine.dispose()
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1] if len(sys.argv) > 1 else "scale"
     if cmd == "one":
         _one(int(sys.argv[2]), int(sys.argv[3]))
     elif cmd == "accuracy":
         accuracy()
+    elif cmd == "incremental":
+        incremental(*(sys.argv[2:3] and [int(sys.argv[2])]))
     else:
         scale()

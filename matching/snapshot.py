@@ -6,12 +6,19 @@ shipments, remittance lines and adjustments, category corrections), streamed,
 then indexed in memory. No query per deduction: the cost grows with the data,
 linearly. Only what a real deployment holds is read; the fixture world and its
 truth are never imported.
+
+An incremental run passes ``deduction_ids`` (a scope closed under "same claim
+on the same invoice", see matching/changes.py): then only those deductions,
+their lines, history and documents, and the ERP invoices they name are read,
+in chunks of ids; the smaller shared tables are read whole.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection, Iterator
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -54,33 +61,53 @@ def _enum(v: object) -> str:
     return str(getattr(v, "value", v) or "")
 
 
+CHUNK = 500  # ids per IN (...) when reading a scope
+
+
 def _rows(session: Session, stmt):  # type: ignore[no-untyped-def]
     return session.execute(stmt.execution_options(yield_per=STREAM))
 
 
-def load_snapshot(session: Session) -> Snapshot:
-    """Everything the matcher reads, from the store, in a fixed number of queries."""
+def _scoped(session: Session, stmt, column, keys: Collection[Any] | None) -> Iterator[Any]:  # type: ignore[no-untyped-def]
+    """``stmt``'s rows, or, with ``keys``, only rows whose ``column`` is one of them
+    (one query per chunk; each key's rows come from one chunk, in ``stmt``'s order)."""
+    if keys is None:
+        yield from _rows(session, stmt)
+        return
+    ordered = sorted(keys)
+    for i in range(0, len(ordered), CHUNK):
+        yield from _rows(session, stmt.where(column.in_(ordered[i : i + CHUNK])))
+
+
+def load_snapshot(session: Session, deduction_ids: Collection[int] | None = None) -> Snapshot:
+    """Everything the matcher reads, from the store, in a fixed number of queries
+    (or, for a scope of deductions, what judging those needs)."""
+    scope = None if deduction_ids is None else set(deduction_ids)
     lines: dict[int, list[Line]] = defaultdict(list)
     L = DeductionLine
-    for did, sku, desc, qty, unit, amount in _rows(
+    for did, sku, desc, qty, unit, amount in _scoped(
         session,
         select(L.deduction_id, L.sku, L.description, L.quantity, L.unit_cost, L.amount).order_by(
             L.deduction_id, L.line_no
         ),
+        L.deduction_id,
+        scope,
     ):
         lines[did].append(Line(sku, desc, qty, unit, amount))
 
     first_amount: dict[int, Decimal] = {}
     H = DeductionHistory
-    for did, old in _rows(
+    for did, old in _scoped(
         session,
         select(H.deduction_id, H.old_value).where(H.field == "amount").order_by(H.id),
+        H.deduction_id,
+        scope,
     ):
         if did not in first_amount and old is not None:
             first_amount[did] = Decimal(old)
 
     docs: dict[int, list[Doc]] = defaultdict(list)
-    for did, doc_id, role, status, fields, needs_ocr in _rows(
+    for did, doc_id, role, status, fields, needs_ocr in _scoped(
         session,
         select(
             DocumentLink.deduction_id,
@@ -93,6 +120,8 @@ def load_snapshot(session: Session) -> Snapshot:
         .join(Document, Document.id == DocumentLink.document_id)
         .where(DocumentLink.deduction_id.is_not(None))
         .order_by(DocumentLink.deduction_id, DocumentLink.id),
+        DocumentLink.deduction_id,
+        scope,
     ):
         docs[did].append(Doc(doc_id, _enum(role), _enum(status), fields or {}, bool(needs_ocr)))
 
@@ -120,7 +149,7 @@ def load_snapshot(session: Session) -> Snapshot:
             lines=lines.get(r[0], []),
             docs=docs.get(r[0], []),
         )
-        for r in _rows(
+        for r in _scoped(
             session,
             select(
                 D.id,
@@ -141,25 +170,35 @@ def load_snapshot(session: Session) -> Snapshot:
                 D.memo,
                 D.po_number,
             ).order_by(D.id),
+            D.id,
+            scope,
         )
     ]
 
+    I = ErpInvoice  # noqa: E741
+    numbers = None if scope is None else {d.invoice_number for d in deductions}
+    heads = list(
+        _scoped(
+            session,
+            select(I.id, I.invoice_number, I.customer, I.invoice_date, I.total, I.po_number),
+            I.invoice_number,
+            numbers,
+        )
+    )
     inv_lines: dict[int, list[tuple[str, int, Decimal]]] = defaultdict(list)
     IL = ErpInvoiceLine
-    for iid, sku, qty, price in _rows(
+    for iid, sku, qty, price in _scoped(
         session,
         select(IL.invoice_id, IL.sku, IL.quantity, IL.unit_price).order_by(
             IL.invoice_id, IL.line_no
         ),
+        IL.invoice_id,
+        None if scope is None else {h[0] for h in heads},
     ):
         inv_lines[iid].append((sku, qty, price))
-    I = ErpInvoice  # noqa: E741
     invoices = [
         Invoice(i, num, cust, day, total, inv_lines.get(i, []), po)
-        for i, num, cust, day, total, po in _rows(
-            session,
-            select(I.id, I.invoice_number, I.customer, I.invoice_date, I.total, I.po_number),
-        )
+        for i, num, cust, day, total, po in heads
     ]
     P = ErpPromotion
     promotions = [

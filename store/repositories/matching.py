@@ -17,12 +17,12 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store.db import json_dumps
-from store.models import AuditLog, CategoryOverride, Deduction, Verdict, utcnow
+from store.models import AuditLog, CategoryOverride, Deduction, MatchingRun, Verdict, utcnow
 from store.repositories._common import UpsertResult, insert_for
 from store.repositories.audit import GENESIS, _digest
 
@@ -105,6 +105,32 @@ def save_verdicts(session: Session, rows: Sequence[VerdictRow]) -> tuple[int, in
         )
         session.connection().execute(stmt, changed)
     return len(new), len(changed)
+
+
+def verdict_counts(session: Session) -> list[tuple[str, str, int]]:
+    """(category, validity, count) over every stored verdict."""
+    return [
+        (cat, validity, n)
+        for cat, validity, n in session.execute(
+            select(V.c.category, V.c.validity, func.count()).group_by(V.c.category, V.c.validity)
+        )
+    ]
+
+
+def last_run(session: Session) -> MatchingRun | None:
+    """The newest finished matching run (where an incremental run starts from)."""
+    return session.execute(
+        select(MatchingRun)
+        .where(MatchingRun.finished_at.is_not(None))
+        .order_by(MatchingRun.started_at.desc(), MatchingRun.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def record_run(session: Session, run: MatchingRun) -> None:
+    """Keep one finished run: the next incremental run starts from its start."""
+    session.add(run)
+    session.flush()
 
 
 def get_verdict(session: Session, deduction_id: int) -> Verdict | None:
@@ -205,6 +231,9 @@ __all__ = [
     "find_deduction",
     "fingerprints",
     "get_verdict",
+    "last_run",
+    "record_run",
     "save_verdicts",
     "set_category_override",
+    "verdict_counts",
 ]
