@@ -32,15 +32,22 @@ def measure(seed: int, size: str, limit: int | None = None) -> dict[str, tuple[i
     tries: Counter[str] = Counter()
     extractor = PdfExtractor()
     try:
-        backups = [(d, s) for d in sc.deductions for s in d.documents
-                   if s.kind is DocumentKind.backup and s.form is DocumentForm.pdf]
+        backups = [
+            (d, s)
+            for d in sc.deductions
+            for s in d.documents
+            if s.kind is DocumentKind.backup and s.form is DocumentForm.pdf
+        ]
         for d, spec in backups[:limit]:
             text = extractor.extract(render_deduction_document(sc, d, spec)).text
             got = extract_backup_fields(text)
             expected: dict[str, Any] = {
-                "claim_number": d.deduction_id, "invoice_number": d.invoice_number,
-                "po_number": d.po_number or None, "amount": d.amount,
-                "reason_code": d.reason_code or None, "invoice_date": d.invoice_date,
+                "claim_number": d.deduction_id,
+                "invoice_number": d.invoice_number,
+                "po_number": d.po_number or None,
+                "amount": d.amount,
+                "reason_code": d.reason_code or None,
+                "invoice_date": d.invoice_date,
             }
             for name, want in expected.items():
                 if want is None:
@@ -54,9 +61,12 @@ def measure(seed: int, size: str, limit: int | None = None) -> dict[str, tuple[i
         for s in pods[:limit]:
             got = extract_pod_fields(extractor.extract(render_pod(sc, s)).text)
             expected = {
-                "pro_number": s.pro_number, "bol_number": s.bol_number,
-                "pieces_shipped": s.pieces_shipped, "pieces_delivered": s.pieces_delivered,
-                "delivery_date": s.delivery_date, "signer": s.signer or None,
+                "pro_number": s.pro_number,
+                "bol_number": s.bol_number,
+                "pieces_shipped": s.pieces_shipped,
+                "pieces_delivered": s.pieces_delivered,
+                "delivery_date": s.delivery_date,
+                "signer": s.signer or None,
             }
             for name, want in expected.items():
                 if want is None:
@@ -78,8 +88,7 @@ def main() -> None:
     args = ap.parse_args()
     started = time.perf_counter()
     results = measure(args.seed, args.size, args.limit)
-    print(f"field accuracy, seed {args.seed} {args.size} "
-          f"({time.perf_counter() - started:.1f} s)")
+    print(f"field accuracy, seed {args.seed} {args.size} ({time.perf_counter() - started:.1f} s)")
     for name, (hit, total) in results.items():
         print(f"  {name:<24} {hit:>5}/{total:<5} {100 * hit / max(total, 1):6.1f}%")
     hit = sum(h for h, _ in results.values())

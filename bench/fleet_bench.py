@@ -88,14 +88,17 @@ def bench_world(per_account: int) -> Scenario:
     sc = generate(7, "medium")
     mm = sc.accounts_on("megamart")[0]
     accounts = [mm.model_copy(update={"username": f"bench-{i}"}) for i in range(8)]
-    visible = [d for d in sc.deductions_on("megamart") if d.posted_date <= sc.as_of
-               and d.documents][: 8 * per_account]
-    moved = [d.model_copy(update={"account": accounts[i % 8].username})
-             for i, d in enumerate(visible)]
+    visible = [
+        d for d in sc.deductions_on("megamart") if d.posted_date <= sc.as_of and d.documents
+    ][: 8 * per_account]
+    moved = [
+        d.model_copy(update={"account": accounts[i % 8].username}) for i, d in enumerate(visible)
+    ]
     others = [a for a in sc.accounts if a.portal != "megamart"]
     rest = [d for d in sc.deductions if d.portal != "megamart"]
-    return sc.model_copy(update={"accounts": others + accounts, "deductions": rest + moved,
-                                 "truth": sc.truth})
+    return sc.model_copy(
+        update={"accounts": others + accounts, "deductions": rest + moved, "truth": sc.truth}
+    )
 
 
 async def baseline(sc: Scenario, url: str, account: str) -> int:
@@ -111,8 +114,9 @@ async def baseline(sc: Scenario, url: str, account: str) -> int:
     docs = 0
     async with async_playwright() as pw:
         path = settings.resolved_browser_path
-        browser = await pw.chromium.launch(executable_path=str(path) if path else None,
-                                           args=settings.browser_args())
+        browser = await pw.chromium.launch(
+            executable_path=str(path) if path else None, args=settings.browser_args()
+        )
         ctx = await browser.new_context()
         page = await ctx.new_page()
         await page.goto(url + "/login")
@@ -120,13 +124,15 @@ async def baseline(sc: Scenario, url: str, account: str) -> int:
         await page.get_by_label("Password", exact=True).fill(acct.password)
         await page.get_by_role("button", name="Sign in").click()
         await page.get_by_label("Authenticator code", exact=True).fill(
-            pyotp.TOTP(acct.totp_secret).now())
+            pyotp.TOTP(acct.totp_secret).now()
+        )
         await page.get_by_role("button", name="Verify").click()
         await page.get_by_role("heading", name="Deductions").wait_for()
         for claim in claims:
             await page.goto(f"{url}/deductions/{claim}")
             links = await page.get_by_role("link", name="Download").evaluate_all(
-                "els => els.map(e => e.href)")
+                "els => els.map(e => e.href)"
+            )
             for href in links:
                 body = await (await ctx.request.get(href)).body()
                 docs += body.startswith(b"%PDF-")
@@ -134,23 +140,27 @@ async def baseline(sc: Scenario, url: str, account: str) -> int:
     return docs
 
 
-async def fleet(sc: Scenario, latency: int, contexts: int,
-                trace: bool = True) -> tuple[int, int, Meter]:
+async def fleet(
+    sc: Scenario, latency: int, contexts: int, trace: bool = True
+) -> tuple[int, int, Meter]:
     from bots.jobs import Job
     from bots.politeness import PortalLimits
     from fleet.demo import fleet_demo
 
     with tempfile.TemporaryDirectory() as tmp:
-        async with fleet_demo(sc, Path(tmp), faults=f"latency_ms={latency}",
-                              max_contexts=contexts) as demo:
+        async with fleet_demo(
+            sc, Path(tmp), faults=f"latency_ms={latency}", max_contexts=contexts
+        ) as demo:
             demo.runtime.politeness.default = PortalLimits(concurrent_jobs=contexts)
             demo.runtime.trace_jobs = trace
             jobs = [Job("megamart", f"bench-{i}", "sync") for i in range(contexts)]
             served0 = demo.world.world.record.requests["megamart"]
             with Meter() as m:
                 results = await demo.run_jobs(jobs)
-            docs = sum(r.counts.get("documents.new", 0) + r.counts.get("documents.known", 0)
-                       for r in results)
+            docs = sum(
+                r.counts.get("documents.new", 0) + r.counts.get("documents.known", 0)
+                for r in results
+            )
             served = demo.world.world.record.requests["megamart"] - served0
     return docs, served, m
 
@@ -163,24 +173,30 @@ def main() -> None:
     ap.add_argument("--no-trace", action="store_true", help="jobs record no Playwright trace")
     args = ap.parse_args()
     sc = bench_world(args.per_account)
-    print(f"fleet_bench: megamart, {args.per_account} deductions per account, "
-          f"{args.latency_ms} ms added latency, cpus={os.cpu_count()}")
+    print(
+        f"fleet_bench: megamart, {args.per_account} deductions per account, "
+        f"{args.latency_ms} ms added latency, cpus={os.cpu_count()}"
+    )
     with start_world(sc, f"latency_ms={args.latency_ms}") as running:
         served0 = running.world.record.requests["megamart"]
         with Meter() as m:
             docs = asyncio.run(baseline(sc, running.urls["megamart"], "bench-0"))
         served = running.world.record.requests["megamart"] - served0
     base_rate = docs / m.wall * 60
-    print(f"baseline script : {docs:4d} docs {m.wall:6.1f}s {base_rate:7.1f} docs/min "
-          f"{served / docs:4.2f} req/doc cpu {m.cpu / docs * 100:6.1f}s/100docs "
-          f"peak RSS {m.peak / 2**20:6.0f} MB")
+    print(
+        f"baseline script : {docs:4d} docs {m.wall:6.1f}s {base_rate:7.1f} docs/min "
+        f"{served / docs:4.2f} req/doc cpu {m.cpu / docs * 100:6.1f}s/100docs "
+        f"peak RSS {m.peak / 2**20:6.0f} MB"
+    )
     for n in (int(x) for x in args.contexts.split(",")):
         docs, served, m = asyncio.run(fleet(sc, args.latency_ms, n, not args.no_trace))
         rate = docs / m.wall * 60
-        print(f"fleet {n} context{'s' if n > 1 else ' '}: {docs:4d} docs {m.wall:6.1f}s "
-              f"{rate:7.1f} docs/min {served / max(docs, 1):4.2f} req/doc cpu "
-              f"{m.cpu / max(docs, 1) * 100:6.1f}s/100docs peak RSS {m.peak / 2**20:6.0f} MB "
-              f"ratio to baseline {rate / base_rate:4.2f}")
+        print(
+            f"fleet {n} context{'s' if n > 1 else ' '}: {docs:4d} docs {m.wall:6.1f}s "
+            f"{rate:7.1f} docs/min {served / max(docs, 1):4.2f} req/doc cpu "
+            f"{m.cpu / max(docs, 1) * 100:6.1f}s/100docs peak RSS {m.peak / 2**20:6.0f} MB "
+            f"ratio to baseline {rate / base_rate:4.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -188,15 +188,19 @@ def _documents() -> None:
             results = ex.extract_many(pdfs)
             wall = time.perf_counter() - started
         pages = sum(len(r.pages) for r in results)
-        print(f"\nextraction: {len(pdfs)} real PDFs, {pages} pages in {wall:.2f}s = "
-              f"{pages / wall:.1f} pages/s")
+        print(
+            f"\nextraction: {len(pdfs)} real PDFs, {pages} pages in {wall:.2f}s = "
+            f"{pages / wall:.1f} pages/s"
+        )
     else:
         print(f"\nextraction: real PDFs not found at {real}")
     results_by_field = measure(7, "small")
     hit = sum(h for h, _ in results_by_field.values())
     total = sum(t for _, t in results_by_field.values())
-    print(f"field accuracy (seed 7 small, {len(results_by_field)} fields): "
-          f"{hit}/{total} = {100 * hit / max(total, 1):.1f}%")
+    print(
+        f"field accuracy (seed 7 small, {len(results_by_field)} fields): "
+        f"{hit}/{total} = {100 * hit / max(total, 1):.1f}%"
+    )
     for name, (h, t) in results_by_field.items():
         if h != t:
             print(f"  {name}: {h}/{t}")

@@ -22,8 +22,11 @@ def queue_approved_disputes(session: Session) -> dict[str, int]:
     rows = session.execute(
         select(Decision, Deduction.portal, Deduction.external_id)
         .join(Deduction, Deduction.id == Decision.deduction_id)
-        .where(Decision.status == "approved", Decision.kind.in_(("dispute", "split")),
-               Decision.dispute_amount > 0)
+        .where(
+            Decision.status == "approved",
+            Decision.kind.in_(("dispute", "split")),
+            Decision.dispute_amount > 0,
+        )
         .order_by(Decision.id)
     ).all()
     for decision, portal, external_id in rows:

@@ -60,9 +60,7 @@ def send_reminders(db: sessionmaker[Session], now: datetime | None = None) -> in
         return len(send(s, now or utcnow()))
 
 
-def tidy(
-    db: sessionmaker[Session], stale_after: timedelta, now: datetime | None = None
-) -> Tidied:
+def tidy(db: sessionmaker[Session], stale_after: timedelta, now: datetime | None = None) -> Tidied:
     """One housekeeping pass; a failing step is logged and does not stop the other."""
     out = Tidied()
     try:

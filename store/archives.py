@@ -90,9 +90,13 @@ class _Budget:
 
 
 def safe_unzip(
-    data: bytes, *, max_members: int = DEFAULT_MAX_MEMBERS,
-    max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES, max_ratio: float = DEFAULT_MAX_RATIO,
-    max_depth: int = DEFAULT_MAX_DEPTH, expand_nested: bool = True,
+    data: bytes,
+    *,
+    max_members: int = DEFAULT_MAX_MEMBERS,
+    max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
+    max_ratio: float = DEFAULT_MAX_RATIO,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    expand_nested: bool = True,
 ) -> list[ArchiveMember]:
     """Return the regular-file members of the ZIP in ``data``.
 
@@ -136,13 +140,23 @@ def _unzip(
             original = prefix + info.filename
             if expand_nested and _is_zip(payload):
                 out.extend(
-                    _unzip(payload, budget, depth=depth + 1, prefix=original + "!",
-                           expand_nested=expand_nested)
+                    _unzip(
+                        payload,
+                        budget,
+                        depth=depth + 1,
+                        prefix=original + "!",
+                        expand_nested=expand_nested,
+                    )
                 )
                 continue
-            out.append(ArchiveMember(
-                name=_flat_name(original), original_name=original, data=payload, depth=depth,
-            ))
+            out.append(
+                ArchiveMember(
+                    name=_flat_name(original),
+                    original_name=original,
+                    data=payload,
+                    depth=depth,
+                )
+            )
     return out
 
 
@@ -173,9 +187,7 @@ def _check_kind(info: zipfile.ZipInfo) -> None:
             raise SymlinkMember(f"member {info.filename!r} is not a regular file")
 
 
-def _read_member(
-    zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: _Budget, prefix: str
-) -> bytes:
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: _Budget, prefix: str) -> bytes:
     """Decompress one member, counting real output bytes (header sizes are not trusted)."""
     compressed = max(info.compress_size, 1)
     buf = bytearray()
@@ -229,6 +241,7 @@ def _dedupe_names(members: list[ArchiveMember]) -> list[ArchiveMember]:
             name = sanitize_filename(name, default="member")
         else:
             seen[name] = 1
-        out.append(ArchiveMember(name=name, original_name=m.original_name, data=m.data,
-                                 depth=m.depth))
+        out.append(
+            ArchiveMember(name=name, original_name=m.original_name, data=m.data, depth=m.depth)
+        )
     return out

@@ -764,7 +764,6 @@ class Watermark(Base):
     updated_at: Mapped[datetime] = _created()
 
 
-
 # --------------------------------------------------------------------------- matching (0003)
 
 
@@ -865,9 +864,7 @@ class DecisionStep(Base):
     __table_args__ = (UniqueConstraint("decision_id", "level"),)
 
     id: Mapped[int] = _id()
-    decision_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("decisions.id", ondelete="CASCADE")
-    )
+    decision_id: Mapped[int] = mapped_column(BigId, ForeignKey("decisions.id", ondelete="CASCADE"))
     level: Mapped[int] = mapped_column(Integer)
     role: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16), default="pending")

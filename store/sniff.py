@@ -36,9 +36,21 @@ _HTML_MARKERS = re.compile(
 )
 
 _EXTENSIONS = {
-    PDF: ".pdf", ZIP: ".zip", PNG: ".png", JPEG: ".jpg", GIF: ".gif", TIFF: ".tif",
-    HTML: ".html", XML: ".xml", CSV: ".csv", TEXT: ".txt", JSON: ".json", GZIP: ".gz",
-    OLE: ".bin", OCTET: ".bin", EMPTY: ".bin",
+    PDF: ".pdf",
+    ZIP: ".zip",
+    PNG: ".png",
+    JPEG: ".jpg",
+    GIF: ".gif",
+    TIFF: ".tif",
+    HTML: ".html",
+    XML: ".xml",
+    CSV: ".csv",
+    TEXT: ".txt",
+    JSON: ".json",
+    GZIP: ".gz",
+    OLE: ".bin",
+    OCTET: ".bin",
+    EMPTY: ".bin",
 }
 
 

@@ -64,7 +64,12 @@ class DocumentTooLarge(VaultError):
     """
 
     def __init__(
-        self, *, max_bytes: int, kept_bytes: int, kept_sha256: str, kept_path: Path,
+        self,
+        *,
+        max_bytes: int,
+        kept_bytes: int,
+        kept_sha256: str,
+        kept_path: Path,
         original_filename: str | None,
     ) -> None:
         self.max_bytes = max_bytes
@@ -195,13 +200,21 @@ class _Writer:
             raise
         safe = sanitize_filename(original_filename, default=f"document{extension_for(media_type)}")
         return StoredDocument(
-            sha256=digest, size=self.size, media_type=media_type, safe_filename=safe,
-            path=final, created=created, original_filename=original_filename,
+            sha256=digest,
+            size=self.size,
+            media_type=media_type,
+            safe_filename=safe,
+            path=final,
+            created=created,
+            original_filename=original_filename,
             declared_type=declared_type,
         )
 
     def _quarantine(
-        self, digest: str, media_type: str, original_filename: str | None,
+        self,
+        digest: str,
+        media_type: str,
+        original_filename: str | None,
         declared_type: str | None,
     ) -> DocumentTooLarge:
         qdir = self.vault._quarantine_dir
@@ -228,8 +241,11 @@ class _Writer:
         os.replace(note_tmp, qdir / f"{digest}.json")
         _fsync_dir(qdir)
         return DocumentTooLarge(
-            max_bytes=self.vault.max_bytes, kept_bytes=self.size, kept_sha256=digest,
-            kept_path=target, original_filename=original_filename,
+            max_bytes=self.vault.max_bytes,
+            kept_bytes=self.size,
+            kept_sha256=digest,
+            kept_path=target,
+            original_filename=original_filename,
         )
 
 
@@ -239,7 +255,10 @@ class DocumentVault:
     identical content is identical bytes."""
 
     def __init__(
-        self, root: Path | str, max_bytes: int = DEFAULT_MAX_BYTES, *,
+        self,
+        root: Path | str,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        *,
         stale_tmp_seconds: float = 3600.0,
     ) -> None:
         if max_bytes <= 0:
@@ -256,8 +275,10 @@ class DocumentVault:
     # ------------------------------------------------------------------ writing
 
     def put(
-        self, data: bytes | bytearray | memoryview | BinaryIO,
-        original_filename: str | None = None, declared_type: str | None = None,
+        self,
+        data: bytes | bytearray | memoryview | BinaryIO,
+        original_filename: str | None = None,
+        declared_type: str | None = None,
     ) -> StoredDocument:
         """Store bytes (or everything readable from a binary file object).
 
@@ -275,7 +296,9 @@ class DocumentVault:
         return self.put_stream(chunks, original_filename, declared_type)
 
     def put_stream(
-        self, chunks: Iterable[bytes], original_filename: str | None = None,
+        self,
+        chunks: Iterable[bytes],
+        original_filename: str | None = None,
         declared_type: str | None = None,
     ) -> StoredDocument:
         """Store a stream of byte chunks; stops reading at the cap."""
@@ -295,8 +318,10 @@ class DocumentVault:
         return writer.commit(original_filename, declared_type)
 
     async def aput_stream(
-        self, chunks: AsyncIterable[bytes] | Iterable[bytes],
-        original_filename: str | None = None, declared_type: str | None = None,
+        self,
+        chunks: AsyncIterable[bytes] | Iterable[bytes],
+        original_filename: str | None = None,
+        declared_type: str | None = None,
     ) -> StoredDocument:
         """Async :meth:`put_stream` for downloads (e.g. an httpx/Playwright byte stream).
 

@@ -109,8 +109,11 @@ def adapter_session(context: BrowserContext):  # type: ignore[no-untyped-def]
             api_key=wrap(acct.api_key),
         )
         return AdapterSession(
-            portal=portal, account=acct.username, base_url=running.urls[portal],
-            context=context, credentials=creds,
+            portal=portal,
+            account=acct.username,
+            base_url=running.urls[portal],
+            context=context,
+            credentials=creds,
         )
 
     return make

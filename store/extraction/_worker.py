@@ -83,8 +83,14 @@ def extract(data: bytes, opts: dict[str, Any]) -> dict[str, Any]:
 
     started = time.monotonic()
     result: dict[str, Any] = {
-        "status": "failed", "reason": "", "pages": [], "page_count": None,
-        "layout_pages": None, "encrypted": False, "page_errors": 0, "truncated": False,
+        "status": "failed",
+        "reason": "",
+        "pages": [],
+        "page_count": None,
+        "layout_pages": None,
+        "encrypted": False,
+        "page_errors": 0,
+        "truncated": False,
         "has_images": False,
     }
     max_pages: int = opts.get("max_pages", 200)
@@ -159,7 +165,8 @@ def extract(data: bytes, opts: dict[str, Any]) -> dict[str, Any]:
         elif not has_text:
             result["status"] = "needs_ocr"
             result["reason"] = (
-                "no text layer; pages carry images" if result["has_images"]
+                "no text layer; pages carry images"
+                if result["has_images"]
                 else "no text on any page"
             )
             if errors:
@@ -215,16 +222,37 @@ def main() -> None:
             result = extract(job["data"], job.get("opts", {}))
         except MemoryError:
             job = None  # free the input before building the reply
-            write_frame(chan_out, {"status": "failed", "reason": "memory limit exceeded",
-                                   "pages": [], "page_count": None, "fatal": True})
+            write_frame(
+                chan_out,
+                {
+                    "status": "failed",
+                    "reason": "memory limit exceeded",
+                    "pages": [],
+                    "page_count": None,
+                    "fatal": True,
+                },
+            )
             return
         except RecursionError:
-            write_frame(chan_out, {"status": "failed", "reason": "structure nested too deeply",
-                                   "pages": [], "page_count": None, "fatal": True})
+            write_frame(
+                chan_out,
+                {
+                    "status": "failed",
+                    "reason": "structure nested too deeply",
+                    "pages": [],
+                    "page_count": None,
+                    "fatal": True,
+                },
+            )
             return
         except Exception as exc:
-            result = {"status": "failed", "reason": f"extraction error: {_describe(exc)}",
-                      "pages": [], "page_count": None, "fatal": True}
+            result = {
+                "status": "failed",
+                "reason": f"extraction error: {_describe(exc)}",
+                "pages": [],
+                "page_count": None,
+                "fatal": True,
+            }
         write_frame(chan_out, result)
 
 

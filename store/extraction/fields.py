@@ -195,9 +195,12 @@ def _money_match_value(m: re.Match[str], decimal_comma: bool | None) -> Decimal 
     if value is None or abs(value) >= MAX_AMOUNT:
         return None
     neg1 = m.group("neg1")
-    negative = bool(m.group("neg2")) or (neg1 in ("-", "−", "–")) or (
-        neg1 == "(" and m.group("neg3") == ")"
-    ) or m.group("neg3") == "-"
+    negative = (
+        bool(m.group("neg2"))
+        or (neg1 in ("-", "−", "–"))
+        or (neg1 == "(" and m.group("neg3") == ")")
+        or m.group("neg3") == "-"
+    )
     value = value.quantize(_CENT, rounding=ROUND_HALF_UP)
     return -value if negative else value
 
@@ -215,8 +218,18 @@ def _money_tokens(text: str, decimal_comma: bool | None) -> list[tuple[Decimal, 
 
 
 _CURRENCY_MARKS = {
-    "$": "USD", "usd": "USD", "€": "EUR", "eur": "EUR", "£": "GBP", "gbp": "GBP",
-    "₹": "INR", "rs": "INR", "rs.": "INR", "inr": "INR", "pln": "PLN", "zł": "PLN",
+    "$": "USD",
+    "usd": "USD",
+    "€": "EUR",
+    "eur": "EUR",
+    "£": "GBP",
+    "gbp": "GBP",
+    "₹": "INR",
+    "rs": "INR",
+    "rs.": "INR",
+    "inr": "INR",
+    "pln": "PLN",
+    "zł": "PLN",
     "cad": "CAD",
 }
 _CURRENCY_IN_TEXT = re.compile(
@@ -271,14 +284,28 @@ _MONTH_RE = "|".join(sorted((re.escape(k) for k in _MONTHS), key=len, reverse=Tr
 
 _DATE_PATTERNS = [
     ("iso", re.compile(r"(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})(?!\d)")),
-    ("num", re.compile(
-        r"(?<!\d)(?P<a>\d{1,2})(?P<s>[./-])(?P<b>\d{1,2})(?P=s)(?P<y>\d{4}|\d{2})(?!\d)")),
-    ("dmy", re.compile(
-        rf"(?<!\d)(?P<d>\d{{1,2}})(?:st|nd|rd|th|er)?\.?[\s-]*(?:de\s+)?(?P<mon>{_MONTH_RE})\.?"
-        rf"[\s,-]*(?:de\s+)?(?P<y>\d{{4}}|\d{{2}})(?!\d)", re.IGNORECASE)),
-    ("mdy", re.compile(
-        rf"(?<![A-Za-z])(?P<mon>{_MONTH_RE})\.?\s*(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s*"
-        rf"(?P<y>\d{{4}})(?!\d)", re.IGNORECASE)),
+    (
+        "num",
+        re.compile(
+            r"(?<!\d)(?P<a>\d{1,2})(?P<s>[./-])(?P<b>\d{1,2})(?P=s)(?P<y>\d{4}|\d{2})(?!\d)"
+        ),
+    ),
+    (
+        "dmy",
+        re.compile(
+            rf"(?<!\d)(?P<d>\d{{1,2}})(?:st|nd|rd|th|er)?\.?[\s-]*(?:de\s+)?(?P<mon>{_MONTH_RE})\.?"
+            rf"[\s,-]*(?:de\s+)?(?P<y>\d{{4}}|\d{{2}})(?!\d)",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "mdy",
+        re.compile(
+            rf"(?<![A-Za-z])(?P<mon>{_MONTH_RE})\.?\s*(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s*"
+            rf"(?P<y>\d{{4}})(?!\d)",
+            re.IGNORECASE,
+        ),
+    ),
 ]
 
 
@@ -313,8 +340,9 @@ def _date_from_match(kind: str, m: re.Match[str], dayfirst: bool | None) -> date
         return None
 
 
-def _find_date(text: str, dayfirst: bool | None = None, *, anchored: bool = False
-               ) -> tuple[date, str] | None:
+def _find_date(
+    text: str, dayfirst: bool | None = None, *, anchored: bool = False
+) -> tuple[date, str] | None:
     best: tuple[int, date, str] | None = None
     for kind, pattern in _DATE_PATTERNS:
         m = pattern.match(text) if anchored else pattern.search(text)
@@ -393,8 +421,11 @@ def _starts_cell(line: str, start: int) -> bool:
 
 
 def _scan(
-    lines: list[str], labels: list[_Label],
-    reader: Callable[[str, _Label], tuple[T, str] | None], *, below: bool = True,
+    lines: list[str],
+    labels: list[_Label],
+    reader: Callable[[str, _Label], tuple[T, str] | None],
+    *,
+    below: bool = True,
 ) -> list[_Hit[T]]:
     """Every place a label is followed by a value ``reader`` accepts: on the same line,
     in the table cell below it, or on the next line."""
@@ -406,29 +437,51 @@ def _scan(
             for m in label.pattern.finditer(line):
                 if not _starts_cell(line, m.start()):
                     continue
-                rest = line[m.end():]
+                rest = line[m.end() :]
                 lead = _LEAD_SEP.match(rest)
                 sep = lead.group(0) if lead else ""
-                got = reader(rest[len(sep):], label)
+                got = reader(rest[len(sep) :], label)
                 if got is not None:
                     conf = CONF_SAME_LINE_COLON if ":" in sep or "#" in sep else CONF_SAME_LINE
                     if m.end() < len(line) and len(sep) > 40:
                         conf -= 0.1  # far away on the line: maybe another column's value
-                    hits.append(_Hit(label.priority, conf, i, got[0], got[1][:200],
-                                     m.group(0).strip(), label.lang))
+                    hits.append(
+                        _Hit(
+                            label.priority,
+                            conf,
+                            i,
+                            got[0],
+                            got[1][:200],
+                            m.group(0).strip(),
+                            label.lang,
+                        )
+                    )
                     continue
                 if not below:
                     continue
                 got_below = _value_below(lines, i, m.start(), m.end(), label, reader)
                 if got_below is not None:
                     value, raw, conf = got_below
-                    hits.append(_Hit(label.priority, conf, i, value, raw[:200],
-                                     m.group(0).strip(), label.lang))
+                    hits.append(
+                        _Hit(
+                            label.priority,
+                            conf,
+                            i,
+                            value,
+                            raw[:200],
+                            m.group(0).strip(),
+                            label.lang,
+                        )
+                    )
     return hits
 
 
 def _value_below(
-    lines: list[str], i: int, start: int, end: int, label: _Label,
+    lines: list[str],
+    i: int,
+    start: int,
+    end: int,
+    label: _Label,
     reader: Callable[[str, _Label], tuple[T, str] | None],
 ) -> tuple[T, str, float] | None:
     header_cells = _cells(lines[i])
@@ -514,14 +567,17 @@ def _date_reader(dayfirst: bool | None) -> Callable[[str, _Label], tuple[date, s
     def read(rest: str, label: _Label) -> tuple[date, str] | None:
         hint = dayfirst if dayfirst is not None else (True if label.lang != "en" else None)
         return _find_date(rest[:60], hint, anchored=True)
+
     return read
 
 
-def _amount_reader(decimal_comma: bool | None, *, last: bool = True
-                   ) -> Callable[[str, _Label], tuple[Decimal, str] | None]:
+def _amount_reader(
+    decimal_comma: bool | None, *, last: bool = True
+) -> Callable[[str, _Label], tuple[Decimal, str] | None]:
     def read(rest: str, _label: _Label) -> tuple[Decimal, str] | None:
-        if re.match(r"(?:HT|excl|exclusief|hors|net|netto|ohne|untaxed|sub)\b", rest,
-                    re.IGNORECASE):
+        if re.match(
+            r"(?:HT|excl|exclusief|hors|net|netto|ohne|untaxed|sub)\b", rest, re.IGNORECASE
+        ):
             return None
         tokens = _money_tokens(rest[:300], decimal_comma)
         # Skip what is clearly not money: a year or a day inside a date on the line.
@@ -531,68 +587,109 @@ def _amount_reader(decimal_comma: bool | None, *, last: bool = True
             return None
         value, _cur, raw = tokens[-1] if last else tokens[0]
         return value, raw
+
     return read
 
 
 # ============================================================================ backup
 
-_BACKUP_CLAIM = _labels([
-    (r"\bclaim\s*(?:number|no\.?|num|#|id)", 9), (r"\bdeduction\s*(?:number|no\.?|#|id)", 9),
-    (r"\bdebit\s*memo\s*(?:number|no\.?|#)?", 8), (r"\bchargeback\s*(?:number|no\.?|#)", 8),
-    (r"\bdocument\s*(?:number|no\.?|#)", 6), (r"\bclaim\b", 4), (r"\bmemo\s*(?:number|no\.?|#)", 6),
-])
-_PROMOTION = _labels([
-    (r"\bpromotion\s*(?:number|no\.?|#|id)", 9), (r"\bpromo\s*(?:number|no\.?|#|id)", 9),
-    (r"\bdeal\s*(?:number|no\.?|#|id)", 7),
-])
-_INVOICE_NO = _labels([
-    (r"\binvoice\s*(?:number|no\.?|nr\.?|num\.?|#|id)", 9), (r"\binv\.?\s*(?:no\.?|#)", 8),
-    (r"\bfactuur\s*(?:nummer|nr\.?|no\.?)", 9, "nl"),
-    (r"\bfacture\s*(?:n°|nº|no\.?|numéro|num\.?)", 9, "fr"),
-    (r"\bn°\s*de\s*facture", 9, "fr"),
-    (r"\brechnungs\s*-?\s*(?:nr\.?|nummer|no\.?)", 9, "de"),
-    (r"\bfaktura\s*(?:nr\.?|numer|no\.?)", 9, "pl"),
-    (r"\b(?:número|numero)\s*de\s*factura", 9, "es"),
-    (r"^\s*invoice\b(?!\s*(?:date|summary|total|amount|to|address|period|details?)\b)", 5),
-    (r"\bfactuur\b(?!\s*(?:datum|totaal|adres|bedrag))", 4, "nl"),
-    (r"\bbooking\s*id\b", 3), (r"\breceipt\s*(?:number|no\.?|#)", 6),
-    (r"^\s*(?=#)", 2),
-])
-_PO = _labels([
-    (r"\bP\.?\s?O\.?\s*(?:number|no\.?|num|#)", 9),
-    (r"\bpurchase\s*order\s*(?:number|no\.?|#)?", 9),
-    (r"\bP\.?O\.?(?=\s*:)", 7), (r"\bcustomer\s*PO\b", 8),
-])
-_AMOUNT = _labels([
-    (r"\b(?:claim|deduction|chargeback|debit|net\s+claim|total\s+claim)\s*amount", 9),
-    (r"\bamount\s*(?:deducted|claimed|due)", 9), (r"\btotal\s*(?:amount|deduction|claim)", 8),
-    (r"(?<![\w ])amount\b", 6), (r"^\s*amount\b", 7), (r"\btotal\b", 4),
-])
+_BACKUP_CLAIM = _labels(
+    [
+        (r"\bclaim\s*(?:number|no\.?|num|#|id)", 9),
+        (r"\bdeduction\s*(?:number|no\.?|#|id)", 9),
+        (r"\bdebit\s*memo\s*(?:number|no\.?|#)?", 8),
+        (r"\bchargeback\s*(?:number|no\.?|#)", 8),
+        (r"\bdocument\s*(?:number|no\.?|#)", 6),
+        (r"\bclaim\b", 4),
+        (r"\bmemo\s*(?:number|no\.?|#)", 6),
+    ]
+)
+_PROMOTION = _labels(
+    [
+        (r"\bpromotion\s*(?:number|no\.?|#|id)", 9),
+        (r"\bpromo\s*(?:number|no\.?|#|id)", 9),
+        (r"\bdeal\s*(?:number|no\.?|#|id)", 7),
+    ]
+)
+_INVOICE_NO = _labels(
+    [
+        (r"\binvoice\s*(?:number|no\.?|nr\.?|num\.?|#|id)", 9),
+        (r"\binv\.?\s*(?:no\.?|#)", 8),
+        (r"\bfactuur\s*(?:nummer|nr\.?|no\.?)", 9, "nl"),
+        (r"\bfacture\s*(?:n°|nº|no\.?|numéro|num\.?)", 9, "fr"),
+        (r"\bn°\s*de\s*facture", 9, "fr"),
+        (r"\brechnungs\s*-?\s*(?:nr\.?|nummer|no\.?)", 9, "de"),
+        (r"\bfaktura\s*(?:nr\.?|numer|no\.?)", 9, "pl"),
+        (r"\b(?:número|numero)\s*de\s*factura", 9, "es"),
+        (r"^\s*invoice\b(?!\s*(?:date|summary|total|amount|to|address|period|details?)\b)", 5),
+        (r"\bfactuur\b(?!\s*(?:datum|totaal|adres|bedrag))", 4, "nl"),
+        (r"\bbooking\s*id\b", 3),
+        (r"\breceipt\s*(?:number|no\.?|#)", 6),
+        (r"^\s*(?=#)", 2),
+    ]
+)
+_PO = _labels(
+    [
+        (r"\bP\.?\s?O\.?\s*(?:number|no\.?|num|#)", 9),
+        (r"\bpurchase\s*order\s*(?:number|no\.?|#)?", 9),
+        (r"\bP\.?O\.?(?=\s*:)", 7),
+        (r"\bcustomer\s*PO\b", 8),
+    ]
+)
+_AMOUNT = _labels(
+    [
+        (r"\b(?:claim|deduction|chargeback|debit|net\s+claim|total\s+claim)\s*amount", 9),
+        (r"\bamount\s*(?:deducted|claimed|due)", 9),
+        (r"\btotal\s*(?:amount|deduction|claim)", 8),
+        (r"(?<![\w ])amount\b", 6),
+        (r"^\s*amount\b", 7),
+        (r"\btotal\b", 4),
+    ]
+)
 _REASON = _labels([(r"\breason\s*code", 9), (r"\bclaim\s*(?:type|code)", 7), (r"\breason\b", 5)])
 _REASON_TEXT = _labels([(r"\breason\s*(?:description|text)", 9)])
-_CLAIM_DATE = _labels([
-    (r"\b(?:claim|deduction|debit\s*memo|memo|chargeback)\s*date", 9),
-    (r"\bdate\s*(?:of\s*claim|issued)", 8), (r"\bissue\s*date", 7), (r"(?:^|\s\s)date\b", 4),
-])
-_INVOICE_DATE = _labels([
-    (r"\binvoice\s*date", 9), (r"\bdate\s*of\s*invoice", 9), (r"\bbill(?:ing)?\s*date", 7),
-    (r"\bfactuur\s*datum|\bfactuurdatum", 9, "nl"), (r"\brechnungsdatum", 9, "de"),
-    (r"\bdate\s*de\s*(?:la\s*)?facture", 9, "fr"), (r"\bdata\s*wystawienia", 9, "pl"),
-    (r"\bfecha\s*de\s*factura", 9, "es"),
-    (r"\bfacture\s*n°?\s*\S+\s+du\b", 8, "fr"), (r"\bdate\b", 4), (r"\bdatum\b", 4, "nl"),
-    (r"\bdated\b", 4),
-])
-_LOCATION = _labels([
-    (r"\bstore\s*/\s*DC\b", 9), (r"\bstore\s*(?:number|no\.?|#)", 8),
-    (r"\bDC\s*(?:number|no\.?|#)", 8),
-    (r"\bdistribution\s*center", 8), (r"\bstore\b", 6), (r"\bDC\b", 6), (r"\blocation\b", 6),
-    (r"\bship\s*to\s*(?:store|location|DC)", 7),
-])
+_CLAIM_DATE = _labels(
+    [
+        (r"\b(?:claim|deduction|debit\s*memo|memo|chargeback)\s*date", 9),
+        (r"\bdate\s*(?:of\s*claim|issued)", 8),
+        (r"\bissue\s*date", 7),
+        (r"(?:^|\s\s)date\b", 4),
+    ]
+)
+_INVOICE_DATE = _labels(
+    [
+        (r"\binvoice\s*date", 9),
+        (r"\bdate\s*of\s*invoice", 9),
+        (r"\bbill(?:ing)?\s*date", 7),
+        (r"\bfactuur\s*datum|\bfactuurdatum", 9, "nl"),
+        (r"\brechnungsdatum", 9, "de"),
+        (r"\bdate\s*de\s*(?:la\s*)?facture", 9, "fr"),
+        (r"\bdata\s*wystawienia", 9, "pl"),
+        (r"\bfecha\s*de\s*factura", 9, "es"),
+        (r"\bfacture\s*n°?\s*\S+\s+du\b", 8, "fr"),
+        (r"\bdate\b", 4),
+        (r"\bdatum\b", 4, "nl"),
+        (r"\bdated\b", 4),
+    ]
+)
+_LOCATION = _labels(
+    [
+        (r"\bstore\s*/\s*DC\b", 9),
+        (r"\bstore\s*(?:number|no\.?|#)", 8),
+        (r"\bDC\s*(?:number|no\.?|#)", 8),
+        (r"\bdistribution\s*center", 8),
+        (r"\bstore\b", 6),
+        (r"\bDC\b", 6),
+        (r"\blocation\b", 6),
+        (r"\bship\s*to\s*(?:store|location|DC)", 7),
+    ]
+)
 
 
 def _read_location(rest: str, label: _Label) -> tuple[str, str] | None:
-    m = re.match(r"(?P<v>(?:(?:store|DC|#)\s*)?[A-Z0-9][\w\-#/ ]{0,40}?)(?=\s{2,}|\s*$)",
-                 rest, re.IGNORECASE)
+    m = re.match(
+        r"(?P<v>(?:(?:store|DC|#)\s*)?[A-Z0-9][\w\-#/ ]{0,40}?)(?=\s{2,}|\s*$)", rest, re.IGNORECASE
+    )
     if not m or not any(c.isdigit() for c in m.group("v")):
         return None
     return m.group("v").strip(), m.group(0)
@@ -640,12 +737,17 @@ def _line_items(lines: list[str]) -> list[LineItem]:
                 break
             continue
         unit = m.groupdict().get("unit")
-        items.append(LineItem(
-            sku=m["sku"], description=re.sub(r"\s{2,}", " ", m["desc"]).strip()[:200],
-            quantity=int(m["qty"]),
-            unit_cost=_amount_from_number(re.sub(r"[^\d.,]", "", unit), False) if unit else None,
-            amount=parse_amount(m["amt"]),
-        ))
+        items.append(
+            LineItem(
+                sku=m["sku"],
+                description=re.sub(r"\s{2,}", " ", m["desc"]).strip()[:200],
+                quantity=int(m["qty"]),
+                unit_cost=_amount_from_number(re.sub(r"[^\d.,]", "", unit), False)
+                if unit
+                else None,
+                amount=parse_amount(m["amt"]),
+            )
+        )
         if len(items) >= 500:
             break
     return items
@@ -666,8 +768,11 @@ def extract_backup_fields(text: str, *, dayfirst: bool | None = None) -> BackupF
     if reason_text is None and out.reason_code is not None:
         # "Reason Code: 426 - Shortage": the words after the code.
         for line in lines:
-            m = re.search(r"reason\s*code\s*:?\s*\S+\s*[-–:]\s*(?P<t>[A-Za-z].{1,120}?)\s*$",
-                          line, re.IGNORECASE)
+            m = re.search(
+                r"reason\s*code\s*:?\s*\S+\s*[-–:]\s*(?P<t>[A-Za-z].{1,120}?)\s*$",
+                line,
+                re.IGNORECASE,
+            )
             if m:
                 reason_text = ExtractedField(m["t"].strip(), 0.8, m.group(0)[:200], "Reason Code")
                 break
@@ -687,36 +792,79 @@ def extract_backup_fields(text: str, *, dayfirst: bool | None = None) -> BackupF
 
 # ============================================================================ POD / BOL
 
-_PRO = _labels([(r"\bPRO\s*(?:number|no\.?|num|#)", 9), (r"\bPRO\b(?=\s*:)", 8),
-                (r"\bfreight\s*bill\s*(?:number|no\.?|#)", 7), (r"\bPRO\b", 5)])
-_BOL = _labels([(r"\bBOL\s*(?:number|no\.?|num|#)", 9),
-                (r"\bbill\s*of\s*lading\s*(?:number|no\.?|#)", 9),
-                (r"\bB/L\s*(?:number|no\.?|#)?", 7), (r"\bBOL\b(?=\s*:)", 8)])
-_SHIPPER = _labels([
-    (r"\bshipper(?:\s*name)?\b(?!\W*s?\s*load)", 8), (r"\bship\s*from\b", 7), (r"\bconsignor\b", 6),
-])
-_CONSIGNEE = _labels([(r"\bconsignee(?:\s*name)?\b(?!\s*signature)", 8), (r"\bship\s*to\b", 7),
-                      (r"\bdeliver\s*to\b", 6)])
-_PIECES_SHIPPED = _labels([
-    (r"\bpieces\s*shipped", 9), (r"\b(?:pcs|pieces|cartons|cases)\s*(?:tendered|billed)", 8),
-    (r"\bshipped\s*(?:pieces|pcs|cartons|cases|qty|quantity)", 8), (r"\btotal\s*pieces", 6),
-    (r"\bhandling\s*units", 5), (r"\bpieces\b(?!\s*delivered)", 4),
-])
-_PIECES_DELIVERED = _labels([
-    (r"\bpieces\s*delivered", 9), (r"\bdelivered\s*(?:pieces|pcs|cartons|cases|qty|quantity)", 8),
-    (r"\b(?:pcs|pieces|cartons|cases)\s*received", 8), (r"\breceived\s*(?:pieces|pcs|qty)", 7),
-])
+_PRO = _labels(
+    [
+        (r"\bPRO\s*(?:number|no\.?|num|#)", 9),
+        (r"\bPRO\b(?=\s*:)", 8),
+        (r"\bfreight\s*bill\s*(?:number|no\.?|#)", 7),
+        (r"\bPRO\b", 5),
+    ]
+)
+_BOL = _labels(
+    [
+        (r"\bBOL\s*(?:number|no\.?|num|#)", 9),
+        (r"\bbill\s*of\s*lading\s*(?:number|no\.?|#)", 9),
+        (r"\bB/L\s*(?:number|no\.?|#)?", 7),
+        (r"\bBOL\b(?=\s*:)", 8),
+    ]
+)
+_SHIPPER = _labels(
+    [
+        (r"\bshipper(?:\s*name)?\b(?!\W*s?\s*load)", 8),
+        (r"\bship\s*from\b", 7),
+        (r"\bconsignor\b", 6),
+    ]
+)
+_CONSIGNEE = _labels(
+    [
+        (r"\bconsignee(?:\s*name)?\b(?!\s*signature)", 8),
+        (r"\bship\s*to\b", 7),
+        (r"\bdeliver\s*to\b", 6),
+    ]
+)
+_PIECES_SHIPPED = _labels(
+    [
+        (r"\bpieces\s*shipped", 9),
+        (r"\b(?:pcs|pieces|cartons|cases)\s*(?:tendered|billed)", 8),
+        (r"\bshipped\s*(?:pieces|pcs|cartons|cases|qty|quantity)", 8),
+        (r"\btotal\s*pieces", 6),
+        (r"\bhandling\s*units", 5),
+        (r"\bpieces\b(?!\s*delivered)", 4),
+    ]
+)
+_PIECES_DELIVERED = _labels(
+    [
+        (r"\bpieces\s*delivered", 9),
+        (r"\bdelivered\s*(?:pieces|pcs|cartons|cases|qty|quantity)", 8),
+        (r"\b(?:pcs|pieces|cartons|cases)\s*received", 8),
+        (r"\breceived\s*(?:pieces|pcs|qty)", 7),
+    ]
+)
 _WEIGHT = _labels([(r"\b(?:total\s*)?weight(?:\s*\(?lbs?\)?)?", 7)])
-_SIGNER = _labels([
-    (r"\bsigned\s*by\b", 9), (r"\bsigned\b", 8), (r"\breceived\s*by\b", 8),
-    (r"\bconsignee\s*signature\b", 7), (r"\bsignature\b", 6), (r"\bprint(?:ed)?\s*name\b", 6),
-])
-_DELIVERY_DATE = _labels([
-    (r"\bdelivery\s*date", 9), (r"\bdate\s*delivered", 9), (r"\bdelivered\s*(?:on)?(?=\s*:)", 8),
-])
-_SHIP_DATE = _labels([
-    (r"\bship\s*date", 9), (r"\bpick\s*-?\s*up\s*date", 8), (r"\bdate\s*shipped", 9),
-])
+_SIGNER = _labels(
+    [
+        (r"\bsigned\s*by\b", 9),
+        (r"\bsigned\b", 8),
+        (r"\breceived\s*by\b", 8),
+        (r"\bconsignee\s*signature\b", 7),
+        (r"\bsignature\b", 6),
+        (r"\bprint(?:ed)?\s*name\b", 6),
+    ]
+)
+_DELIVERY_DATE = _labels(
+    [
+        (r"\bdelivery\s*date", 9),
+        (r"\bdate\s*delivered", 9),
+        (r"\bdelivered\s*(?:on)?(?=\s*:)", 8),
+    ]
+)
+_SHIP_DATE = _labels(
+    [
+        (r"\bship\s*date", 9),
+        (r"\bpick\s*-?\s*up\s*date", 8),
+        (r"\bdate\s*shipped", 9),
+    ]
+)
 _FREIGHT_TERMS = re.compile(r"\b(prepaid|collect|third[\s-]*party)\b", re.IGNORECASE)
 _UNIT = r"(?:CS|CASES?|CTNS?|CARTONS?|PCS|PIECES|PLTS?|PALLETS?|UNITS?|EA)"
 _EXCEPTION_PATTERNS = [
@@ -729,11 +877,14 @@ _EXCEPTION_PATTERNS = [
         rf"\b(?:DAMAGED|DMG|OVER|REFUSED|CRUSHED|MISSING)\s*:?\s*\d{{1,6}}\s*{_UNIT}\b",
         re.IGNORECASE,
     ),
-    re.compile(r"\b(?:REFUSED|CONCEALED\s+DAMAGE|SUBJECT\s+TO\s+COUNT|UNABLE\s+TO\s+COUNT)\b",
-               re.IGNORECASE),
+    re.compile(
+        r"\b(?:REFUSED|CONCEALED\s+DAMAGE|SUBJECT\s+TO\s+COUNT|UNABLE\s+TO\s+COUNT)\b",
+        re.IGNORECASE,
+    ),
 ]
-_EXCEPTION_LABEL = re.compile(r"\b(?:exceptions?|notes?|remarks?|OS&D|OS\s*&\s*D)\s*:\s*(?P<t>.+)$",
-                              re.IGNORECASE)
+_EXCEPTION_LABEL = re.compile(
+    r"\b(?:exceptions?|notes?|remarks?|OS&D|OS\s*&\s*D)\s*:\s*(?P<t>.+)$", re.IGNORECASE
+)
 # Printed terms on every receipt ("Concealed damage must be reported within 5
 # days", "received in apparent good order except as noted") are not notes made
 # by the consignee: reading them as exceptions would make every POD look damaged.
@@ -759,8 +910,9 @@ def _read_signer(rest: str, label: _Label) -> tuple[str, str] | None:
     got = _read_name(rest, label)
     if not got:
         return None
-    value = re.split(r"\s+(?:on|at|date)\b|\s+\d{1,4}[/-]", got[0], maxsplit=1,
-                     flags=re.IGNORECASE)[0].strip(" ,;")
+    value = re.split(
+        r"\s+(?:on|at|date)\b|\s+\d{1,4}[/-]", got[0], maxsplit=1, flags=re.IGNORECASE
+    )[0].strip(" ,;")
     if not value or value.lower() in {"by", "date", "x", "n/a", "none"} or "_" * 3 in value:
         return None
     return value, got[1]
@@ -807,30 +959,51 @@ def extract_pod_fields(text: str, *, dayfirst: bool | None = None) -> PodFields:
     if terms:
         word = terms.group(1).lower()
         out.freight_terms = ExtractedField(
-            "third_party" if word.startswith("third") else word, 0.7, terms.group(0))
-    out.slc = bool(re.search(r"shipper\W*s?\s*load\s*(?:and|&)\s*count|\bSLC\b", joined,
-                             re.IGNORECASE))
+            "third_party" if word.startswith("third") else word, 0.7, terms.group(0)
+        )
+    out.slc = bool(
+        re.search(r"shipper\W*s?\s*load\s*(?:and|&)\s*count|\bSLC\b", joined, re.IGNORECASE)
+    )
     return out
 
 
 # ============================================================================ invoices
 
-_TOTAL = _labels([
-    (r"\bgrand\s*total\b", 9), (r"\btotal\s*(?:amount\s*)?due\b", 9), (r"\bamount\s*due\b", 9),
-    (r"\bbalance\s*due\b", 9), (r"\btotal\s*for\s*this\s*invoice\b", 9),
-    (r"\binvoice\s*total\b", 9), (r"\btotal\s*ttc\b", 9, "fr"), (r"\bmontant\s*ttc\b", 8, "fr"),
-    (r"\bsomme\s*à\s*payer\b", 9, "fr"), (r"\bnet\s*à\s*payer\b", 9, "fr"),
-    (r"\bfactuur\s*totaal\b", 9, "nl"), (r"\bte\s*betalen\b", 9, "nl"),
-    (r"\btotaalbedrag\b", 9, "nl"), (r"\b(?:gesamtbetrag|rechnungsbetrag|endbetrag)\b", 9, "de"),
-    (r"\bnależność\s*ogółem\b", 9, "pl"), (r"\bdo\s*zapłaty\b", 9, "pl"),
-    (r"\btotal\s*(?:amount|payable)\b", 8), (r"\btotaal\b", 6, "nl"), (r"\btotal\b", 5),
-    (r"\bsumme\b", 5, "de"), (r"\bamount\s*paid\b", 4),
-])
-_DUE_DATE = _labels([
-    (r"\bdue\s*date\b", 9), (r"\bpayment\s*due\b", 8), (r"\bvervaldatum\b", 9, "nl"),
-    (r"\bf[äa]lligkeitsdatum|\bzahlungsziel\b", 8, "de"),
-    (r"\bdate\s*limite\s*de\s*paiement(?:\s*le)?", 9, "fr"), (r"\béchéance\b", 8, "fr"),
-])
+_TOTAL = _labels(
+    [
+        (r"\bgrand\s*total\b", 9),
+        (r"\btotal\s*(?:amount\s*)?due\b", 9),
+        (r"\bamount\s*due\b", 9),
+        (r"\bbalance\s*due\b", 9),
+        (r"\btotal\s*for\s*this\s*invoice\b", 9),
+        (r"\binvoice\s*total\b", 9),
+        (r"\btotal\s*ttc\b", 9, "fr"),
+        (r"\bmontant\s*ttc\b", 8, "fr"),
+        (r"\bsomme\s*à\s*payer\b", 9, "fr"),
+        (r"\bnet\s*à\s*payer\b", 9, "fr"),
+        (r"\bfactuur\s*totaal\b", 9, "nl"),
+        (r"\bte\s*betalen\b", 9, "nl"),
+        (r"\btotaalbedrag\b", 9, "nl"),
+        (r"\b(?:gesamtbetrag|rechnungsbetrag|endbetrag)\b", 9, "de"),
+        (r"\bnależność\s*ogółem\b", 9, "pl"),
+        (r"\bdo\s*zapłaty\b", 9, "pl"),
+        (r"\btotal\s*(?:amount|payable)\b", 8),
+        (r"\btotaal\b", 6, "nl"),
+        (r"\btotal\b", 5),
+        (r"\bsumme\b", 5, "de"),
+        (r"\bamount\s*paid\b", 4),
+    ]
+)
+_DUE_DATE = _labels(
+    [
+        (r"\bdue\s*date\b", 9),
+        (r"\bpayment\s*due\b", 8),
+        (r"\bvervaldatum\b", 9, "nl"),
+        (r"\bf[äa]lligkeitsdatum|\bzahlungsziel\b", 8, "de"),
+        (r"\bdate\s*limite\s*de\s*paiement(?:\s*le)?", 9, "fr"),
+        (r"\béchéance\b", 8, "fr"),
+    ]
+)
 
 
 def extract_invoice_fields(text: str, *, dayfirst: bool | None = None) -> InvoiceFields:

@@ -39,10 +39,20 @@ DEFAULT_MEMORY_BYTES = 1024 * 1024 * 1024
 DEFAULT_MAX_CHARS = 5_000_000
 STARTUP_TIMEOUT_S = 60.0
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
-_CHILD_ENV = frozenset({
-    "PATH", "LANG", "LC_ALL", "LC_CTYPE", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "TMPDIR",
-    "SYSTEMROOT", "FLEET_EXTRACTION_DEBUG",
-})
+_CHILD_ENV = frozenset(
+    {
+        "PATH",
+        "LANG",
+        "LC_ALL",
+        "LC_CTYPE",
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "VIRTUAL_ENV",
+        "TMPDIR",
+        "SYSTEMROOT",
+        "FLEET_EXTRACTION_DEBUG",
+    }
+)
 
 
 class ExtractionStatus(StrEnum):
@@ -114,10 +124,13 @@ class _Worker:
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "store.extraction._worker"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
             # FLEET_EXTRACTION_DEBUG=1 shows the worker's stderr (pypdf warnings, crashes).
             stderr=None if os.environ.get("FLEET_EXTRACTION_DEBUG") else subprocess.DEVNULL,
-            env=env, close_fds=True, start_new_session=True,
+            env=env,
+            close_fds=True,
+            start_new_session=True,
         )
         self.starts += 1
         self._send({"memory_bytes": self.memory_bytes})
@@ -244,8 +257,13 @@ class PdfExtractor:
         return sum(w.starts for w in self._workers)
 
     def extract(
-        self, data: bytes, *, timeout_s: float | None = None, max_pages: int | None = None,
-        layout: bool = False, passwords: Sequence[str] = (),
+        self,
+        data: bytes,
+        *,
+        timeout_s: float | None = None,
+        max_pages: int | None = None,
+        layout: bool = False,
+        passwords: Sequence[str] = (),
     ) -> ExtractionResult:
         """Extract text from PDF bytes. Never raises for bad input; see the statuses.
 
@@ -259,7 +277,9 @@ class PdfExtractor:
         timeout = limits.timeout_s if timeout_s is None else timeout_s
         opts = {
             "max_pages": limits.max_pages if max_pages is None else max_pages,
-            "max_chars": limits.max_chars, "layout": layout, "passwords": list(passwords),
+            "max_chars": limits.max_chars,
+            "layout": layout,
+            "passwords": list(passwords),
         }
         started = time.monotonic()
         worker = self._idle.get()
@@ -267,15 +287,20 @@ class PdfExtractor:
             reply = worker.run(bytes(data), opts, timeout)
         except _WorkerCrashed as exc:
             worker.kill()
-            return ExtractionResult(ExtractionStatus.failed, reason=f"extraction crashed: {exc}",
-                                    elapsed_s=time.monotonic() - started)
+            return ExtractionResult(
+                ExtractionStatus.failed,
+                reason=f"extraction crashed: {exc}",
+                elapsed_s=time.monotonic() - started,
+            )
         finally:
             self._idle.put(worker)
         elapsed = time.monotonic() - started
         if reply is None:
-            return ExtractionResult(ExtractionStatus.timeout,
-                                    reason=f"no result within {timeout:g} s; worker killed",
-                                    elapsed_s=elapsed)
+            return ExtractionResult(
+                ExtractionStatus.timeout,
+                reason=f"no result within {timeout:g} s; worker killed",
+                elapsed_s=elapsed,
+            )
         return _to_result(reply, elapsed)
 
     async def aextract(self, data: bytes, **kwargs: Any) -> ExtractionResult:

@@ -82,8 +82,12 @@ def test_skip_bad_imports_the_rest_and_writes_rejects(db, tmp_path: Path) -> Non
 
 def test_conflicting_header_fields_in_one_invoice_are_caught(tmp_path: Path) -> None:
     f = tmp_path / "invoices.csv"
-    f.write_text(INVOICES.replace("PO-1,2026-09-01,2026-10-01,DC 6094,USD,\"1,200.00\",SKU-2",
-                                  "PO-1,2026-09-01,2026-10-01,DC 6094,USD,\"1,300.00\",SKU-2"))
+    f.write_text(
+        INVOICES.replace(
+            'PO-1,2026-09-01,2026-10-01,DC 6094,USD,"1,200.00",SKU-2',
+            'PO-1,2026-09-01,2026-10-01,DC 6094,USD,"1,300.00",SKU-2',
+        )
+    )
     _, bad = read_file("invoices", f)
     assert [(e.line, "total differs from line 2" in e.message) for e in bad] == [(3, True)]
 
@@ -107,17 +111,41 @@ def test_duplicate_keys_in_one_file(tmp_path: Path) -> None:
 
 def test_promotions_and_shipments_json(db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     promos = tmp_path / "promotions.json"
-    promos.write_text(json.dumps([
-        {"promo_id": "PR-1", "customer": "FreshCo Grocers", "skus": ["SKU-9"],
-         "start_date": "2026-07-01", "end_date": "2026-07-31", "rate_per_unit": "2.00",
-         "max_amount": "5000.00"},
-    ], indent=1))
+    promos.write_text(
+        json.dumps(
+            [
+                {
+                    "promo_id": "PR-1",
+                    "customer": "FreshCo Grocers",
+                    "skus": ["SKU-9"],
+                    "start_date": "2026-07-01",
+                    "end_date": "2026-07-31",
+                    "rate_per_unit": "2.00",
+                    "max_amount": "5000.00",
+                },
+            ],
+            indent=1,
+        )
+    )
     ships = tmp_path / "shipments.json"
-    ships.write_text(json.dumps({"shipments": [
-        {"shipment_id": "SH-1", "invoice_number": "INV-1", "carrier": "haulstar",
-         "pro_number": "1234567", "bol_number": "BOL-1", "ship_date": "2026-09-01",
-         "cases_shipped": 40, "freight_terms": "prepaid"},
-    ]}))
+    ships.write_text(
+        json.dumps(
+            {
+                "shipments": [
+                    {
+                        "shipment_id": "SH-1",
+                        "invoice_number": "INV-1",
+                        "carrier": "haulstar",
+                        "pro_number": "1234567",
+                        "bol_number": "BOL-1",
+                        "ship_date": "2026-09-01",
+                        "cases_shipped": 40,
+                        "freight_terms": "prepaid",
+                    },
+                ]
+            }
+        )
+    )
     assert import_file(db, "promotions", promos).created == 1
     assert import_file(db, "shipments", ships).created == 1
     assert _count(db, ErpPromotion) == 1
@@ -126,10 +154,12 @@ def test_promotions_and_shipments_json(db, tmp_path: Path) -> None:  # type: ign
 
 def test_json_errors_name_the_line_of_the_item(tmp_path: Path) -> None:
     f = tmp_path / "promotions.json"
-    f.write_text('[\n {"promo_id": "P1", "customer": "C", "start_date": "2026-07-01",\n'
-                 '  "end_date": "2026-07-31", "rate_per_unit": "2.00"},\n'
-                 ' {"promo_id": "P2", "customer": "C", "start_date": "2026-08-01",\n'
-                 '  "end_date": "2026-07-01", "rate_per_unit": "2.00"}\n]\n')
+    f.write_text(
+        '[\n {"promo_id": "P1", "customer": "C", "start_date": "2026-07-01",\n'
+        '  "end_date": "2026-07-31", "rate_per_unit": "2.00"},\n'
+        ' {"promo_id": "P2", "customer": "C", "start_date": "2026-08-01",\n'
+        '  "end_date": "2026-07-01", "rate_per_unit": "2.00"}\n]\n'
+    )
     good, bad = read_file("promotions", f)
     assert [ln for ln, _ in good] == [2]
     assert [e.line for e in bad] == [4]
@@ -147,7 +177,7 @@ def test_remittance_csv_with_adjustments(db, tmp_path: Path) -> None:  # type: i
     )
     good, bad = read_file("remittances", f)
     assert bad == []
-    (_, rem), = good
+    ((_, rem),) = good
     assert rem.lines[0].adjustments[0].reference == "4023344501"
     floating = next(ln for ln in rem.lines if ln.invoice_number == "")
     assert [a.reference for a in floating.adjustments] == ["CB12345"]
@@ -173,7 +203,7 @@ def test_x12_820_remittance(db, tmp_path: Path) -> None:  # type: ignore[no-unty
     f.write_text(EDI_820)
     good, bad = read_file("remittances", f)
     assert bad == []
-    (_, rem), = good
+    ((_, rem),) = good
     assert rem.remittance_id == "EFT0001"
     assert rem.customer == "MEGAMART STORES INC"
     assert str(rem.payment_date) == "2026-10-15"

@@ -71,8 +71,13 @@ def test_absurd_amount_is_refused() -> None:
 
 @pytest.mark.parametrize(
     ("text", "currency"),
-    [("$1.00", "USD"), ("56,02 €", "EUR"), ("Rs 1939", "INR"), ("Total EUR 34,73", "EUR"),
-     ("12.00", "USD")],
+    [
+        ("$1.00", "USD"),
+        ("56,02 €", "EUR"),
+        ("Rs 1939", "INR"),
+        ("Total EUR 34,73", "EUR"),
+        ("12.00", "USD"),
+    ],
 )
 def test_currency(text: str, currency: str) -> None:
     assert parse_currency(text) == currency
@@ -137,9 +142,13 @@ def test_missing_code_falls_back_to_the_words() -> None:
 
 @pytest.mark.parametrize(
     ("text", "category"),
-    [("Carton shortage", Category.shortage), ("OTIF non-compliance fine", Category.compliance_fine),
-     ("Scan-based markdown allowance", Category.promotion), ("Cost difference", Category.pricing),
-     ("Return to vendor", Category.return_unsaleable)],
+    [
+        ("Carton shortage", Category.shortage),
+        ("OTIF non-compliance fine", Category.compliance_fine),
+        ("Scan-based markdown allowance", Category.promotion),
+        ("Cost difference", Category.pricing),
+        ("Return to vendor", Category.return_unsaleable),
+    ],
 )
 def test_category_from_text(text: str, category: Category) -> None:
     assert category_from_text(text) is category

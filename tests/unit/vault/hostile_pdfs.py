@@ -18,16 +18,18 @@ def raw_pdf(objects: list[bytes]) -> bytes:
     out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
     for off in offsets:
         out.write(b"%010d 00000 n \n" % off)
-    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n"
-              % (len(objects) + 1, xref))
+    out.write(
+        b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    )
     return out.getvalue()
 
 
 def _stream(data: bytes, *, compress: bool = False) -> bytes:
     if compress:
         data = zlib.compress(data, 9)
-        return b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(data) + data + \
-            b"\nendstream"
+        return (
+            b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(data) + data + b"\nendstream"
+        )
     return b"<< /Length %d >>\nstream\n" % len(data) + data + b"\nendstream"
 
 
@@ -77,17 +79,18 @@ def flate_bomb_pdf(megabytes: int = 400) -> bytes:
     parts = [comp.compress(chunk) for _ in range(megabytes)]
     parts.append(comp.flush())
     data = b"".join(parts)
-    stream = b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(data) + data + \
-        b"\nendstream"
+    stream = b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(data) + data + b"\nendstream"
     return raw_pdf(_one_page(b"", stream))
 
 
 def cyclic_pages_pdf() -> bytes:
-    return raw_pdf([
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Pages /Kids [2 0 R 3 0 R] /Count 1 /Parent 2 0 R >>",
-    ])
+    return raw_pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Pages /Kids [2 0 R 3 0 R] /Count 1 /Parent 2 0 R >>",
+        ]
+    )
 
 
 def many_pages_pdf(pages: int = 5000) -> bytes:
@@ -105,8 +108,7 @@ def encrypted_pdf(text: str, password: str, algorithm: str = "AES-256") -> bytes
     from pypdf import PdfReader, PdfWriter
 
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(text_pdf(text))))
-    writer.encrypt(user_password=password, owner_password=password + "-owner",
-                   algorithm=algorithm)
+    writer.encrypt(user_password=password, owner_password=password + "-owner", algorithm=algorithm)
     buf = io.BytesIO()
     writer.write(buf)
     return buf.getvalue()
@@ -115,14 +117,20 @@ def encrypted_pdf(text: str, password: str, algorithm: str = "AES-256") -> bytes
 def image_only_pdf() -> bytes:
     """A page whose only content is an image: a scanned POD."""
     pixels = zlib.compress(b"\x80" * (20 * 20))
-    image = (b"<< /Type /XObject /Subtype /Image /Width 20 /Height 20 /ColorSpace /DeviceGray "
-             b"/BitsPerComponent 8 /Filter /FlateDecode /Length %d >>\nstream\n" % len(pixels)
-             + pixels + b"\nendstream")
-    return raw_pdf([
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /XObject << /Im1 5 0 R >> >> >>",
-        _stream(b"q 500 0 0 700 50 50 cm /Im1 Do Q"),
-        image,
-    ])
+    image = (
+        b"<< /Type /XObject /Subtype /Image /Width 20 /Height 20 /ColorSpace /DeviceGray "
+        b"/BitsPerComponent 8 /Filter /FlateDecode /Length %d >>\nstream\n"
+        % len(pixels)
+        + pixels
+        + b"\nendstream"
+    )
+    return raw_pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+            b"/Resources << /XObject << /Im1 5 0 R >> >> >>",
+            _stream(b"q 500 0 0 700 50 50 cm /Im1 Do Q"),
+            image,
+        ]
+    )

@@ -45,8 +45,14 @@ def test_duplicate_names_after_sanitising_stay_unique() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["../../etc/passwd", "ok/../../../escape.pdf", "/etc/shadow", "\\windows\\evil.dll",
-     "C:/Windows/evil.dll", "..\\..\\boot.ini"],
+    [
+        "../../etc/passwd",
+        "ok/../../../escape.pdf",
+        "/etc/shadow",
+        "\\windows\\evil.dll",
+        "C:/Windows/evil.dll",
+        "..\\..\\boot.ini",
+    ],
 )
 def test_traversal_and_absolute_names_are_refused(name: str) -> None:
     with pytest.raises(UnsafeMemberName):

@@ -76,7 +76,8 @@ def test_every_real_pdf_reads_or_fails_cleanly(extractor: PdfExtractor, path: Pa
             assert result.status is S.ok
             assert result.page_count == 14
             assert result.pages[0].startswith(
-                "Trace-based Just-in-Time Type Specialization for Dynamic")
+                "Trace-based Just-in-Time Type Specialization for Dynamic"
+            )
         elif name == "helloworld-bad.pdf":
             assert result.status is S.ok
             assert text == "Hello, world!"
@@ -89,8 +90,11 @@ def test_every_real_pdf_reads_or_fails_cleanly(extractor: PdfExtractor, path: Pa
             assert result.pages[0] == (REAL_PDFS / "pypdf-resources/crazyones.txt").read_text()
         elif name == "issue-297.pdf":
             assert text == "test example"
-        elif name in ("r2-user-password.pdf", "r4-aes-user-password.pdf",
-                      "libreoffice-writer-password.pdf"):
+        elif name in (
+            "r2-user-password.pdf",
+            "r4-aes-user-password.pdf",
+            "libreoffice-writer-password.pdf",
+        ):
             assert result.status is S.encrypted
             assert result.encrypted
         elif name in ("r6-owner-password.pdf", "r6-user-password.pdf", "unencrypted.pdf"):
@@ -122,8 +126,10 @@ def test_every_real_pdf_reads_or_fails_cleanly(extractor: PdfExtractor, path: Pa
         ("pypdf-resources/encryption/r2-user-password.pdf", "asdfzxcv"),
         ("pypdf-resources/encryption/r4-aes-user-password.pdf", "asdfzxcv"),
         ("pypdf-resources/libreoffice-writer-password.pdf", "openpassword"),
-        ("py-pdf-sample-files/005-libreoffice-writer-password/libreoffice-writer-password.pdf",
-         "openpassword"),
+        (
+            "py-pdf-sample-files/005-libreoffice-writer-password/libreoffice-writer-password.pdf",
+            "openpassword",
+        ),
     ],
 )
 def test_known_passwords_open_encrypted_files(
@@ -157,8 +163,13 @@ def test_truncated_pdf(extractor: PdfExtractor, real_pdfs: Path) -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"%PDF-", b"<html><body>Please sign in</body></html>", bytes(range(256)) * 40,
-     b"%PDF-1.4\n" + b"1 0 obj << /Type /Catalog " * 5000],
+    [
+        b"",
+        b"%PDF-",
+        b"<html><body>Please sign in</body></html>",
+        bytes(range(256)) * 40,
+        b"%PDF-1.4\n" + b"1 0 obj << /Type /Catalog " * 5000,
+    ],
     ids=["empty", "header-only", "login-page", "binary-junk", "unterminated"],
 )
 def test_not_a_pdf_at_all(extractor: PdfExtractor, data: bytes) -> None:
@@ -186,7 +197,8 @@ def test_huge_page_count_reads_only_the_page_limit(extractor: PdfExtractor) -> N
 
 
 @pytest.mark.parametrize(
-    "build", [hostile.nested_arrays_pdf, hostile.nested_dicts_pdf, hostile.cyclic_pages_pdf],
+    "build",
+    [hostile.nested_arrays_pdf, hostile.nested_dicts_pdf, hostile.cyclic_pages_pdf],
     ids=["nested-arrays", "nested-dicts", "cyclic-pages"],
 )
 def test_deep_and_cyclic_structures(extractor: PdfExtractor, build) -> None:  # type: ignore[no-untyped-def]

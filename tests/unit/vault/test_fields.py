@@ -159,8 +159,10 @@ def test_pod_fields(as_seen) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_pod_without_exceptions_and_with_slc() -> None:
-    text = ("PRO #: 9988776\nBOL Number: 55123\nShipper Load and Count\nPieces Shipped: 12\n"
-            "Pieces Delivered: 12\nExceptions: NONE\nSigned: \nCollect")
+    text = (
+        "PRO #: 9988776\nBOL Number: 55123\nShipper Load and Count\nPieces Shipped: 12\n"
+        "Pieces Delivered: 12\nExceptions: NONE\nSigned: \nCollect"
+    )
     f = extract_pod_fields(text)
     assert f.pro_number is not None
     assert f.pro_number.value == "9988776"
@@ -195,10 +197,19 @@ def test_labels_in_running_text_do_not_count() -> None:
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ("$1,234.56", "1234.56"), ("1.234,56 €", "1234.56"), ("€ 4.904,94", "4904.94"),
-        ("Rs 1939", "1939.00"), ("(1,234.56)", "-1234.56"), ("1234.56-", "-1234.56"),
-        ("-9,32", "-9.32"), ("56,02 €", "56.02"), ("USD 12", "12.00"), ("1'234.50", "1234.50"),
-        ("3.441.812", "3441812.00"), ("0,75 €", "0.75"), ("  29.99  € TTC", "29.99"),
+        ("$1,234.56", "1234.56"),
+        ("1.234,56 €", "1234.56"),
+        ("€ 4.904,94", "4904.94"),
+        ("Rs 1939", "1939.00"),
+        ("(1,234.56)", "-1234.56"),
+        ("1234.56-", "-1234.56"),
+        ("-9,32", "-9.32"),
+        ("56,02 €", "56.02"),
+        ("USD 12", "12.00"),
+        ("1'234.50", "1234.50"),
+        ("3.441.812", "3441812.00"),
+        ("0,75 €", "0.75"),
+        ("  29.99  € TTC", "29.99"),
     ],
 )
 def test_parse_amount(raw: str, expected: str) -> None:

@@ -24,7 +24,7 @@ NASTY = [
     ("   ", "document"),
     ("report. . .", "report"),
     ("trailing dot.", "trailing dot"),
-    ("a<b>c:d\"e|f?g*h.pdf", "a_b_c_d_e_f_g_h.pdf"),
+    ('a<b>c:d"e|f?g*h.pdf', "a_b_c_d_e_f_g_h.pdf"),
     ("cafe\u0301.pdf", "caf\u00e9.pdf"),  # NFD -> NFC
     ("evil\u202etxt.exe", "eviltxt.exe"),  # right-to-left override removed
     ("multiple    spaces\t.pdf", "multiple spaces .pdf"),

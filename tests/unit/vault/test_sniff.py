@@ -37,7 +37,7 @@ def _zip() -> bytes:
         (b"  <div>Please log in again</div>", sniff.HTML),
         (b'<?xml version="1.0"?><claims/>', sniff.XML),
         (b'{"claims": []}', sniff.JSON),
-        (b"claim,invoice,amount\nC1,I1,10.00\nC2,I2,\"1,234.56\"\n", sniff.CSV),
+        (b'claim,invoice,amount\nC1,I1,10.00\nC2,I2,"1,234.56"\n', sniff.CSV),
         (b"sku;qty;amount\r\nA;1;2,00\r\nB;3;4,00\r\n", sniff.CSV),
         (b"ISA*00*          *00*          *ZZ*SENDER~GS*CD*~ST*812*0001~", sniff.TEXT),
         (b"Just a note to the analyst.\nNothing tabular here.", sniff.TEXT),

@@ -168,8 +168,11 @@ def test_a_crash_mid_write_leaves_no_partial_file_and_the_temp_is_cleaned(
         """
     )
     child = subprocess.Popen(
-        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        cwd=REPO, text=True,
+        [sys.executable, "-c", script],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        cwd=REPO,
+        text=True,
     )
     try:
         assert child.stdout is not None
