@@ -5,11 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
+from scheduler import state
 from store.db import make_engine
 from store.migrate import current_revision, downgrade, head_revision, upgrade
 from store.models import Base
@@ -76,3 +78,42 @@ def test_processes_migrating_at_once_all_succeed(
             failures.append(err[-2000:])
     assert failures == []
     assert current_revision(url) == head_revision()
+
+
+def test_0004_keeps_requests_and_the_pauses_the_scheduler_created(
+    backend: str, empty_url: Callable[[str], str]
+) -> None:
+    """A database from before 0004: a retrieval request with no portal, and the
+    pause table the scheduler used to create on first use, with a pause in it."""
+    url = empty_url(backend)
+    upgrade(url, "0003")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO retrieval_requests (requester, target_kind, target_value,"
+                    " portal, priority, status, attempts, created_at, updated_at) VALUES"
+                    " ('ana', 'pod', '123', NULL, 0, 'queued', 0, :t, :t)"
+                ),
+                {"t": datetime(2026, 3, 2, tzinfo=UTC)},
+            )
+            conn.execute(
+                text(
+                    "CREATE TABLE scheduler_paused_accounts (portal VARCHAR(64) NOT NULL,"
+                    " account VARCHAR(320) NOT NULL, paused_by VARCHAR(128) NOT NULL,"
+                    " paused_at TIMESTAMP WITH TIME ZONE NOT NULL,"
+                    " PRIMARY KEY (portal, account))"
+                )
+            )
+            conn.execute(
+                text("INSERT INTO scheduler_paused_accounts VALUES ('megamart', '*', 'ops', :t)"),
+                {"t": datetime(2026, 3, 2, tzinfo=UTC)},
+            )
+        upgrade(url)
+        assert current_revision(url) == head_revision()
+        assert state.paused(engine) == {("megamart", "*")}
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT portal FROM retrieval_requests")).scalar_one() == ""
+    finally:
+        engine.dispose()
