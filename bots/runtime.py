@@ -41,6 +41,7 @@ from fleet.settings import Settings
 from portal_adapters.base import AdapterSession, PortalAdapter, PortalCredentials
 from portal_adapters.errors import BadCredentials, PortalError
 from portal_adapters.registry import get_adapter
+from store.db import transaction
 from store.repositories import accounts as accounts_repo
 from store.repositories import retrieval as retrieval_repo
 from store.repositories import runs as runs_repo
@@ -109,7 +110,7 @@ class JobContext:
         item = NeedsHuman(self.job.portal, self.job.account, ref, exc.error_class, str(exc)[:300])
         self.needs_human.append(item)
         self.counts["needs_human"] += 1
-        with self.db() as s, s.begin():
+        with transaction(self.db) as s:
             req = retrieval_repo.enqueue(s, "fleet", _human_kind(exc), ref, portal=self.job.portal)
             retrieval_repo.finish(s, req.id, RetrievalStatus.needs_human, exc.error_class)
             runs_repo.health_event(
@@ -210,7 +211,7 @@ class FleetRuntime:
     async def _run_locked(
         self, job: Job, run_id: str, result: JobResult, task: TaskFn, bound: Any
     ) -> None:
-        with self.db() as s, s.begin():
+        with transaction(self.db) as s:
             account = accounts_repo.get(s, job.portal, job.account)
             runs_repo.start(s, run_id, job.portal, job.task, account=job.account)
         heartbeat = asyncio.create_task(self._heartbeat(run_id), name=f"heartbeat {run_id}")
@@ -233,7 +234,7 @@ class FleetRuntime:
                 log.warning("bot.heartbeat_failed", run_id=run_id, error_class=type(exc).__name__)
 
     def _beat(self, run_id: str) -> None:
-        with self.db() as s, s.begin():
+        with transaction(self.db) as s:
             runs_repo.beat(s, run_id)
 
     async def _run_started(
@@ -318,7 +319,7 @@ class FleetRuntime:
         self, run_id: str, result: JobResult, status: RunStatus, error_class: str | None
     ) -> None:
         result.status, result.error_class = status.value, error_class
-        with self.db() as s, s.begin():
+        with transaction(self.db) as s:
             runs_repo.finish(s, run_id, status, counts=dict(result.counts), error_class=error_class)
             if error_class:
                 runs_repo.health_event(
@@ -336,7 +337,7 @@ class FleetRuntime:
         """No retry, ever: disable the account so no job logs in with it again."""
         self.session_states.delete(job.portal, job.account)
         self._creds_cache.pop((job.portal, job.account), None)
-        with self.db() as s, s.begin():
+        with transaction(self.db) as s:
             accounts_repo.set_enabled(
                 s,
                 job.portal,

@@ -29,6 +29,7 @@ from fixtures.scenario import CARRIER_PORTALS, RETAILER_PORTALS, Scenario
 from fixtures.server import RunningWorld, start_world
 from fleet.runtime_factory import open_runtime
 from fleet.settings import get_settings
+from store.db import transaction
 from store.erp_import import import_file
 from store.extraction_pass import extract_pending
 from store.repositories import accounts as accounts_repo
@@ -135,7 +136,7 @@ async def fleet_demo(
             say("keyring: loading the world's logins into an encrypted demo keyring")
             credentials = await asyncio.to_thread(demo_keyring, data_dir, scenario)
         async with open_runtime(settings, credentials=credentials, policy=policy) as rt:
-            with rt.db() as s, s.begin():
+            with transaction(rt.db) as s:
                 for a in scenario.accounts:
                     accounts_repo.upsert_account(s, a.portal, a.username)
             paths = await asyncio.to_thread(export_erp, scenario.erp, data_dir / "erp")

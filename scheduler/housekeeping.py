@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
+from store.db import transaction
 from store.models import utcnow
 from store.repositories import runs as runs_repo
 
@@ -39,7 +40,7 @@ def reap_stale_runs(
     db: sessionmaker[Session], stale_after: timedelta, now: datetime | None = None
 ) -> list[str]:
     """Fail the runs whose heartbeat stopped more than ``stale_after`` ago."""
-    with db() as s, s.begin():
+    with transaction(db) as s:
         reaped = runs_repo.reap_stale(s, (now or utcnow()) - stale_after)
         for run in reaped:
             log.warning(
@@ -56,7 +57,7 @@ def send_reminders(db: sessionmaker[Session], now: datetime | None = None) -> in
     """Remind approvers of steps that wait too long (matching/approvals.py)."""
     from matching.approvals import send_reminders as send
 
-    with db() as s, s.begin():
+    with transaction(db) as s:
         return len(send(s, now or utcnow()))
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bots.jobs import Job, JobResult
 from bots.tasks.pods import carrier_of
+from store.db import transaction
 from store.models import Deduction, ErpShipment, RetrievalRequest, Shipment, utcnow
 from store.repositories import accounts as accounts_repo
 from store.repositories import retrieval as retrieval_repo
@@ -127,7 +128,7 @@ def submit(
 ) -> list[Submitted]:
     """Resolve ``ref`` and queue one request per target. Idempotent while active."""
     out: list[Submitted] = []
-    with db() as s, s.begin():
+    with transaction(db) as s:
         for target in resolve_ref(s, ref):
             res = retrieval_repo.enqueue(
                 s,
@@ -151,7 +152,7 @@ def claim_job(
     portals with a free slot.
     """
     while True:
-        with db() as s, s.begin():
+        with transaction(db) as s:
             stmt_portals = None if portals is None else sorted(portals)
             req = _claim(s, stmt_portals)
             if req is None:
@@ -203,7 +204,7 @@ def finish_for_result(db: sessionmaker[Session], result: JobResult) -> None:
     if job.task != "retrieve" or not job.target:
         return
     status, error = request_status(result)
-    with db() as s, s.begin():
+    with transaction(db) as s:
         ids = s.scalars(
             select(RetrievalRequest.id).where(
                 RetrievalRequest.portal == job.portal,
@@ -235,7 +236,7 @@ def request_status(result: JobResult) -> tuple[RetrievalStatus, str | None]:
 
 def requeue_orphans(db: sessionmaker[Session]) -> int:
     """Put requests left ``running`` by a dead in-process scheduler back in the queue."""
-    with db() as s, s.begin():
+    with transaction(db) as s:
         res = s.execute(
             update(RetrievalRequest)
             .where(RetrievalRequest.status == RetrievalStatus.running)

@@ -11,8 +11,9 @@ on-demand request still runs. The table belongs to the store's schema
 from __future__ import annotations
 
 from sqlalchemy import Engine, delete, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from store.db import transaction
 from store.models import PausedAccount, utcnow
 
 ALL_ACCOUNTS = "*"
@@ -21,7 +22,7 @@ P = PausedAccount
 
 def pause(engine: Engine, portal: str, account: str = ALL_ACCOUNTS, *, by: str = "") -> bool:
     """Pause scheduled runs of an account (or a portal). True if it was not paused."""
-    with Session(engine) as s, s.begin():
+    with transaction(sessionmaker(engine)) as s:
         if s.get(P, (portal, account)) is not None:
             return False
         s.add(P(portal=portal, account=account, paused_by=by[:128], paused_at=utcnow()))
@@ -30,7 +31,7 @@ def pause(engine: Engine, portal: str, account: str = ALL_ACCOUNTS, *, by: str =
 
 def resume(engine: Engine, portal: str, account: str = ALL_ACCOUNTS) -> bool:
     """Resume; True if it was paused."""
-    with Session(engine) as s, s.begin():
+    with transaction(sessionmaker(engine)) as s:
         res = s.execute(delete(P).where(P.portal == portal, P.account == account))
         return bool(res.rowcount)  # type: ignore[attr-defined]
 

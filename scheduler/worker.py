@@ -131,6 +131,8 @@ def _run_job_task(
         task=task,
         redelivered=redelivered,
     )
+    from sqlalchemy.exc import OperationalError
+
     from bots.locks_distributed import LockLost
 
     try:
@@ -139,6 +141,17 @@ def _run_job_task(
         # Another worker may hold the account now; run again later (idempotent) rather
         # than acknowledge a job that did not finish.
         log.warning("worker.lock_lost", portal=portal, task=task, retries=self.request.retries)
+        raise self.retry(exc=exc, countdown=5, max_retries=5) from None
+    except OperationalError as exc:
+        # The store was locked or its connection dropped before the job could record
+        # itself: acknowledging would lose the job without a trace. Run it again.
+        log.warning(
+            "worker.store_error",
+            portal=portal,
+            task=task,
+            error_class=type(exc.orig).__name__ if exc.orig is not None else "OperationalError",
+            retries=self.request.retries,
+        )
         raise self.retry(exc=exc, countdown=5, max_retries=5) from None
     log.info(
         "worker.job_done",

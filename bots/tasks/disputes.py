@@ -14,6 +14,7 @@ from bots.runtime import JobContext
 from dispute_filing.packets import FINAL_STATUSES, build_packet
 from portal_adapters.base import RetailerAdapter
 from portal_adapters.errors import DisputeRejected
+from store.db import transaction
 from store.models import Deduction, Dispute, utcnow
 from store.repositories import disputes as disputes_repo
 from store.repositories import runs as runs_repo
@@ -57,7 +58,7 @@ async def file_dispute(jc: JobContext) -> None:
     adapter = jc.adapter
     assert isinstance(adapter, RetailerAdapter)
     for dispute, external_id in _disputes(jc, ("queued", "filing"), filed=False):
-        with jc.db() as s, s.begin():
+        with transaction(jc.db) as s:
             disputes_repo.upsert(
                 s,
                 _record(dispute, external_id, status="filing", attempts=dispute.attempts + 1),
@@ -70,7 +71,7 @@ async def file_dispute(jc: JobContext) -> None:
             )
         except DisputeRejected as exc:
             jc.counts["disputes.rejected"] += 1
-            with jc.db() as s, s.begin():
+            with transaction(jc.db) as s:
                 disputes_repo.upsert(
                     s,
                     _record(dispute, external_id, status="rejected", attempts=dispute.attempts + 1),
@@ -88,7 +89,7 @@ async def file_dispute(jc: JobContext) -> None:
                 )
             continue
         jc.counts["disputes.already_filed" if receipt.already_filed else "disputes.filed"] += 1
-        with jc.db() as s, s.begin():
+        with transaction(jc.db) as s:
             disputes_repo.upsert(
                 s,
                 _record(
@@ -115,7 +116,7 @@ async def dispute_status(jc: JobContext) -> None:
         if report is None or report.status == dispute.status:
             continue
         jc.counts["disputes.status_changed"] += 1
-        with jc.db() as s, s.begin():
+        with transaction(jc.db) as s:
             disputes_repo.upsert(
                 s, _record(dispute, external_id, status=report.status), run_id=jc.run_id
             )

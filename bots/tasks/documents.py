@@ -15,6 +15,7 @@ import structlog
 from bots.runtime import JobContext
 from portal_adapters.base import FetchedDocument
 from store.archives import ArchiveError, safe_unzip
+from store.db import transaction
 from store.repositories import documents as documents_repo
 from store.schemas import DocumentRecord
 from store.vault import DocumentTooLarge, StoredDocument
@@ -75,7 +76,7 @@ def store_fetched(
             vault_path=str(Path(stored.path).relative_to(jc.runtime.vault.root)),
         )
         ref = source_ref if index == 0 else f"{source_ref}#{index}"
-        with jc.db() as s, s.begin():
+        with transaction(jc.db) as s:
             reg = documents_repo.register(s, record)
             for d_id in deduction_ids:
                 documents_repo.link(s, reg.id, role, deduction_id=d_id)

@@ -23,6 +23,7 @@ from bots.runtime import JobContext
 from bots.tasks.documents import store_fetched
 from portal_adapters.base import CarrierAdapter
 from portal_adapters.errors import CaptchaRequired
+from store.db import transaction
 from store.models import Deduction, Document, DocumentLink, Shipment, utcnow
 from store.repositories import shipments as shipments_repo
 from store.schemas import Category, PodStatus
@@ -134,7 +135,7 @@ async def pods(jc: JobContext, targets: list[PodTarget] | None = None) -> None:
         if found is None:
             jc.counts["pods.unknown_shipment"] += 1
             continue
-        with jc.db() as s, s.begin():
+        with transaction(jc.db) as s:
             shipment_id = shipments_repo.upsert(s, found.shipment, run_id=jc.run_id).id
         for doc in found.documents:
             store_fetched(
@@ -150,7 +151,7 @@ async def pods(jc: JobContext, targets: list[PodTarget] | None = None) -> None:
         else:
             jc.counts["pods.not_yet_available"] += 1
             status = PodStatus.not_available
-        with jc.db() as s, s.begin():
+        with transaction(jc.db) as s:
             s.execute(
                 Shipment.__table__.update()
                 .where(Shipment.id == shipment_id)

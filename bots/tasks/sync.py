@@ -18,6 +18,7 @@ from bots.runtime import JobContext
 from bots.tasks.documents import store_fetched, stored_refs
 from portal_adapters.base import RetailerAdapter
 from portal_adapters.errors import NotYetAvailable, RecordInvalid
+from store.db import transaction
 from store.models import Deduction, DocumentLink
 from store.repositories import deductions as deductions_repo
 from store.repositories import quarantines as quarantine_repo
@@ -40,7 +41,7 @@ async def sync(jc: JobContext) -> None:
     async def listing() -> None:
         nonlocal newest
         async for item in adapter.list_deductions(jc.session, since):
-            with jc.db() as s, s.begin():
+            with transaction(jc.db) as s:
                 if isinstance(item, RecordInvalid):
                     quarantine_repo.quarantine(
                         s,
@@ -67,7 +68,7 @@ async def sync(jc: JobContext) -> None:
     # pass (the fetched refs keep it from downloading anything twice), not as an
     # incremental one that skips claims already holding some of their documents.
     if newest is not None:
-        with jc.db() as s, s.begin():
+        with transaction(jc.db) as s:
             watermarks.put(s, portal, "sync", newest.isoformat(), account)
 
 
