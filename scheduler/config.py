@@ -422,7 +422,10 @@ _SETTINGS_KEYS = (
 def settings_for(config: FleetConfig, **overrides: Any) -> Settings:
     """Settings with the file's values, where no ``FLEET_*`` variable says otherwise.
 
-    Portal URLs come from ``[portals.*].base_url`` unless FLEET_PORTAL_URLS is set.
+    Portal URLs come from ``[portals.*].base_url`` unless FLEET_PORTAL_URLS is set;
+    each portal's ``max_sessions`` and ``requests_per_minute`` become the runtime's
+    per-portal limits (bots/politeness.py) unless FLEET_PORTAL_CONCURRENCY or
+    FLEET_PORTAL_REQUESTS_PER_MINUTE is set.
     """
     values: dict[str, Any] = {}
     for key in _SETTINGS_KEYS:
@@ -431,6 +434,12 @@ def settings_for(config: FleetConfig, **overrides: Any) -> Settings:
             values[key] = value
     if config.portals and "FLEET_PORTAL_URLS" not in os.environ:
         values["portal_urls"] = config.portal_urls()
+    if config.portals and "FLEET_PORTAL_CONCURRENCY" not in os.environ:
+        values["portal_concurrency"] = {p: c.max_sessions for p, c in config.portals.items()}
+    if config.portals and "FLEET_PORTAL_REQUESTS_PER_MINUTE" not in os.environ:
+        values["portal_requests_per_minute"] = {
+            p: float(c.requests_per_minute) for p, c in config.portals.items()
+        }
     values.update(overrides)
     return get_settings(**values)
 

@@ -76,7 +76,10 @@ class Fleet:
             f'\n[[accounts]]\nportal = "{a.portal}"\nusername = "{a.username}"\n'
             for a in scenario.accounts
         )
-        portals = "".join(f'\n[portals.{p}]\nbase_url = "{u}"\n' for p, u in world.urls.items())
+        portals = "".join(
+            f'\n[portals.{p}]\nbase_url = "{u}"\nrequests_per_minute = 6000\n'
+            for p, u in world.urls.items()
+        )
         self.config_file = root / "fleet.toml"
         self.config_file.write_text(
             f'data_dir = "{root}"\nbroker_url = "{broker}"\nmax_contexts = 2\n'

@@ -77,3 +77,25 @@ def test_config_check_command(tmp_path: Path) -> None:
     assert f"{bad}:2: portals.megamart.base_url" in res.output
     missing = runner.invoke(config_app, ["check", str(tmp_path / "absent.toml")])
     assert missing.exit_code == 1
+
+
+def test_portal_limits_in_fleet_toml_reach_the_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
+    """max_sessions and requests_per_minute are promises to the portal: the runtime's
+    politeness limits must be the file's, not the defaults."""
+    from fleet.runtime_factory import politeness_from
+    from scheduler.config import settings_for
+
+    for var in ("FLEET_PORTAL_CONCURRENCY", "FLEET_PORTAL_REQUESTS_PER_MINUTE"):
+        monkeypatch.delenv(var, raising=False)
+    config = parse_config(
+        '[portals.megamart]\nbase_url = "https://m.example"\nmax_sessions = 3\n'
+        'requests_per_minute = 30\n[portals.haulstar]\nbase_url = "https://h.example"\n',
+        Path("fleet.toml"),
+    )
+    settings = settings_for(config)
+    assert settings.portal_concurrency == {"megamart": 3, "haulstar": 2}
+    assert settings.portal_requests_per_minute == {"megamart": 30.0, "haulstar": 120.0}
+    limits = politeness_from(settings).limits
+    assert (limits["megamart"].concurrent_jobs, limits["megamart"].requests_per_minute) == (3, 30)
+    monkeypatch.setenv("FLEET_PORTAL_REQUESTS_PER_MINUTE", '{"megamart": 10}')
+    assert settings_for(config).portal_requests_per_minute == {"megamart": 10.0}
