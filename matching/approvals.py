@@ -31,13 +31,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from matching.config import ROLE_RANK, MatchingConfig, load_config
+from matching.config import CREDIT_KINDS, DECISION_KINDS, ROLE_RANK, MatchingConfig, load_config
 from store.models import Decision, DecisionStep, Deduction, Verdict, utcnow
 from store.repositories import approvals as repo
 from store.repositories import audit
 
-KINDS = ("accept", "dispute", "split")
-CREDIT_KINDS = ("credit_memo", "write_off")
+KINDS = DECISION_KINDS
 USERNAME = r"[A-Za-z0-9_](?:[A-Za-z0-9_.\-]{0,126}[A-Za-z0-9_])?"
 MENTION = re.compile(rf"(?<![\w@])@({USERNAME})")
 ZERO = Decimal("0.00")

@@ -19,6 +19,8 @@ DEFAULT_FILE = Path(__file__).resolve().parent / "data" / "rules.json"
 
 ROLE_RANK: dict[str, int] = {"analyst": 1, "manager": 2, "director": 3}
 """Who may act for which step: a higher role may take a lower role's step."""
+DECISION_KINDS = ("accept", "dispute", "split")
+CREDIT_KINDS = ("credit_memo", "write_off")
 
 
 @dataclass(frozen=True)
@@ -82,4 +84,11 @@ def load_config(path: str | None = None) -> MatchingConfig:
     return MatchingConfig.from_dict(json.loads(chosen.read_text(encoding="utf-8")))
 
 
-__all__ = ["ROLE_RANK", "ChainRule", "MatchingConfig", "load_config"]
+__all__ = [
+    "CREDIT_KINDS",
+    "DECISION_KINDS",
+    "ROLE_RANK",
+    "ChainRule",
+    "MatchingConfig",
+    "load_config",
+]

@@ -30,6 +30,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from fleet.commands.match import _db, deduction_or_exit
+from matching.config import CREDIT_KINDS, DECISION_KINDS, ROLE_RANK
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -45,9 +46,8 @@ approvals_app = typer.Typer(
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
-KINDS = ("accept", "dispute", "split")
-CREDIT_KINDS = ("credit_memo", "write_off")
-ROLES = ("analyst", "manager", "director")
+KINDS = DECISION_KINDS
+ROLES = tuple(ROLE_RANK)
 _AMOUNT = re.compile(r"\d{1,12}(?:\.\d{1,2})?")
 
 AsUser = Annotated[
