@@ -55,7 +55,8 @@ def _day(text: str | None) -> date:
 def match(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     explain: Annotated[
-        str | None, typer.Option("--explain", help="One deduction: portal:id or id.")
+        str | None,
+        typer.Option("--explain", help="One deduction: portal:claim, or a claim number if unique."),
     ] = None,
     today: Annotated[
         str | None, typer.Option("--today", help="Judge windows as of this date.")
