@@ -5,42 +5,18 @@ on a real store (typer's CliRunner against the parametrised database)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 
-import pytest
 from click.testing import Result
 from sqlalchemy import select, update
-from typer.testing import CliRunner
 
-from fleet.cli import app
 from store.models import AuditLog, Decision, DeductionComment, utcnow
 from store.repositories import approvals as approvals_repo
 from store.repositories import audit, deductions
+from tests.integration.matching.conftest import Fleet
 from tests.integration.store import factories
 from tests.integration.store.conftest import Db
-
-Fleet = Callable[..., Result]
-
-
-@pytest.fixture
-def fleet(db: Db, tmp_path: Path) -> Fleet:
-    """``fleet(*args, user=...)``: run the CLI on the test database as ``user``
-    (through FLEET_USER, as a shell would)."""
-    runner = CliRunner()
-    base = {
-        "FLEET_DATABASE_URL": db.url,
-        "FLEET_DATA_DIR": str(tmp_path / "data"),
-        "FLEET_CONFIG": str(tmp_path / "absent.toml"),
-        "COLUMNS": "200",
-    }
-
-    def run(*args: str, user: str | None = None, **env: str) -> Result:
-        return runner.invoke(app, list(args), env={**base, "FLEET_USER": user, **env})
-
-    return run
 
 
 def _team(db: Db, fleet: Fleet, claims: dict[str, str]) -> dict[str, int]:

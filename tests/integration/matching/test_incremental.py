@@ -10,11 +10,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
-from typer.testing import CliRunner
 
 from fixtures.generator import generate
 from fixtures.scenario import Scenario
-from fleet.cli import app
 from matching.changes import Changes, scope
 from matching.config import load_config
 from matching.service import compute, fingerprint
@@ -22,6 +20,7 @@ from matching.service import run_matching as _run_matching
 from store.models import Deduction, Verdict
 from store.repositories import deductions, documents
 from store.repositories import matching as matching_repo
+from tests.integration.matching.conftest import Fleet
 from tests.integration.matching.loader import load_scenario
 from tests.integration.store import factories
 from tests.integration.store.conftest import Db
@@ -144,20 +143,13 @@ def test_each_kind_of_change_is_judged_again_and_nothing_else(db: Db) -> None:
     assert (asked.mode, asked.judged, asked.created + asked.changed) == ("full", asked.total, 0)
 
 
-def test_fleet_match_says_what_it_judged(db: Db, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_fleet_match_says_what_it_judged(db: Db, fleet: Fleet) -> None:
     sc = generate(11, "small")
     load_scenario(db.sessions, sc, evidence="complete")
-    runner = CliRunner()
-    env = {
-        "FLEET_DATABASE_URL": db.url,
-        "FLEET_DATA_DIR": str(tmp_path / "data"),
-        "FLEET_CONFIG": str(tmp_path / "absent.toml"),
-        "COLUMNS": "200",
-    }
     day = sc.as_of.isoformat()
 
     def match(*args: str) -> dict:  # type: ignore[type-arg]
-        r = runner.invoke(app, ["match", "--json", "--today", day, *args], env=env)
+        r = fleet("match", "--json", "--today", day, *args)
         assert r.exit_code == 0, r.output
         return json.loads(r.stdout)
 
@@ -166,7 +158,7 @@ def test_fleet_match_says_what_it_judged(db: Db, tmp_path) -> None:  # type: ign
     forced = match("--full")
     assert (forced["mode"], forced["full_reason"], forced["judged"]) == ("full", "asked for", 146)
     assert forced["by_validity"] == first["by_validity"]
-    text = runner.invoke(app, ["match", "--today", day], env=env)
+    text = fleet("match", "--today", day)
     assert text.exit_code == 0, text.output
     # Within the safety margin of the last run, the recent load is looked at again.
     assert "judged" in text.stdout
