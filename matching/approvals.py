@@ -359,10 +359,8 @@ def send_reminders(
         if w.since > limit:
             continue
         previous = w.step.reminded_at
-        if previous is not None and (previous > limit or previous >= now):
-            continue
         if not repo.mark_reminded(session, w.step.id, now, limit):
-            continue  # another sender got there first
+            continue  # reminded less than the interval ago, by us or another sender
         hours = int((now - w.since).total_seconds() // 3600)
         audit.append(
             session,
