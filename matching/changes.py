@@ -14,6 +14,11 @@ the run then reads only those deductions and the invoices they name. Anything
 it cannot pin to keys (a new carrier portal, the rules file, a day earlier
 than the last run) asks for a full run instead.
 
+A shared record's keys can change too (a promotion's items, an ERP
+shipment's PRO, a remittance's lines), and the old keys are gone: so a changed
+promotion, shipment or remittance also reaches every deduction whose stored
+verdict cites it as evidence (``Changes.cited``).
+
 Timestamps are written before their transaction commits, so ``since`` is the
 last run's start minus a margin (``SAFETY_MARGIN``): a row committed while
 the last run was reading is judged again, at the price of re-judging a few
@@ -23,7 +28,6 @@ unchanged ones (whose verdicts then write nothing: fingerprints).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -33,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from matching.classify import PROMO_FIELDS
 from matching.model import Doc as DocView
-from matching.snapshot import CHUNK, STREAM
+from matching.snapshot import STREAM, chunks
 from store.models import (
     CategoryOverride,
     Deduction,
@@ -66,6 +70,7 @@ class Changes:
     shipment_refs: set[str] = field(default_factory=set)  # PRO and BOL numbers
     claim_refs: set[str] = field(default_factory=set)  # remittance adjustment references
     override_keys: set[tuple[str, str]] = field(default_factory=set)  # (portal, reason code)
+    cited: set[tuple[str, str]] = field(default_factory=set)  # evidence (kind, key), see _key
     without_verdict: bool = False
 
     def nothing(self) -> bool:
@@ -77,6 +82,7 @@ class Changes:
             or self.shipment_refs
             or self.claim_refs
             or self.override_keys
+            or self.cited
             or self.without_verdict
         )
 
@@ -116,20 +122,27 @@ def changes_since(session: Session, since: datetime) -> Changes:
         session, select(ErpInvoice.invoice_number).where(ErpInvoice.updated_at > since)
     )
     P = ErpPromotion
-    for pid, customer, skus in session.execute(
-        select(P.promo_id, P.customer, P.skus).where(P.updated_at > since)
+    for row_id, pid, customer, skus in session.execute(
+        select(P.id, P.promo_id, P.customer, P.skus).where(P.updated_at > since)
     ):
         c.promo_ids.add(pid)
         c.promo_skus |= {(customer, str(sku)) for sku in skus or []}
+        c.cited.add(("erp_promotion", str(row_id)))
     ES, S = ErpShipment, Shipment
-    for inv, pro, bol in session.execute(
-        select(ES.invoice_number, ES.pro_number, ES.bol_number).where(ES.updated_at > since)
+    for row_id, inv, pro, bol in session.execute(
+        select(ES.id, ES.invoice_number, ES.pro_number, ES.bol_number).where(ES.updated_at > since)
     ):
         c.invoice_numbers.add(inv)
         c.shipment_refs |= {r for r in (pro, bol) if r}
-    for pro, bol in session.execute(select(S.pro_number, S.bol_number).where(S.updated_at > since)):
+        c.cited.add(("erp_shipment", str(row_id)))
+    for row_id, pro, bol in session.execute(
+        select(S.id, S.pro_number, S.bol_number).where(S.updated_at > since)
+    ):
         c.shipment_refs |= {r for r in (pro, bol) if r}
+        c.cited.add(("shipment", str(row_id)))
     R, RL, RA = Remittance, RemittanceLine, RemittanceAdjustment
+    for (rid,) in session.execute(select(R.remittance_id).where(R.updated_at > since)):
+        c.cited |= {("remittance", rid), ("remittance_adjustment", rid)}
     changed_remittances = select(R.id).where(R.updated_at > since)
     c.invoice_numbers |= _set(
         session, select(RL.invoice_number).where(RL.remittance_id.in_(changed_remittances))
@@ -149,10 +162,28 @@ def changes_since(session: Session, since: datetime) -> Changes:
     return c
 
 
-def _chunks(keys: set[Any]) -> Iterator[list[Any]]:
-    ordered = sorted(keys)
-    for i in range(0, len(ordered), CHUNK):
-        yield ordered[i : i + CHUNK]
+def _key(item: dict[str, Any]) -> tuple[str, str]:
+    """An evidence item as ``Changes.cited`` names it: remittances by their own
+    id (``ref``), the other records by row id."""
+    kind = str(item.get("kind", ""))
+    key = item.get("ref") if kind in ("remittance", "remittance_adjustment") else item.get("id")
+    return kind, str(key)
+
+
+def _citing(session: Session, cited: set[tuple[str, str]]) -> set[int]:
+    """Deductions whose stored verdict cites one of ``cited`` (one pass over the
+    verdicts' evidence, only when a shared record changed)."""
+    if not cited:
+        return set()
+    V = Verdict
+    text = cast(V.evidence, String)  # only verdicts that cite such a kind at all are parsed
+    kinds = sorted({kind for kind, _ in cited})
+    stmt = select(V.deduction_id, V.evidence).where(or_(*(text.contains(f'"{k}"') for k in kinds)))
+    return {
+        did
+        for did, evidence in session.execute(stmt.execution_options(yield_per=STREAM))
+        if any(_key(e) in cited for e in evidence or [] if isinstance(e, dict))
+    }
 
 
 _PLAIN = re.compile(r"[A-Za-z0-9 ._/#:-]+")
@@ -197,17 +228,18 @@ def scope(session: Session, c: Changes, last_today: date, today: date) -> set[in
         session,
         select(D.id).outerjoin(V, V.deduction_id == D.id).where(V.id.is_(None)),
     )
-    for chunk in _chunks(c.invoice_numbers):
+    for chunk in chunks(c.invoice_numbers):
         out |= _set(session, select(D.id).where(D.invoice_number.in_(chunk)))
-    for chunk in _chunks(c.claim_refs):
+    for chunk in chunks(c.claim_refs):
         out |= _set(session, select(D.id).where(D.external_id.in_(chunk)))
-    for chunk in _chunks(c.promo_ids):
+    for chunk in chunks(c.promo_ids):
         out |= _set(session, select(D.id).where(D.promo_id.in_(chunk)))
-    for chunk in _chunks(c.shipment_refs):
+    for chunk in chunks(c.shipment_refs):
         out |= _set(
             session, select(D.id).where(or_(D.pro_number.in_(chunk), D.bol_number.in_(chunk)))
         )
     out |= _named_in_documents(session, c)
+    out |= _citing(session, c.cited)
     for portal, code in c.override_keys:
         out |= _set(
             session,
@@ -215,7 +247,7 @@ def scope(session: Session, c: Changes, last_today: date, today: date) -> set[in
         )
     if c.promo_skus:
         L, I = DeductionLine, ErpInvoice  # noqa: E741
-        for chunk in _chunks({sku for _, sku in c.promo_skus}):
+        for chunk in chunks({sku for _, sku in c.promo_skus}):
             for did, customer, sku in session.execute(
                 select(L.deduction_id, I.customer, L.sku)
                 .join(D, D.id == L.deduction_id)
@@ -230,7 +262,7 @@ def scope(session: Session, c: Changes, last_today: date, today: date) -> set[in
             select(V.deduction_id).where(V.window_closes >= last_today, V.window_closes < today),
         )
     claims = {(p, n) for p, n in _pairs(session, out)}
-    for chunk in _chunks({n for _, n in claims}):
+    for chunk in chunks({n for _, n in claims}):
         for did, p, n in session.execute(
             select(D.id, D.portal, D.invoice_number).where(D.invoice_number.in_(chunk))
         ):
@@ -242,7 +274,7 @@ def scope(session: Session, c: Changes, last_today: date, today: date) -> set[in
 def _pairs(session: Session, ids: set[int]) -> set[tuple[str, str]]:
     D = Deduction
     pairs: set[tuple[str, str]] = set()
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         pairs |= {
             (p, n)
             for p, n in session.execute(select(D.portal, D.invoice_number).where(D.id.in_(chunk)))

@@ -165,6 +165,10 @@ def rule_promotion(snap: Snapshot, d: Ded, inv: Invoice) -> Finding:
             if p.start_date <= inv.invoice_date <= p.end_date
         }
         if len(found) > 1:
+            for p in sorted(found.values(), key=lambda p: p.promo_id):
+                f.cite(
+                    "erp_promotion", p.promo_id, p.id, "one of the promotions covering the items"
+                )
             return f.need(
                 "analyst",
                 d.ref,

@@ -68,15 +68,21 @@ def _rows(session: Session, stmt):  # type: ignore[no-untyped-def]
     return session.execute(stmt.execution_options(yield_per=STREAM))
 
 
+def chunks(keys: Collection[Any]) -> Iterator[list[Any]]:
+    """``keys`` sorted, ``CHUNK`` at a time (for ``IN (...)`` lists)."""
+    ordered = sorted(keys)
+    for i in range(0, len(ordered), CHUNK):
+        yield ordered[i : i + CHUNK]
+
+
 def _scoped(session: Session, stmt, column, keys: Collection[Any] | None) -> Iterator[Any]:  # type: ignore[no-untyped-def]
     """``stmt``'s rows, or, with ``keys``, only rows whose ``column`` is one of them
     (one query per chunk; each key's rows come from one chunk, in ``stmt``'s order)."""
     if keys is None:
         yield from _rows(session, stmt)
         return
-    ordered = sorted(keys)
-    for i in range(0, len(ordered), CHUNK):
-        yield from _rows(session, stmt.where(column.in_(ordered[i : i + CHUNK])))
+    for chunk in chunks(keys):
+        yield from _rows(session, stmt.where(column.in_(chunk)))
 
 
 def load_snapshot(session: Session, deduction_ids: Collection[int] | None = None) -> Snapshot:
@@ -313,4 +319,4 @@ def load_snapshot(session: Session, deduction_ids: Collection[int] | None = None
     )
 
 
-__all__ = ["load_snapshot"]
+__all__ = ["chunks", "load_snapshot"]

@@ -18,8 +18,9 @@ from matching.config import load_config
 from matching.service import compute, fingerprint
 from matching.service import run_matching as _run_matching
 from store.models import Deduction, Verdict
-from store.repositories import deductions, documents
+from store.repositories import deductions, documents, erp
 from store.repositories import matching as matching_repo
+from store.schemas import ErpInvoiceLineRecord, ErpInvoiceRecord, ErpPromotionRecord
 from tests.integration.matching.conftest import Fleet
 from tests.integration.matching.loader import load_scenario
 from tests.integration.store import factories
@@ -32,7 +33,7 @@ def run_matching(*args, **kwargs):  # type: ignore[no-untyped-def]
     return _run_matching(*args, margin=timedelta(0), **kwargs)
 
 
-def _stored_equals_full(db: Db, sc: Scenario, today, config=None) -> None:  # type: ignore[no-untyped-def]
+def _stored_equals_full(db: Db, today, config=None) -> None:  # type: ignore[no-untyped-def]
     with db.sessions() as s:
         full = {v.deduction_id: fingerprint(v) for v in compute(s, today, config)}
         stored = {d: fp for d, (fp, _, _) in matching_repo.fingerprints(s).items()}
@@ -89,7 +90,7 @@ def test_each_kind_of_change_is_judged_again_and_nothing_else(db: Db) -> None:
     more = run_matching(db.sessions, day)
     assert more.mode == "incremental"
     assert 0 < more.changed <= more.judged < more.total
-    _stored_equals_full(db, sc, day)
+    _stored_equals_full(db, day)
 
     # Finance corrects a promotion's agreed rate in the ERP.
     i = _used_promotion(sc)
@@ -102,7 +103,7 @@ def test_each_kind_of_change_is_judged_again_and_nothing_else(db: Db) -> None:
     assert promo_run.mode == "incremental"
     assert 0 < promo_run.judged < promo_run.total
     assert promo_run.changed > 0
-    _stored_equals_full(db, sc, day)
+    _stored_equals_full(db, day)
 
     # An invoice is re-priced in the ERP.
     _reprice_a_pricing_claim(db, sc)
@@ -110,7 +111,7 @@ def test_each_kind_of_change_is_judged_again_and_nothing_else(db: Db) -> None:
     inv_run = run_matching(db.sessions, day)
     assert 0 < inv_run.judged < inv_run.total
     assert inv_run.changed > 0
-    _stored_equals_full(db, sc, day)
+    _stored_equals_full(db, day)
 
     # An analyst's category correction for one portal and code.
     with db.sessions() as s, s.begin():
@@ -118,7 +119,7 @@ def test_each_kind_of_change_is_judged_again_and_nothing_else(db: Db) -> None:
     fix = run_matching(db.sessions, day)
     assert fix.mode == "incremental"
     assert 0 < fix.judged < fix.total
-    _stored_equals_full(db, sc, day)
+    _stored_equals_full(db, day)
 
     # Time passes: dispute windows close on open claims, and only those move.
     later = day + timedelta(days=45)
@@ -126,19 +127,19 @@ def test_each_kind_of_change_is_judged_again_and_nothing_else(db: Db) -> None:
     assert aged.mode == "incremental"
     assert aged.changed > 0
     assert aged.judged < aged.total
-    _stored_equals_full(db, sc, later)
+    _stored_equals_full(db, later)
 
     # New rules: everything is judged again.
     rules = replace(load_config(), amount_tolerance=Decimal("5.00"))
     ruled = run_matching(db.sessions, later, config=rules)
     assert (ruled.mode, ruled.full_reason) == ("full", "the rules changed")
     assert ruled.judged == ruled.total
-    _stored_equals_full(db, sc, later, rules)
+    _stored_equals_full(db, later, rules)
 
     # Back in time, and on request: full runs.
     back = run_matching(db.sessions, day, config=rules)
     assert back.full_reason == "judged as of an earlier day than the last run"
-    _stored_equals_full(db, sc, day, rules)
+    _stored_equals_full(db, day, rules)
     asked = run_matching(db.sessions, day, config=rules, full=True)
     assert (asked.mode, asked.judged, asked.created + asked.changed) == ("full", asked.total, 0)
 
@@ -199,3 +200,60 @@ def test_a_ref_named_only_in_a_backup_document_is_in_scope(db: Db) -> None:
         both = scope(s, Changes(shipment_refs=set(refs.values())), day, day)
         assert both == set(ids.values())
         assert other not in both
+
+
+def test_a_promotion_moved_off_an_item_reaches_the_claim_it_covered(db: Db) -> None:
+    """The claim names no promotion; the ERP's promotion covered its item. When
+    the promotion's items change, the old item is gone from the store: only the
+    verdict's own evidence still says the claim depended on it."""
+    day = date(2025, 6, 2)
+    promo = ErpPromotionRecord(
+        promo_id="P-1",
+        customer="MegaMart Inc.",
+        start_date=date(2025, 1, 1),
+        end_date=date(2025, 3, 31),
+        rate_per_unit=Decimal("1.00"),
+        skus=["SKU-1"],
+    )
+    invoice = ErpInvoiceRecord(
+        invoice_number="INV-5001",
+        customer="MegaMart Inc.",
+        invoice_date=date(2025, 2, 1),
+        total=Decimal("500.00"),
+        lines=[
+            ErpInvoiceLineRecord(
+                sku="SKU-1",
+                quantity=10,
+                unit_price=Decimal("50.00"),
+                amount=Decimal("500.00"),
+            )
+        ],
+    )
+    claim = factories.deduction(
+        "CB-P1",
+        reason_code="50",
+        reason_text="Promotional allowance",
+        category="promotion",
+        amount=Decimal("10.00"),
+        pro_number=None,
+        carrier=None,
+    )
+    with db.sessions() as s, s.begin():
+        erp.upsert_invoice(s, invoice)
+        erp.upsert_promotion(s, promo)
+        did = deductions.upsert(s, claim).id
+    run_matching(db.sessions, day)
+    with db.sessions() as s:
+        before = matching_repo.get_verdict(s, did)
+        assert before is not None
+        assert before.validity == "valid"
+        assert {"kind": "erp_promotion", "ref": "P-1"}.items() <= before.evidence[1].items()
+    with db.sessions() as s, s.begin():
+        erp.upsert_promotion(s, promo.model_copy(update={"skus": ["SKU-2"]}))
+    moved = run_matching(db.sessions, day)
+    assert (moved.mode, moved.judged, moved.changed) == ("incremental", 1, 1)
+    with db.sessions() as s:
+        after = matching_repo.get_verdict(s, did)
+        assert after is not None
+        assert after.validity == "invalid"
+    _stored_equals_full(db, day)
