@@ -43,11 +43,11 @@ from urllib.parse import quote
 
 from sqlalchemy import create_engine, func, select, text
 
+from records.schemas import Category, DeductionLineRecord, DeductionRecord
 from store.db import make_engine, session_factory, transaction
 from store.migrate import upgrade
 from store.models import Deduction, DeductionHistory
 from store.repositories import deductions
-from store.schemas import Category, DeductionLineRecord, DeductionRecord
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PORTALS = ("megamart", "shopright", "freshco")

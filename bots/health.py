@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from records.schemas import RetrievalStatus, RunStatus
 from store.models import Account, BotRun, RetrievalRequest, utcnow
-from store.schemas import RetrievalStatus, RunStatus
 
 _OK = (RunStatus.succeeded, RunStatus.partial)
 

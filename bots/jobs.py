@@ -42,7 +42,7 @@ class NeedsHuman:
 class JobResult:
     job: Job
     run_id: str
-    status: str  # store.schemas.RunStatus value
+    status: str  # records.schemas.RunStatus value
     counts: Counter[str] = field(default_factory=Counter)
     error_class: str | None = None
     needs_human: list[NeedsHuman] = field(default_factory=list)

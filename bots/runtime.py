@@ -41,11 +41,11 @@ from fleet.settings import Settings
 from portal_adapters.base import AdapterSession, PortalAdapter, PortalCredentials
 from portal_adapters.errors import BadCredentials, PortalError
 from portal_adapters.registry import get_adapter
+from records.schemas import RetrievalStatus, RunStatus
 from store.db import transaction
 from store.repositories import accounts as accounts_repo
 from store.repositories import retrieval as retrieval_repo
 from store.repositories import runs as runs_repo
-from store.schemas import RetrievalStatus, RunStatus
 from store.vault import DocumentVault
 
 log = structlog.get_logger(__name__)

@@ -15,9 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal_adapters.base import DisputePacket
+from records.schemas import Category, DisputeRecord
 from store.models import Deduction, Dispute, Document, DocumentLink
 from store.repositories import disputes as disputes_repo
-from store.schemas import Category, DisputeRecord
 from store.vault import DocumentVault
 
 REASON_BY_CATEGORY: dict[Category | None, str] = {
@@ -110,7 +110,7 @@ def build_packet(session: Session, vault: DocumentVault, dispute: Dispute) -> Di
 
 
 def _pdf_name(original: str, index: int) -> str:
-    from store.filenames import sanitize_filename
+    from records.filenames import sanitize_filename
 
     name = sanitize_filename(original, default=f"evidence-{index + 1}.pdf")
     return name if name.lower().endswith(".pdf") else f"{name}.pdf"

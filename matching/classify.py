@@ -1,7 +1,7 @@
 """Which category a deduction belongs to, and how we know.
 
 Order: an analyst's correction (for this deduction, or for the portal + code),
-then the portal's reason-code table (``store.normalize.portal_rules``), then
+then the portal's reason-code table (``records.normalize.portal_rules``), then
 the evidence the claim carries (a must-arrive-by date, "PO COST" lines, a
 shipment, a promotion number), then its words (reason text, memo, lines,
 backup). Keyword lists alone mislead ("Short received vs ASN" reads as a
@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from matching.model import Ded
-from store.normalize import Category, NormalizationError, category_from_text, portal_rules
+from records.normalize import Category, NormalizationError, category_from_text, portal_rules
 
 MABD = re.compile(r"must[\s-]*arrive[\s-]*by\s*:?\s*(\d{4}-\d{2}-\d{2})", re.I)
 PO_COST = re.compile(r"PO\s+COST\s+\$?([0-9][0-9,]*\.?[0-9]*)", re.I)

@@ -35,7 +35,7 @@ from matching.model import (
     Snapshot,
     Verdict,
 )
-from store.normalize import NormalizationError, portal_rules
+from records.normalize import NormalizationError, portal_rules
 
 CENT = Decimal("0.01")
 SHORT = re.compile(r"\bSHORT\s+(\d+)\s*(?:CS|CASES?|CTNS?)\b", re.I)

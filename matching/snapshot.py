@@ -35,6 +35,7 @@ from matching.model import (
     Promo,
     Snapshot,
 )
+from records.schemas import PortalKind
 from store.models import (
     CategoryOverride,
     Deduction,
@@ -52,7 +53,6 @@ from store.models import (
     RemittanceLine,
     Shipment,
 )
-from store.schemas import PortalKind
 
 STREAM = 5000  # rows per fetch when streaming large tables
 

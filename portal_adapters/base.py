@@ -2,7 +2,7 @@
 
 An adapter is stateless; everything about one job (browser context, page,
 credentials, base URL) travels in an :class:`AdapterSession`. Adapters never
-touch the database: they return validated records (``store.schemas``) and
+touch the database: they return validated records (``records.schemas``) and
 document bytes, and raise ``PortalError`` subclasses for everything else.
 
 Retailer adapters implement login, list_deductions, fetch_documents,
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from credentials.secret import Secret
     from portal_adapters.errors import RecordInvalid
-    from store.schemas import DeductionRecord, ShipmentRecord
+    from records.schemas import DeductionRecord, ShipmentRecord
 
 PortalKind = Literal["retailer", "carrier"]
 
@@ -89,7 +89,7 @@ class DocumentRef:
     """
 
     ref: str
-    role: str  # store.schemas.LinkRole value: backup, deal_sheet, line_detail, remittance...
+    role: str  # records.schemas.LinkRole value: backup, deal_sheet, line_detail, remittance...
     filename: str = ""  # as listed (untrusted)
 
 
@@ -98,7 +98,7 @@ class FetchedDocument:
     """Bytes a portal handed over. ``filename`` and ``media_type`` are the
     portal's claims (untrusted); the vault sniffs and sanitises."""
 
-    role: str  # store.schemas.LinkRole value: backup, deal_sheet, line_detail, pod, bol...
+    role: str  # records.schemas.LinkRole value: backup, deal_sheet, line_detail, pod, bol...
     filename: str
     data: bytes
     media_type: str = "application/octet-stream"

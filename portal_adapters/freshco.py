@@ -86,8 +86,8 @@ from portal_adapters.web import (
     playwright_errors,
     raise_for_status,
 )
-from store.normalize import NormalizationError, clean_text, normalize_location, portal_rules
-from store.schemas import DeductionRecord, LinkRole
+from records.normalize import NormalizationError, clean_text, normalize_location, portal_rules
+from records.schemas import DeductionRecord, LinkRole
 
 PORTAL = "freshco"
 

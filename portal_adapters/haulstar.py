@@ -69,8 +69,8 @@ from portal_adapters.web import (
     sniff_kind,
     submit_form,
 )
-from store.normalize import NormalizationError, clean_text, portal_rules
-from store.schemas import PodStatus, ShipmentRecord
+from records.normalize import NormalizationError, clean_text, portal_rules
+from records.schemas import PodStatus, ShipmentRecord
 
 PORTAL = "haulstar"
 

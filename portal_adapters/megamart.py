@@ -77,14 +77,14 @@ from portal_adapters.web import (
     playwright_errors,
     sniff_kind,
 )
-from store.normalize import (
+from records.normalize import (
     NormalizationError,
     clean_text,
     normalize_location,
     parse_currency,
     portal_rules,
 )
-from store.schemas import DeductionLineRecord, DeductionRecord
+from records.schemas import DeductionLineRecord, DeductionRecord
 
 PORTAL = "megamart"
 
@@ -147,7 +147,7 @@ STATUS_BY_LABEL: dict[str, str] = {
     "expired": "expired",
 }
 
-# The claim page's "Document Type" -> store.schemas.LinkRole value.
+# The claim page's "Document Type" -> records.schemas.LinkRole value.
 DOC_ROLES: dict[str, str] = {
     "claim backup": "backup",
     "deal sheet": "deal_sheet",

@@ -82,8 +82,8 @@ from portal_adapters.web import (
     raise_for_status,
     sniff_kind,
 )
-from store.normalize import NormalizationError, clean_text, normalize_location, portal_rules
-from store.schemas import Category, DeductionLineRecord, DeductionRecord, LinkRole
+from records.normalize import NormalizationError, clean_text, normalize_location, portal_rules
+from records.schemas import Category, DeductionLineRecord, DeductionRecord, LinkRole
 
 PORTAL = "shopright"
 

@@ -24,7 +24,7 @@ from portal_adapters.errors import (
     RateLimited,
     SessionExpired,
 )
-from store.normalize import clean_text
+from records.normalize import clean_text
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 DOWNLOAD_TIMEOUT_MS = 60_000

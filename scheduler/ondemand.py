@@ -25,11 +25,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bots.jobs import Job, JobResult
 from bots.tasks.pods import carrier_of
+from records.schemas import ACTIVE_RETRIEVAL_STATUSES, RetrievalStatus
 from store.db import transaction
 from store.models import Deduction, ErpShipment, RetrievalRequest, Shipment, utcnow
 from store.repositories import accounts as accounts_repo
 from store.repositories import retrieval as retrieval_repo
-from store.schemas import ACTIVE_RETRIEVAL_STATUSES, RetrievalStatus
 
 ON_DEMAND_PRIORITY = 100
 """Above any scheduled work (scheduled jobs are not rows; they rank below every row)."""

@@ -17,7 +17,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 
-from store.filenames import sanitize_filename
+from records.filenames import sanitize_filename
 
 DEFAULT_MAX_MEMBERS = 200
 DEFAULT_MAX_TOTAL_BYTES = 200 * 1024 * 1024

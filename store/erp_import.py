@@ -22,9 +22,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
-from store.normalize import NormalizationError, clean_text, parse_amount, parse_date
-from store.repositories import erp
-from store.schemas import (
+from records.normalize import NormalizationError, clean_text, parse_amount, parse_date
+from records.schemas import (
     ErpInvoiceLineRecord,
     ErpInvoiceRecord,
     ErpPromotionRecord,
@@ -33,6 +32,7 @@ from store.schemas import (
     RemittanceLineRecord,
     RemittanceRecord,
 )
+from store.repositories import erp
 
 Kind = Literal["invoices", "promotions", "shipments", "remittances"]
 KINDS: tuple[Kind, ...] = ("invoices", "promotions", "shipments", "remittances")

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from records.schemas import ExtractionStatus
 from store.extraction import (
     ExtractedField,
     PdfExtractor,
@@ -30,7 +31,6 @@ from store.extraction import (
 )
 from store.models import Document, DocumentLink
 from store.repositories import documents as documents_repo
-from store.schemas import ExtractionStatus
 from store.vault import DocumentVault
 
 BACKUP_KEYS = ("claim_number", "invoice_number", "amount")

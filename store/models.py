@@ -46,7 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from store.schemas import (
+from records.schemas import (
     Category,
     ExtractionStatus,
     LinkRole,

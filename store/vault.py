@@ -40,8 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
 
-from store.filenames import sanitize_filename
-from store.sniff import SNIFF_BYTES, extension_for, sniff_media_type
+from records.filenames import sanitize_filename
+from records.sniff import SNIFF_BYTES, extension_for, sniff_media_type
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 CHUNK = 1024 * 1024

@@ -26,8 +26,8 @@ from typing import Any
 import pyx12.x12file
 from pydantic import ValidationError
 
-from store.normalize import NormalizationError, parse_amount, parse_date
-from store.schemas import (
+from records.normalize import NormalizationError, parse_amount, parse_date
+from records.schemas import (
     RemittanceAdjustmentRecord,
     RemittanceLineRecord,
     RemittanceRecord,

@@ -14,11 +14,11 @@ from bots.runtime import JobContext
 from dispute_filing.packets import FINAL_STATUSES, build_packet
 from portal_adapters.base import RetailerAdapter
 from portal_adapters.errors import DisputeRejected
+from records.schemas import DisputeRecord
 from store.db import transaction
 from store.models import Deduction, Dispute, utcnow
 from store.repositories import disputes as disputes_repo
 from store.repositories import runs as runs_repo
-from store.schemas import DisputeRecord
 
 
 def _record(d: Dispute, external_id: str, **changes: object) -> DisputeRecord:

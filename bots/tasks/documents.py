@@ -14,10 +14,10 @@ import structlog
 
 from bots.runtime import JobContext
 from portal_adapters.base import FetchedDocument
+from records.schemas import DocumentRecord
 from store.archives import ArchiveError, safe_unzip
 from store.db import transaction
 from store.repositories import documents as documents_repo
-from store.schemas import DocumentRecord
 from store.vault import DocumentTooLarge, StoredDocument
 
 log = structlog.get_logger(__name__)

@@ -23,10 +23,10 @@ from bots.runtime import JobContext
 from bots.tasks.documents import store_fetched
 from portal_adapters.base import CarrierAdapter
 from portal_adapters.errors import CaptchaRequired
+from records.schemas import Category, PodStatus
 from store.db import transaction
 from store.models import Deduction, Document, DocumentLink, Shipment, utcnow
 from store.repositories import shipments as shipments_repo
-from store.schemas import Category, PodStatus
 
 POD_CATEGORIES = (Category.shortage, Category.damage, Category.compliance_fine, Category.other)
 POD_RECHECK = timedelta(hours=12)

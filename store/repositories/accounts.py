@@ -6,9 +6,9 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from records.schemas import PortalKind
 from store.models import Account, Portal, utcnow
 from store.repositories._common import ensure_account, ensure_portal, insert_for
-from store.schemas import PortalKind
 
 A = Account.__table__
 

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
+from records.schemas import DeductionLineRecord, DeductionRecord
 from store.db import json_dumps
 from store.models import Deduction, DeductionHistory, DeductionLine, utcnow
 from store.repositories._common import (
@@ -36,7 +37,6 @@ from store.repositories._common import (
     insert_for,
 )
 from store.repositories.quarantines import quarantine
-from store.schemas import DeductionLineRecord, DeductionRecord
 
 D = Deduction.__table__
 L = DeductionLine.__table__

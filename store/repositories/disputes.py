@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from records.schemas import DisputeRecord
 from store.models import Deduction, Dispute, DisputeStatusHistory, utcnow
 from store.repositories._common import UpsertResult, ensure_portal
 from store.repositories._keyed import keyed_upsert, stored_columns
-from store.schemas import DisputeRecord
 
 T = Dispute.__table__
 SH = DisputeStatusHistory.__table__

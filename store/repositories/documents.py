@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
+from records.schemas import DocumentRecord, ExtractionStatus, LinkRole
 from store.models import Document, DocumentLink, FetchedRef, utcnow
 from store.repositories._common import UpsertResult, insert_for
-from store.schemas import DocumentRecord, ExtractionStatus, LinkRole
 
 T = Document.__table__
 LT = DocumentLink.__table__

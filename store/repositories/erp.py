@@ -14,6 +14,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from records.schemas import (
+    ErpInvoiceRecord,
+    ErpPromotionRecord,
+    ErpShipmentRecord,
+    RemittanceRecord,
+)
 from store.db import json_dumps
 from store.models import (
     ErpInvoice,
@@ -27,12 +33,6 @@ from store.models import (
 )
 from store.repositories._common import UpsertResult
 from store.repositories._keyed import keyed_upsert, stored_columns
-from store.schemas import (
-    ErpInvoiceRecord,
-    ErpPromotionRecord,
-    ErpShipmentRecord,
-    RemittanceRecord,
-)
 
 INV = ErpInvoice.__table__
 INV_L = ErpInvoiceLine.__table__

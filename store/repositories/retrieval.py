@@ -11,9 +11,9 @@ from __future__ import annotations
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
+from records.schemas import ACTIVE_RETRIEVAL_STATUSES, RetrievalStatus
 from store.models import RetrievalRequest, utcnow
 from store.repositories._common import UpsertResult, insert_for
-from store.schemas import ACTIVE_RETRIEVAL_STATUSES, RetrievalStatus
 
 Q = RetrievalRequest.__table__
 _ACTIVE_WHERE = text("status IN ('queued', 'running')")

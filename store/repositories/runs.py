@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from records.schemas import RunStatus
 from store.models import BotRun, HealthEvent, utcnow
 from store.repositories._common import UpsertResult, ensure_portal, insert_for
-from store.schemas import RunStatus
 
 R = BotRun.__table__
 

@@ -13,11 +13,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from records.schemas import PodStatus, ShipmentRecord
 from store.db import json_dumps
 from store.models import Shipment, utcnow
 from store.repositories._common import UpsertResult, ensure_portal
 from store.repositories._keyed import keyed_upsert, stored_columns
-from store.schemas import PodStatus, ShipmentRecord
 
 S = Shipment.__table__
 

@@ -30,8 +30,8 @@ from portal_adapters.errors import (
     SessionExpired,
 )
 from portal_adapters.freshco import POSTING_LAG_DAYS, FreshcoAdapter
-from store.normalize import clean_text, normalize_location, portal_rules
-from store.schemas import DeductionRecord
+from records.normalize import clean_text, normalize_location, portal_rules
+from records.schemas import DeductionRecord
 from tests.unit.portals.test_freshco import freshco_scenario
 
 pytestmark = pytest.mark.browser

@@ -26,7 +26,7 @@ from portal_adapters.errors import (
     SessionExpired,
 )
 from portal_adapters.haulstar import HaulstarAdapter
-from store.schemas import PodStatus
+from records.schemas import PodStatus
 
 pytestmark = pytest.mark.browser
 

@@ -31,8 +31,8 @@ from portal_adapters.errors import (
     SessionExpired,
 )
 from portal_adapters.megamart import MegamartAdapter
-from store.normalize import clean_text, normalize_location, portal_rules
-from store.schemas import DeductionRecord
+from records.normalize import clean_text, normalize_location, portal_rules
+from records.schemas import DeductionRecord
 
 pytestmark = pytest.mark.browser
 

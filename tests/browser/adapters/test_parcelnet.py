@@ -25,7 +25,7 @@ from portal_adapters.errors import (
     SessionExpired,
 )
 from portal_adapters.parcelnet import ParcelnetAdapter, _download
-from store.schemas import PodStatus
+from records.schemas import PodStatus
 
 pytestmark = pytest.mark.browser
 

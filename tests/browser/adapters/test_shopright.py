@@ -34,8 +34,8 @@ from portal_adapters.errors import (
     SessionExpired,
 )
 from portal_adapters.shopright import SUMMARY_KEYS, ShoprightAdapter
-from store.normalize import clean_text
-from store.schemas import DeductionRecord
+from records.normalize import clean_text
+from records.schemas import DeductionRecord
 
 pytestmark = pytest.mark.browser
 

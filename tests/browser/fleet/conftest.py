@@ -13,9 +13,9 @@ from bots.retry import RetryPolicy
 from fixtures.generator import generate
 from fixtures.scenario import RETAILER_PORTALS, Scenario
 from fleet.demo import FleetDemo, demo_keyring, fleet_demo
-from store.normalize import portal_rules
+from records.normalize import portal_rules
+from records.schemas import DeductionRecord
 from store.repositories import deductions as deductions_repo
-from store.schemas import DeductionRecord
 
 TEST_POLICY = RetryPolicy(max_attempts=8, base_delay=0.05, max_delay=0.5, max_retry_after=3)
 

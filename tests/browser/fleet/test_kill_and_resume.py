@@ -21,11 +21,11 @@ from sqlalchemy import func, select
 from fixtures.audit import audit
 from fixtures.server import start_world
 from fleet.demo import demo_keyring
+from records.schemas import RunStatus
 from scheduler.housekeeping import reap_stale_runs
 from store.db import init_db, session_factory
 from store.models import BotRun, Document
 from store.repositories import accounts as accounts_repo
-from store.schemas import RunStatus
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

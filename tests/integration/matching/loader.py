@@ -30,12 +30,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from fixtures.erp_export import export_erp
 from fixtures.scenario import Deduction, Scenario
-from store.erp_import import import_file
-from store.normalize import portal_rules
-from store.repositories import deductions as deductions_repo
-from store.repositories import documents as documents_repo
-from store.repositories import shipments as shipments_repo
-from store.schemas import (
+from records.normalize import portal_rules
+from records.schemas import (
     DeductionLineRecord,
     DeductionRecord,
     DocumentRecord,
@@ -43,6 +39,10 @@ from store.schemas import (
     PodStatus,
     ShipmentRecord,
 )
+from store.erp_import import import_file
+from store.repositories import deductions as deductions_repo
+from store.repositories import documents as documents_repo
+from store.repositories import shipments as shipments_repo
 
 Evidence = Literal["as_of", "complete"]
 FAR = timedelta(days=3650)

@@ -17,10 +17,10 @@ from matching.changes import Changes, scope
 from matching.config import load_config
 from matching.service import compute, fingerprint
 from matching.service import run_matching as _run_matching
+from records.schemas import ErpInvoiceLineRecord, ErpInvoiceRecord, ErpPromotionRecord
 from store.models import Deduction, Verdict
 from store.repositories import deductions, documents, erp
 from store.repositories import matching as matching_repo
-from store.schemas import ErpInvoiceLineRecord, ErpInvoiceRecord, ErpPromotionRecord
 from tests.integration.matching.conftest import Fleet
 from tests.integration.matching.loader import load_scenario
 from tests.integration.store import factories

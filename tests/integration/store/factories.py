@@ -1,4 +1,4 @@
-"""Small builders for store records (typed, as store.normalize would hand them)."""
+"""Small builders for store records (typed, as records.normalize would hand them)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from store.schemas import (
+from records.schemas import (
     Category,
     DeductionLineRecord,
     DeductionRecord,

@@ -10,10 +10,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from records.schemas import DeductionLineRecord
 from store.db import transaction
 from store.models import Deduction, DeductionHistory, DeductionLine, Quarantine
 from store.repositories import deductions, quarantine
-from store.schemas import DeductionLineRecord
 
 from .conftest import Db
 from .factories import deduction

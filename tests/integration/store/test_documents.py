@@ -6,10 +6,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from records.schemas import ExtractionStatus, LinkRole
 from store.db import transaction
 from store.models import Document, DocumentLink
 from store.repositories import deductions, documents, shipments
-from store.schemas import ExtractionStatus, LinkRole
 
 from .conftest import Db
 from .factories import deduction, document, shipment

@@ -9,6 +9,19 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
+from records.schemas import (
+    DisputeRecord,
+    ErpInvoiceLineRecord,
+    ErpInvoiceRecord,
+    ErpPromotionRecord,
+    ErpShipmentRecord,
+    PodStatus,
+    RemittanceAdjustmentRecord,
+    RemittanceLineRecord,
+    RemittanceRecord,
+    RetrievalStatus,
+    RunStatus,
+)
 from store.db import transaction
 from store.models import (
     AuditLog,
@@ -28,19 +41,6 @@ from store.repositories import (
     runs,
     shipments,
     watermarks,
-)
-from store.schemas import (
-    DisputeRecord,
-    ErpInvoiceLineRecord,
-    ErpInvoiceRecord,
-    ErpPromotionRecord,
-    ErpShipmentRecord,
-    PodStatus,
-    RemittanceAdjustmentRecord,
-    RemittanceLineRecord,
-    RemittanceRecord,
-    RetrievalStatus,
-    RunStatus,
 )
 
 from .conftest import Db

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from store.normalize import (
+from records.normalize import (
     Category,
     NormalizationError,
     category_from_text,

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from fixtures.scenario import Category as WorldCategory
-from store.schemas import (
+from records.schemas import (
     Category,
     DeductionRecord,
     DocumentRecord,

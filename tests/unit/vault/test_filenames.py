@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from store.filenames import MAX_FILENAME_BYTES, sanitize_filename
+from records.filenames import MAX_FILENAME_BYTES, sanitize_filename
 
 NASTY = [
     ("../../etc/passwd", "passwd"),

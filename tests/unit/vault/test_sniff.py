@@ -5,7 +5,7 @@ import zipfile
 
 import pytest
 
-from store import sniff
+from records import sniff
 
 LOGIN_PAGE = b"""
 <!DOCTYPE html>

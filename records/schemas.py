@@ -2,7 +2,7 @@
 
 Every scraped or imported record passes one of these models before it reaches a
 repository. They take *typed* values: turning a portal's "1,234.56" or
-"03/04/25" into ``Decimal`` / ``date`` is ``store.normalize``'s job. What they
+"03/04/25" into ``Decimal`` / ``date`` is ``records.normalize``'s job. What they
 promise:
 
 * money has at most 2 decimal places and fits ``Numeric(14, 2)``;

@@ -2,7 +2,7 @@
 
 Portals print money as "$1,234.56", "1.234,56", "(1,234.56)" or "1234.56-",
 dates as 09/03/2026, 03-SEP-2026 or 2026-09-03, and reason codes in their own
-tables. Each portal's habits are data (store/data/portals/<portal>.json), so a
+tables. Each portal's habits are data (records/data/portals/<portal>.json), so a
 portal's change is a data change. Every parser raises NormalizationError with
 the offending text (bounded) so a record can be quarantined with its reason.
 """
