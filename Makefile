@@ -14,6 +14,7 @@ demo: setup browser
 
 test: setup browser services
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: setup

@@ -214,7 +214,8 @@ class CeleryFleet:
         concurrency: int,
         database_url: str | None,
     ) -> None:
-        from scheduler.config import load_config, settings_for
+        from fleet.config_loader import settings_for
+        from scheduler.config import load_config
         from scheduler.worker import celery_for
         from store.db import init_db, session_factory
         from store.repositories import accounts as accounts_repo
@@ -314,7 +315,7 @@ class CeleryFleet:
 
     def warm_up(self) -> None:
         """One slow null job per worker, so each has opened its runtime (its browser)."""
-        from scheduler.worker import send_job
+        from scheduler.dispatch import send_job
 
         warm = Job(PORTAL, ACCOUNT, "dispute_status", f"{WARM}1.5")
         for _attempt in range(5):
@@ -585,7 +586,7 @@ def sync_runs(fleet: CeleryFleet) -> tuple[int, float, dict[str, int]]:
 
 
 def part_docs(args: argparse.Namespace, world: RunningWorld, keyring: Path, tmp: Path) -> None:
-    from scheduler.worker import send_job
+    from scheduler.dispatch import send_job
 
     jobs = [Job(PORTAL, f"bench-{i}", "sync") for i in range(args.accounts)]
     say(

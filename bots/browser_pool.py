@@ -23,7 +23,7 @@ from typing import Any
 import structlog
 from playwright.async_api import Browser, BrowserContext, Playwright, async_playwright
 
-from fleet.settings import Settings
+from bots.options import BrowserOptions
 
 log = structlog.get_logger(__name__)
 
@@ -65,15 +65,15 @@ def clean_stray_browser_dirs(root: Path) -> list[Path]:
 class BrowserPool:
     """Hands out browser contexts from one shared Chromium.
 
-    Use as ``async with BrowserPool(settings) as pool:`` then
+    Use as ``async with BrowserPool(options, data_dir=...) as pool:`` then
     ``async with pool.context() as ctx:``. Safe for many concurrent jobs in
     one event loop; not shared across processes (each worker has its own).
     """
 
-    def __init__(self, settings: Settings, *, max_contexts: int = 4) -> None:
+    def __init__(self, options: BrowserOptions, *, data_dir: Path, max_contexts: int = 4) -> None:
         if max_contexts < 1:
             raise ValueError("max_contexts must be at least 1")
-        self.settings = settings
+        self.options = options
         self.max_contexts = max_contexts
         self._slots = asyncio.Semaphore(max_contexts)
         self._pw: Playwright | None = None
@@ -81,7 +81,7 @@ class BrowserPool:
         self._start_lock = asyncio.Lock()
         self.open_contexts = 0
         self.contexts_created = 0
-        self.downloads_dir = settings.data_dir / "tmp" / f"browser-{os.getpid()}"
+        self.downloads_dir = data_dir / "tmp" / f"browser-{os.getpid()}"
 
     async def __aenter__(self) -> BrowserPool:
         await self.start()
@@ -99,11 +99,11 @@ class BrowserPool:
                 log.info("browser_pool.cleaned_stray_dirs", count=len(removed))
             self.downloads_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             self._pw = await async_playwright().start()
-            path = self.settings.resolved_browser_path
+            path = self.options.executable_path
             self._browser = await self._pw.chromium.launch(
                 executable_path=str(path) if path else None,
-                args=self.settings.browser_args(),
-                headless=self.settings.headless,
+                args=list(self.options.args),
+                headless=self.options.headless,
                 downloads_path=str(self.downloads_dir),
             )
             log.info(

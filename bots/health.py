@@ -2,8 +2,9 @@
 
 Per portal and account: the last success, the success rate over 24 hours and
 7 days, failures by error class, documents retrieved, whether the account is
-disabled; and the needs-human queue. Reads only bot_runs, accounts and
-retrieval_requests: what the runtime writes as it works.
+disabled; the needs-human queue; and the disputes refused (rejected by the
+portal, or their window closed). Reads only what the runtime writes as it
+works: bot_runs, accounts, retrieval_requests, disputes and health events.
 """
 
 from __future__ import annotations
@@ -15,8 +16,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from records.schemas import RetrievalStatus, RunStatus
-from store.models import Account, BotRun, RetrievalRequest, utcnow
+from records.schemas import DisputeStatus, RetrievalStatus, RunStatus
+from store.models import (
+    Account,
+    BotRun,
+    Deduction,
+    Dispute,
+    HealthEvent,
+    RetrievalRequest,
+    utcnow,
+)
 
 _OK = (RunStatus.succeeded, RunStatus.partial)
 
@@ -112,6 +121,7 @@ def health_report(session: Session, *, now: datetime | None = None) -> dict[str,
     return {
         "generated_at": now.isoformat(),
         "accounts": out,
+        "disputes_refused": refused_disputes(session),
         "needs_human": [
             {
                 "portal": h.portal,
@@ -123,6 +133,51 @@ def health_report(session: Session, *, now: datetime | None = None) -> dict[str,
             for h in human
         ],
     }
+
+
+def refused_disputes(session: Session, limit: int = 500) -> list[dict[str, Any]]:
+    """Disputes the portal rejected or whose window closed before filing, each
+    with the reason last recorded for it: money that will not come back unless
+    a person acts."""
+    rows = session.execute(
+        select(
+            Dispute.status,
+            Dispute.amount,
+            Dispute.updated_at,
+            Deduction.portal,
+            Deduction.account,
+            Deduction.external_id,
+        )
+        .join(Deduction, Deduction.id == Dispute.deduction_id)
+        .where(
+            Dispute.status.in_((DisputeStatus.rejected.value, DisputeStatus.window_closed.value))
+        )
+        .order_by(Dispute.updated_at.desc())
+        .limit(limit)
+    ).all()
+    if not rows:
+        return []
+    why: dict[tuple[str, str], str] = {}
+    for e in session.scalars(
+        select(HealthEvent)
+        .where(HealthEvent.kind.in_(("dispute_rejected", "dispute_window_closed")))
+        .order_by(HealthEvent.id)
+    ):
+        detail = e.detail or {}
+        key = (e.portal or "", str(detail.get("deduction", "")))
+        why[key] = str(detail.get("portal_says") or detail.get("reason") or e.error_class or "")
+    return [
+        {
+            "portal": r.portal,
+            "account": r.account,
+            "deduction": r.external_id,
+            "status": r.status,
+            "amount": str(r.amount),
+            "why": why.get((r.portal, r.external_id), ""),
+            "since": _iso(r.updated_at),
+        }
+        for r in rows
+    ]
 
 
 def _rate(ok: int, total: int) -> float | None:

@@ -1,5 +1,9 @@
 """Running one bot job from start to end.
 
+A core job (read_documents, match, queue_disputes: bots/jobs.py) takes its
+fleet-wide lock (one of each at a time, across hosts), runs on the store and
+the vault, and is recorded like any other run. A browser job:
+
 ``FleetRuntime.run(job)`` takes the account's lock, opens a browser context
 (restoring the account's saved, encrypted session so a valid session skips
 login and MFA), runs the task with retries by error class, commits progress
@@ -21,115 +25,47 @@ import asyncio
 import contextlib
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any, TypeVar
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
 from bots.artifacts import ArtifactKeeper
 from bots.browser_pool import BrowserPool
-from bots.jobs import Job, JobResult, NeedsHuman
+from bots.context import BrowserTask, CoreContext, JobContext, Services
+from bots.jobs import CORE, Job, JobResult, is_core
 from bots.locks import AccountLock, FileAccountLock, LockTimeout
 from bots.politeness import Politeness
-from bots.retry import RetryPolicy, with_retries
+from bots.retry import RetryPolicy
+from bots.tasks import BROWSER_TASK_FUNCTIONS, CORE_TASK_FUNCTIONS
 from credentials.keyring_vault import CredentialVault
 from credentials.session_state import SessionStore
-from fleet.settings import Settings
-from portal_adapters.base import AdapterSession, PortalAdapter, PortalCredentials
+from dispute_filing.policy import FilingPolicy
+from portal_adapters.base import AdapterSession, PortalCredentials
 from portal_adapters.errors import BadCredentials, PortalError
 from portal_adapters.registry import get_adapter
-from records.schemas import RetrievalStatus, RunStatus
+from records.schemas import RunStatus
 from store.db import transaction
 from store.repositories import accounts as accounts_repo
-from store.repositories import retrieval as retrieval_repo
 from store.repositories import runs as runs_repo
 from store.vault import DocumentVault
 
 log = structlog.get_logger(__name__)
-T = TypeVar("T")
 
 
 class AccountDisabled(Exception):
     """The account is disabled (after BadCredentials); a person must re-enable it."""
 
 
-@dataclass
-class JobContext:
-    """What a task function gets: the session, the adapter and the runtime's services."""
-
-    runtime: FleetRuntime
-    job: Job
-    run_id: str
-    adapter: PortalAdapter
-    session: AdapterSession
-    counts: Counter[str] = field(default_factory=Counter)
-    needs_human: list[NeedsHuman] = field(default_factory=list)
-
-    @property
-    def db(self) -> sessionmaker[Session]:
-        return self.runtime.db
-
-    async def call(self, operation: Callable[[], Awaitable[T]], *, what: str) -> T:
-        """Run an adapter call with the runtime's retry policy and re-login."""
-
-        async def relogin() -> None:
-            self.counts["relogins"] += 1
-            self.session.logged_in = False
-            await self.adapter.login(self.session)
-            self.session.logged_in = True
-
-        def on_retry(exc: BaseException, delay: float) -> None:
-            self.counts[f"retry.{type(exc).__name__}"] += 1
-            log.info(
-                "bot.retry",
-                run_id=self.run_id,
-                portal=self.job.portal,
-                what=what,
-                error_class=type(exc).__name__,
-                delay=round(delay, 2),
-            )
-
-        return await with_retries(
-            operation,
-            policy=self.runtime.policy,
-            relogin=relogin,
-            on_retry=on_retry,
-            progress=self.progress,
-        )
-
-    def progress(self) -> int:
-        """Work done so far in this job: records stored and documents fetched."""
-        return (
-            len(self.session.listed) + self.counts["documents.new"] + self.counts["documents.known"]
-        )
-
-    def human(self, ref: str, exc: PortalError) -> None:
-        item = NeedsHuman(self.job.portal, self.job.account, ref, exc.error_class, str(exc)[:300])
-        self.needs_human.append(item)
-        self.counts["needs_human"] += 1
-        with transaction(self.db) as s:
-            req = retrieval_repo.enqueue(s, "fleet", _human_kind(exc), ref, portal=self.job.portal)
-            retrieval_repo.finish(s, req.id, RetrievalStatus.needs_human, exc.error_class)
-            runs_repo.health_event(
-                s,
-                "needs_human",
-                portal=self.job.portal,
-                account=self.job.account,
-                run_id=self.run_id,
-                severity="warning",
-                error_class=exc.error_class,
-                detail={"ref": ref},
-            )
+ATTENTION_COUNTS = ("quarantined", "disputes.rejected", "disputes.window_closed")
+"""Counts that make a finished job ``partial``: something in it needs a person."""
 
 
-def _human_kind(exc: PortalError) -> str:
-    return "captcha" if exc.error_class == "CaptchaRequired" else "login"
-
-
-TaskFn = Callable[[JobContext], Awaitable[None]]
+def _today_utc() -> date:
+    return datetime.now(UTC).date()
 
 
 class FleetRuntime:
@@ -137,7 +73,7 @@ class FleetRuntime:
 
     def __init__(
         self,
-        settings: Settings,
+        data_dir: Path,
         *,
         db: sessionmaker[Session],
         vault: DocumentVault,
@@ -150,21 +86,26 @@ class FleetRuntime:
         trace_jobs: bool = True,
         politeness: Politeness | None = None,
         heartbeat_seconds: float = 30.0,
+        filing: FilingPolicy | None = None,
+        today: Callable[[], date] = _today_utc,
     ) -> None:
-        self.settings = settings
+        self.data_dir = data_dir
         self.db = db
         self.vault = vault
         self.credentials = credentials
         self.session_states = SessionStore(credentials)
         self.pool = pool
         self.portal_urls = portal_urls
-        self.locks = locks or FileAccountLock(settings.data_dir / "locks")
+        self.locks = locks or FileAccountLock(data_dir / "locks")
         self.policy = policy or RetryPolicy()
         self.session_max_age = session_max_age
         self.trace_jobs = trace_jobs
         self.politeness = politeness or Politeness()
-        self.artifacts = ArtifactKeeper(settings.data_dir / "artifacts")
+        self.artifacts = ArtifactKeeper(data_dir / "artifacts")
         self.heartbeat_seconds = heartbeat_seconds
+        self.services = Services(
+            db=db, vault=vault, policy=self.policy, filing=filing or FilingPolicy(), today=today
+        )
         self._creds_cache: dict[tuple[str, str], PortalCredentials] = {}
 
     # ------------------------------------------------------------------ credentials
@@ -192,28 +133,58 @@ class FleetRuntime:
     # ------------------------------------------------------------------ running
 
     async def run(self, job: Job, *, lock_wait_seconds: float = 600) -> JobResult:
-        from bots.tasks import TASK_FUNCTIONS
-
         run_id = uuid.uuid4().hex
         result = JobResult(job=job, run_id=run_id, status=RunStatus.running.value)
         bound = log.bind(run_id=run_id, portal=job.portal, account=job.account, task=job.task)
         try:
+            if is_core(job.task):
+                async with self.locks.hold(CORE, job.task, wait_seconds=lock_wait_seconds):
+                    await self._run_core(job, run_id, result, bound)
+                return result
             async with (
                 self.locks.hold(job.portal, job.account, wait_seconds=lock_wait_seconds),
                 self.politeness.jobs(job.portal),  # the account first, then a portal slot
             ):
-                await self._run_locked(job, run_id, result, TASK_FUNCTIONS[job.task], bound)
+                await self._run_locked(job, run_id, result, BROWSER_TASK_FUNCTIONS[job.task], bound)
         except LockTimeout:
             result.status, result.error_class = RunStatus.failed.value, "LockTimeout"
             bound.warning("bot.lock_timeout")
         return result
 
-    async def _run_locked(
-        self, job: Job, run_id: str, result: JobResult, task: TaskFn, bound: Any
-    ) -> None:
+    async def _run_core(self, job: Job, run_id: str, result: JobResult, bound: Any) -> None:
+        """A core job: no browser, no login; recorded and beating like any run."""
+        await asyncio.to_thread(self._start_run, job, run_id)
+        heartbeat = asyncio.create_task(self._heartbeat(run_id), name=f"heartbeat {run_id}")
+        cc = CoreContext(self.services, job, run_id)
+        status, error_class = RunStatus.succeeded, None
+        bound.info("bot.start")
+        try:
+            await CORE_TASK_FUNCTIONS[job.task](cc)
+            if any(cc.counts.get(k) for k in ATTENTION_COUNTS):
+                status = RunStatus.partial
+        except Exception as exc:
+            status, error_class = RunStatus.failed, type(exc).__name__
+            bound.exception("bot.crashed", error_class=error_class)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+        result.counts = cc.counts
+        await asyncio.to_thread(self._finish, run_id, result, status, error_class)
+        bound.info("bot.finish", status=status.value, **_loggable(result.counts))
+
+    def _start_run(self, job: Job, run_id: str) -> Any:
         with transaction(self.db) as s:
             account = accounts_repo.get(s, job.portal, job.account)
             runs_repo.start(s, run_id, job.portal, job.task, account=job.account)
+            if account is not None:
+                s.expunge(account)
+            return account
+
+    async def _run_locked(
+        self, job: Job, run_id: str, result: JobResult, task: BrowserTask, bound: Any
+    ) -> None:
+        account = await asyncio.to_thread(self._start_run, job, run_id)
         heartbeat = asyncio.create_task(self._heartbeat(run_id), name=f"heartbeat {run_id}")
         try:
             await self._run_started(job, run_id, result, task, bound, account)
@@ -238,10 +209,12 @@ class FleetRuntime:
             runs_repo.beat(s, run_id)
 
     async def _run_started(
-        self, job: Job, run_id: str, result: JobResult, task: TaskFn, bound: Any, account: Any
+        self, job: Job, run_id: str, result: JobResult, task: BrowserTask, bound: Any, account: Any
     ) -> None:
         if account is not None and not account.enabled:
-            self._finish(run_id, result, RunStatus.failed, "AccountDisabled")
+            await asyncio.to_thread(
+                self._finish, run_id, result, RunStatus.failed, "AccountDisabled"
+            )
             bound.warning("bot.account_disabled", reason=account.disabled_reason)
             return
         adapter = get_adapter(job.portal)
@@ -255,7 +228,7 @@ class FleetRuntime:
                     tracing = True
             throttle = await self.politeness.install(job.portal, ctx)
             jc = JobContext(
-                self,
+                self.services,
                 job,
                 run_id,
                 adapter,
@@ -273,11 +246,11 @@ class FleetRuntime:
             try:
                 await jc.call(lambda: adapter.ensure_logged_in(jc.session), what="login")
                 await task(jc)
-                if jc.needs_human or jc.counts.get("quarantined"):
+                if jc.needs_human or any(jc.counts.get(k) for k in ATTENTION_COUNTS):
                     status = RunStatus.partial
             except BadCredentials as exc:
                 status, error_class = RunStatus.failed, exc.error_class
-                self._disable(job, run_id, exc)
+                await asyncio.to_thread(self._disable, job, run_id, exc)
             except PortalError as exc:
                 status, error_class = RunStatus.failed, exc.error_class
                 if exc.needs_human:
@@ -307,12 +280,9 @@ class FleetRuntime:
                         self.session_states.save(job.portal, job.account, await ctx.storage_state())  # type: ignore[arg-type]
             result.counts = jc.counts
             result.needs_human = jc.needs_human
-        self._finish(run_id, result, status, error_class)
+        await asyncio.to_thread(self._finish, run_id, result, status, error_class)
         bound.info(
-            "bot.finish",
-            status=status.value,
-            error_class=error_class,
-            **{k.replace(".", "_"): v for k, v in result.counts.items()},
+            "bot.finish", status=status.value, error_class=error_class, **_loggable(result.counts)
         )
 
     def _finish(
@@ -355,3 +325,7 @@ class FleetRuntime:
                 error_class=exc.error_class,
             )
         log.error("bot.account_disabled", run_id=run_id, portal=job.portal, account=job.account)
+
+
+def _loggable(counts: Counter[str]) -> dict[str, int]:
+    return {k.replace(".", "_"): v for k, v in counts.items()}

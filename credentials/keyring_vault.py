@@ -154,17 +154,13 @@ class CredentialVault:
         return f"<CredentialVault backend={backend_name(self.backend)} dir={self.dir}>"
 
     @classmethod
-    def open(cls, data_dir: Path | None = None) -> CredentialVault:
+    def open(cls, data_dir: Path) -> CredentialVault:
         """A vault on the backend :func:`select_backend` picks for ``data_dir``.
 
-        ``data_dir`` defaults to the settings' data dir. Opening the encrypted file
-        backend costs one Argon2id derivation; prefer :func:`get_vault`, which opens
-        once per process.
+        The data dir is handed down by the composition root (fleet/), which read
+        the settings. Opening the encrypted file backend costs one Argon2id
+        derivation; prefer :func:`get_vault`, which opens once per process.
         """
-        if data_dir is None:
-            from fleet.settings import get_settings  # composition root's settings only
-
-            data_dir = get_settings().data_dir
         return cls(select_backend(Path(data_dir)), Path(data_dir))
 
     def _locked(self, exclusive: bool) -> contextlib.AbstractContextManager[None]:
@@ -426,12 +422,8 @@ _VAULTS: dict[Path, CredentialVault] = {}
 _VAULTS_LOCK = threading.Lock()
 
 
-def get_vault(data_dir: Path | None = None) -> CredentialVault:
-    """The process's vault for ``data_dir`` (default: settings), opened once."""
-    if data_dir is None:
-        from fleet.settings import get_settings
-
-        data_dir = get_settings().data_dir
+def get_vault(data_dir: Path) -> CredentialVault:
+    """The process's vault for ``data_dir``, opened once."""
     key = Path(data_dir).resolve()
     with _VAULTS_LOCK:
         vault = _VAULTS.get(key)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal_adapters.base import DisputePacket
-from records.schemas import Category, DisputeRecord
+from records.schemas import Category, DisputeRecord, DisputeStatus
 from store.models import Deduction, Dispute, Document, DocumentLink
 from store.repositories import disputes as disputes_repo
 from store.vault import DocumentVault
@@ -30,7 +30,6 @@ REASON_BY_CATEGORY: dict[Category | None, str] = {
 }
 EVIDENCE_ORDER = ("pod", "bol", "backup", "deal_sheet", "remittance")
 MAX_ATTACHMENTS = 3  # the strictest portal's form; adapters merge where they take fewer
-FINAL_STATUSES = ("approved", "partially_approved", "denied", "expired", "rejected")
 
 
 class NotDisputable(ValueError):
@@ -42,9 +41,15 @@ def dispute_key(portal: str, external_id: str) -> str:
 
 
 def queue_dispute(
-    session: Session, portal: str, external_id: str, amount: Decimal | None = None
+    session: Session,
+    portal: str,
+    external_id: str,
+    amount: Decimal | None = None,
+    *,
+    status: DisputeStatus = DisputeStatus.queued,
 ) -> Dispute:
-    """Queue (once) a dispute of ``amount`` (default: the whole deduction). Idempotent."""
+    """Create (once) a dispute of ``amount`` (default: the whole deduction) in
+    ``status``. Idempotent: an existing dispute is returned unchanged."""
     d = session.scalar(
         select(Deduction).where(Deduction.portal == portal, Deduction.external_id == external_id)
     )
@@ -63,7 +68,7 @@ def queue_dispute(
             portal=portal,
             deduction_external_id=external_id,
             idempotency_key=key,
-            status="queued",
+            status=status.value,
             amount=amt,
             currency=d.currency,
         ),

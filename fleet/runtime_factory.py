@@ -4,7 +4,8 @@ the vaults, the browser pool and the portal URLs together."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import date
 
 from bots.browser_pool import BrowserPool
 from bots.locks import AccountLock
@@ -12,7 +13,10 @@ from bots.politeness import Politeness, PortalLimits
 from bots.retry import RetryPolicy
 from bots.runtime import FleetRuntime
 from credentials.keyring_vault import CredentialVault
+from dispute_filing.policy import FilingPolicy
 from fleet.settings import Settings
+from scheduler.config import FleetConfig
+from scheduler.dispatch import RuntimeFactory
 from store.db import init_db, session_factory
 from store.vault import DocumentVault
 
@@ -25,15 +29,22 @@ async def open_runtime(
     credentials: CredentialVault | None = None,
     policy: RetryPolicy | None = None,
     locks: AccountLock | None = None,
+    filing: FilingPolicy | None = None,
+    today: Callable[[], date] | None = None,
 ) -> AsyncIterator[FleetRuntime]:
-    """A runtime with a started browser pool; everything is closed on exit."""
+    """A runtime with a started browser pool; everything is closed on exit.
+
+    ``filing`` is fleet.toml's ``[disputes]`` policy; ``today`` the business
+    day (default: the settings' ``today``; the demo passes its world's clock)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     db = session_factory(init_db(settings.resolved_database_url))
     vault = DocumentVault(settings.data_dir / "vault")
     creds = credentials or CredentialVault.open(settings.data_dir)
-    async with BrowserPool(settings, max_contexts=settings.max_contexts) as pool:
+    async with BrowserPool(
+        settings.browser_options(), data_dir=settings.data_dir, max_contexts=settings.max_contexts
+    ) as pool:
         yield FleetRuntime(
-            settings,
+            settings.data_dir,
             db=db,
             vault=vault,
             credentials=creds,
@@ -42,7 +53,25 @@ async def open_runtime(
             policy=policy,
             locks=locks,
             politeness=politeness_from(settings),
+            filing=filing,
+            today=today or settings.today,
         )
+
+
+def runtime_factory_for(config: FleetConfig, settings: Settings) -> RuntimeFactory:
+    """What the scheduler and the workers are given to open their runtime (they
+    never import this layer): the deployment's account lock, the file's URLs."""
+    from scheduler.worker import account_lock_for
+
+    def factory() -> contextlib.AbstractAsyncContextManager[FleetRuntime]:
+        return open_runtime(
+            settings,
+            portal_urls=settings.portal_urls,
+            locks=account_lock_for(settings, config),
+            filing=config.disputes,
+        )
+
+    return factory
 
 
 def politeness_from(settings: Settings) -> Politeness:

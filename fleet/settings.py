@@ -8,6 +8,7 @@ override one value for one run without editing the shared file.
 from __future__ import annotations
 
 import os
+from datetime import UTC, date, datetime
 from functools import cached_property
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from bots.options import BrowserOptions
 
 DEBIAN_CHROMIUM = Path("/usr/lib/chromium/chromium")
 """The real binary behind Debian's /usr/bin/chromium shell wrapper."""
@@ -65,6 +68,13 @@ class Settings(BaseSettings):
         default_factory=dict, description="Requests a minute per portal, all jobs together."
     )
     headless: bool = True
+    business_day: date | None = Field(
+        default=None,
+        description=(
+            "Pin the business day the fleet works on (dispute windows, filing days); "
+            "default: today in UTC. For replaying a past day, or the simulated world."
+        ),
+    )
     log_level: str = "INFO"
     log_json_console: bool = Field(
         default=False, description="JSON lines on the console too (for log shippers)."
@@ -85,6 +95,10 @@ class Settings(BaseSettings):
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
 
+    def today(self) -> date:
+        """The business day: ``business_day`` when pinned, else today in UTC."""
+        return self.business_day or datetime.now(UTC).date()
+
     @cached_property
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -99,6 +113,14 @@ class Settings(BaseSettings):
         if DEBIAN_CHROMIUM.exists():
             return DEBIAN_CHROMIUM
         return None
+
+    def browser_options(self) -> BrowserOptions:
+        """The launch options handed down to bots/ (it never reads settings)."""
+        return BrowserOptions(
+            executable_path=self.resolved_browser_path,
+            args=tuple(self.browser_args()),
+            headless=self.headless,
+        )
 
     def browser_args(self) -> list[str]:
         args = list(QUIET_CHROMIUM_ARGS)

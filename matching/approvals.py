@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import structlog
@@ -47,6 +47,16 @@ log = structlog.get_logger(__name__)
 
 class ApprovalError(ValueError):
     """A request the workflow refuses (the message says why, for the person)."""
+
+
+def window_refusal(window_closes: date | None, today: date) -> str | None:
+    """Why a dispute may not be approved or filed on ``today`` (None: it may).
+
+    One rule for approving (here) and filing (dispute_filing/): after the
+    portal's window closes, the portal refuses the dispute or ignores it."""
+    if window_closes is not None and today > window_closes:
+        return f"the portal's dispute window closed on {window_closes.isoformat()}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -240,8 +250,15 @@ def act(
     approve: bool,
     note: str = "",
     at: datetime | None = None,
+    today: date | None = None,
+    override_window: bool = False,
 ) -> Decision:
-    """Approve or reject the decision's next pending step."""
+    """Approve or reject the decision's next pending step.
+
+    Approving a dispute (or split) whose portal window has closed is refused
+    with the reason, unless ``override_window`` (with a note saying why): the
+    override is recorded on the decision and in the audit log, and filing
+    honours it."""
     now = at or utcnow()
     decision = session.get(Decision, decision_id, populate_existing=True)
     if decision is None:
@@ -253,6 +270,28 @@ def act(
     if step is None:  # pragma: no cover - a pending decision always has a pending step
         raise ApprovalError(f"decision {decision_id} has no pending step")
     on_behalf = _may_act(session, decision, steps, step, actor, now)
+    if approve and decision.kind in ("dispute", "split"):
+        closes = session.execute(
+            select(Verdict.window_closes).where(Verdict.deduction_id == decision.deduction_id)
+        ).scalar_one_or_none()
+        refusal = window_refusal(closes, today or now.date())
+        if refusal and not override_window:
+            raise ApprovalError(
+                f"{refusal}: approve with an explicit window override (and a note "
+                "saying why) to dispute it anyway"
+            )
+        if refusal and not note.strip():
+            raise ApprovalError("overriding a closed dispute window needs a note saying why")
+        if refusal:
+            decision.window_override_by = actor[:128]
+            audit.append(
+                session,
+                actor,
+                "window_override",
+                _entity(decision.deduction_id),
+                None,
+                {"decision": decision_id, "window": refusal, "note": note[:500]},
+            )
     status = "approved" if approve else "rejected"
     if not repo.decide_step(session, step.id, status, actor, on_behalf, note):
         raise ApprovalError(f"step {step.level} of decision {decision_id} was decided meanwhile")
@@ -494,4 +533,5 @@ __all__ = [
     "propose",
     "reminders",
     "send_reminders",
+    "window_refusal",
 ]

@@ -333,6 +333,12 @@ class PortalRules:
     timezone: str
     decimal_comma: bool
     reason_codes: dict[str, ReasonCodeRule]
+    closed_statuses: frozenset[str] = frozenset()
+    """The portal's words for a claim nothing more happens to (case-folded).
+    Every other status is open: a sync re-reads open claims for changes."""
+
+    def is_open(self, status: str) -> bool:
+        return clean_text(status).casefold() not in self.closed_statuses
 
     def amount(self, text: str | int | float | Decimal) -> Decimal:
         return parse_amount(text, decimal_comma=self.decimal_comma)
@@ -383,6 +389,7 @@ def portal_rules(portal: str) -> PortalRules:
         raw.get("timezone", "UTC"),
         bool(raw.get("decimal_comma", False)),
         codes,
+        frozenset(clean_text(x).casefold() for x in raw.get("closed_statuses", ())),
     )
 
 

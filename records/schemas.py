@@ -98,6 +98,31 @@ ACTIVE_RETRIEVAL_STATUSES: tuple[RetrievalStatus, ...] = (
 )
 
 
+class DisputeStatus(StrEnum):
+    """Where a dispute stands. The fleet's own steps come first, then what the
+    portal says (adapters normalise each portal's words to these)."""
+
+    awaiting_person = "awaiting_person"  # approved, but the filing policy wants a person
+    queued = "queued"  # ready: the next file_dispute job files it
+    filing = "filing"  # an attempt started (exactly-once: the adapter looks first)
+    window_closed = "window_closed"  # refused before filing: the portal's window closed
+    rejected = "rejected"  # the portal refused the filing (the reason is in health)
+    draft = "draft"
+    research = "research"
+    supplier_action = "supplier_action"
+    approved = "approved"
+    partially_approved = "partially_approved"
+    denied = "denied"
+    expired = "expired"
+
+
+FINAL_DISPUTE_STATUSES: frozenset[str] = frozenset(
+    {"approved", "partially_approved", "denied", "expired", "rejected", "window_closed"}
+)
+"""Nothing more happens to a dispute in one of these (a person may re-queue one)."""
+UNFILED_DISPUTE_STATUSES: frozenset[str] = frozenset({"awaiting_person", "queued", "filing"})
+
+
 class RunStatus(StrEnum):
     running = "running"
     succeeded = "succeeded"
@@ -330,6 +355,7 @@ class DisputeRecord(Record):
     amount: Money
     currency: Currency = "USD"
     filed_at: Timestamp | None = None
+    filed_on: date | None = None  # the fleet's business day of filing
     attempts: int = Field(default=0, ge=0, le=1000)
 
 
@@ -412,13 +438,16 @@ class RemittanceRecord(RawRecord):
 
 __all__ = [
     "ACTIVE_RETRIEVAL_STATUSES",
+    "FINAL_DISPUTE_STATUSES",
     "MAX_AMOUNT",
     "MAX_FUTURE_DAYS",
     "MIN_DATE",
+    "UNFILED_DISPUTE_STATUSES",
     "Category",
     "DeductionLineRecord",
     "DeductionRecord",
     "DisputeRecord",
+    "DisputeStatus",
     "DocumentRecord",
     "ErpInvoiceLineRecord",
     "ErpInvoiceRecord",

@@ -8,8 +8,8 @@ numbers, so :func:`key_lines` finds each key's line in the text itself.
 No secrets live here: passwords, TOTP seeds and API keys stay in the keyring
 (``fleet credentials set``). The top-level ``data_dir``, ``database_url`` and
 ``broker_url`` are the same keys :class:`fleet.settings.Settings` reads; a
-``FLEET_*`` environment variable still wins over the file (see
-:func:`settings_for`).
+``FLEET_*`` environment variable still wins over the file (the composition
+root applies that: ``fleet.config_loader.settings_for``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from fleet.settings import Settings, get_settings
+from dispute_filing.policy import FilingPolicy
 
 PORTAL_NAME = r"^[a-z][a-z0-9_]{0,31}$"
 DEFAULT_CONFIG = Path("fleet.toml")
@@ -158,8 +158,9 @@ class FleetConfig(_Strict):
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     approval: dict[str, Any] = Field(default_factory=dict)
     """Approval policy; read and validated by matching/ (kept here so one file configures all)."""
-    disputes: dict[str, Any] = Field(default_factory=dict)
-    """Dispute policy; read and validated by dispute_filing/."""
+    disputes: FilingPolicy = Field(default_factory=FilingPolicy)
+    """The filing policy (dispute_filing/policy.py): which approved disputes the
+    robot files by itself and which wait for a person."""
 
     @model_validator(mode="after")
     def _accounts_reference_portals(self) -> FleetConfig:
@@ -404,46 +405,6 @@ def line_of(lines: dict[Loc, int], loc: Loc) -> int | None:
     return None
 
 
-# --------------------------------------------------------------------------- settings
-
-
-_SETTINGS_KEYS = (
-    "data_dir",
-    "database_url",
-    "broker_url",
-    "browser_path",
-    "max_contexts",
-    "headless",
-    "log_level",
-    "log_json_console",
-)
-
-
-def settings_for(config: FleetConfig, **overrides: Any) -> Settings:
-    """Settings with the file's values, where no ``FLEET_*`` variable says otherwise.
-
-    Portal URLs come from ``[portals.*].base_url`` unless FLEET_PORTAL_URLS is set;
-    each portal's ``max_sessions`` and ``requests_per_minute`` become the runtime's
-    per-portal limits (bots/politeness.py) unless FLEET_PORTAL_CONCURRENCY or
-    FLEET_PORTAL_REQUESTS_PER_MINUTE is set.
-    """
-    values: dict[str, Any] = {}
-    for key in _SETTINGS_KEYS:
-        value = getattr(config, key)
-        if value is not None and f"FLEET_{key.upper()}" not in os.environ:
-            values[key] = value
-    if config.portals and "FLEET_PORTAL_URLS" not in os.environ:
-        values["portal_urls"] = config.portal_urls()
-    if config.portals and "FLEET_PORTAL_CONCURRENCY" not in os.environ:
-        values["portal_concurrency"] = {p: c.max_sessions for p, c in config.portals.items()}
-    if config.portals and "FLEET_PORTAL_REQUESTS_PER_MINUTE" not in os.environ:
-        values["portal_requests_per_minute"] = {
-            p: float(c.requests_per_minute) for p, c in config.portals.items()
-        }
-    values.update(overrides)
-    return get_settings(**values)
-
-
 __all__ = [
     "AccountConfig",
     "ConfigError",
@@ -456,6 +417,5 @@ __all__ = [
     "key_lines",
     "load_config",
     "parse_config",
-    "settings_for",
     "trigger_for",
 ]

@@ -24,31 +24,73 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import structlog
 
 from bots.jobs import Job, JobResult
+from scheduler.ondemand import finish_for_result
+from scheduler.pipeline import follow_ups
 
 log = structlog.get_logger(__name__)
 
 JobRunner = Callable[[Job], Awaitable[JobResult]]
+RuntimeFactory = Callable[[], AbstractAsyncContextManager[Any]]
+"""Opens a started ``bots.runtime.FleetRuntime`` (browser pool, store, vaults).
+
+The composition root (fleet/) builds it from the settings and injects it, so
+the scheduler never imports the layer above it."""
 
 
-async def execute(runtime: Any, job: Job) -> JobResult:
-    """Run one job and record what it did (the one job function of both dispatchers).
+FollowUp = Callable[[list[Job]], Awaitable[None]]
+"""Where the jobs that follow a finished one go (the dispatcher's own submit)."""
+
+
+async def execute(runtime: Any, job: Job, then: FollowUp | None = None) -> JobResult:
+    """Run one job, record what it did, and hand on the jobs that follow it
+    (scheduler/pipeline.py) to ``then`` (the one job function of both dispatchers).
 
     Idempotent like the job itself: run twice (a redelivered Celery message),
     it leaves the same store; the on-demand request is closed by whichever
-    run finishes.
+    run finishes. Without ``then`` the job runs alone.
     """
-    from scheduler.ondemand import finish_for_result
-
     result: JobResult = await runtime.run(job)
     if job.task == "retrieve":
         await asyncio.to_thread(finish_for_result, runtime.db, result)
+    if then is not None:
+        jobs = await asyncio.to_thread(follow_ups, runtime.db, result, runtime.services.today())
+        if jobs:
+            log.info("pipeline.next", after=str(job), jobs=[str(j) for j in jobs])
+            await then(jobs)
     return result
+
+
+TASK_NAME = "fleet.run_job"
+
+
+def is_redis(url: str) -> bool:
+    return url.split("://", 1)[0].lower() in ("redis", "rediss")
+
+
+def priority_for(broker_url: str, *, on_demand: bool) -> int:
+    """RabbitMQ serves high numbers first; kombu's Redis transport serves 0 first."""
+    if is_redis(broker_url):
+        return 0 if on_demand else 9
+    return 9 if on_demand else 0
+
+
+def send_job(app: Any, job: Job, *, on_demand: bool) -> str:
+    """Publish one job; returns the Celery task id. Four plain strings, nothing else."""
+    result = app.send_task(
+        TASK_NAME,
+        args=(job.portal, job.account, job.task, job.target),
+        queue=queue_name(job.portal),
+        routing_key=queue_name(job.portal),
+        priority=priority_for(app.conf.broker_url, on_demand=on_demand),
+    )
+    return str(result.id)
 
 
 def queue_name(portal: str) -> str:
@@ -104,6 +146,8 @@ class LocalDispatcher:
         self._running: set[_Entry] = set()
         self._seq = itertools.count()
         self._closed = False
+        self._idle = asyncio.Event()
+        self._idle.set()
         self.started: list[Job] = []  # start order, for operators and tests (bounded)
 
     # --------------------------------------------------------------- state
@@ -145,6 +189,7 @@ class LocalDispatcher:
                     self._pump()
                 return e.future
         entry = _Entry(job, on_demand, next(self._seq), asyncio.get_running_loop().create_future())
+        self._idle.clear()
         self._pending.append(entry)
         self._pending.sort(key=_order)
         self._pump()
@@ -187,6 +232,13 @@ class LocalDispatcher:
             self._running.discard(entry)
             if not self._closed:
                 self._pump()
+            if not self._running and not self._pending:
+                self._idle.set()
+
+    async def join(self) -> None:
+        """Wait until no job runs or waits: a whole pipeline, follow-ups included
+        (a job's follow-ups are queued before the job counts as finished)."""
+        await self._idle.wait()
 
     # --------------------------------------------------------------- shutdown
     async def drain(self, grace_seconds: float) -> None:
@@ -223,8 +275,6 @@ class CeleryDispatcher:
     async def submit(self, job: Job, *, on_demand: bool = False) -> None:
         if self._closed:
             raise DispatcherClosed("the scheduler is shutting down")
-        from scheduler.worker import send_job
-
         await asyncio.to_thread(send_job, self.app, job, on_demand=on_demand)
 
     async def drain(self, grace_seconds: float) -> None:
@@ -237,5 +287,8 @@ __all__ = [
     "DispatcherClosed",
     "LocalDispatcher",
     "execute",
+    "is_redis",
+    "priority_for",
     "queue_name",
+    "send_job",
 ]

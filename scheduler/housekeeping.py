@@ -1,5 +1,7 @@
 """What the active scheduler does between jobs: close runs whose process died,
-and send approval reminders.
+send approval reminders, and start the work people left (a decision approved
+since the last match, a dispute released for filing: ``Tidied.work``, from
+scheduler/pipeline.py ``pending_work``).
 
 A bot job beats ``bot_runs.heartbeat_at`` every ``heartbeat_seconds`` while
 it runs (bots/runtime.py). A run still ``running`` whose heartbeat stopped
@@ -23,6 +25,8 @@ from datetime import datetime, timedelta
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
+from bots.jobs import Job
+from scheduler.pipeline import pending_work
 from store.db import transaction
 from store.models import utcnow
 from store.repositories import runs as runs_repo
@@ -34,6 +38,7 @@ log = structlog.get_logger(__name__)
 class Tidied:
     reaped: list[str] = field(default_factory=list)  # run ids
     reminders: int = 0
+    work: list[Job] = field(default_factory=list)  # jobs the scheduler should dispatch
 
 
 def reap_stale_runs(
@@ -72,6 +77,10 @@ def tidy(db: sessionmaker[Session], stale_after: timedelta, now: datetime | None
         out.reminders = send_reminders(db, now)
     except Exception:
         log.exception("scheduler.reminders_failed")
+    try:
+        out.work = pending_work(db)
+    except Exception:
+        log.exception("scheduler.pending_work_failed")
     return out
 
 

@@ -19,7 +19,11 @@ What it promises:
   idempotent and resume), release the lock, exit 0.
 - A paused account (scheduler/state.py) is skipped when its run fires.
 - Housekeeping (scheduler/housekeeping.py): runs whose process died are
-  reaped, approval reminders sent, every ``housekeeping_seconds``.
+  reaped, approval reminders sent, and work people left (approved decisions,
+  released disputes) dispatched, every ``housekeeping_seconds``.
+- The pipeline (scheduler/pipeline.py): each finished job's follow-ups are
+  dispatched like any scheduled job, so a sync carries an account's work
+  through documents, PODs, matching and filing.
 """
 
 from __future__ import annotations
@@ -33,10 +37,18 @@ from typing import Any
 
 import structlog
 
-from bots.jobs import Job
+from bots.jobs import CORE, Job
 from scheduler import state
 from scheduler.config import FleetConfig, trigger_for
-from scheduler.dispatch import CeleryDispatcher, Dispatcher, JobRunner, LocalDispatcher, execute
+from scheduler.dispatch import (
+    CeleryDispatcher,
+    Dispatcher,
+    DispatcherClosed,
+    JobRunner,
+    LocalDispatcher,
+    RuntimeFactory,
+    execute,
+)
 from scheduler.leader import LeaderLock, leader_lock_for, wait_for_leadership
 
 log = structlog.get_logger(__name__)
@@ -78,6 +90,7 @@ class SchedulerService:
         config: FleetConfig,
         settings: Any,
         *,
+        runtime_factory: RuntimeFactory | None = None,
         runner: JobRunner | None = None,
         dispatcher: Dispatcher | None = None,
         leader: LeaderLock | None = None,
@@ -86,6 +99,7 @@ class SchedulerService:
         self.settings = settings
         self.db_url: str = settings.resolved_database_url
         self._runner = runner
+        self._runtime_factory = runtime_factory
         self.dispatcher = dispatcher
         self.leader = leader or leader_lock_for(self.db_url)
         self.engine: Any = None
@@ -158,19 +172,12 @@ class SchedulerService:
             return
         runner = self._runner
         if runner is None:
-            from fleet.runtime_factory import open_runtime
-            from scheduler.worker import account_lock_for
-
-            rt = await stack.enter_async_context(
-                open_runtime(
-                    self.settings,
-                    portal_urls=self.settings.portal_urls,
-                    locks=account_lock_for(self.settings, self.config),
-                )
-            )
+            if self._runtime_factory is None:
+                raise ValueError("local dispatch needs a runtime factory (or a runner)")
+            rt = await stack.enter_async_context(self._runtime_factory())
 
             async def runner(job: Job) -> Any:
-                return await execute(rt, job)
+                return await execute(rt, job, then=self.follow)
 
         from scheduler.ondemand import requeue_orphans
 
@@ -243,6 +250,21 @@ class SchedulerService:
         return outcome
 
     # ------------------------------------------------------------------ work
+    async def follow(self, jobs: list[Job]) -> None:
+        """Dispatch the pipeline's next jobs (scheduler/pipeline.py); a paused
+        account's are skipped like its scheduled runs."""
+        for job in jobs:
+            if job.portal != CORE and await asyncio.to_thread(
+                state.is_paused, self.engine, job.portal, job.account
+            ):
+                self.skipped_paused.append(job)
+                continue
+            assert self.dispatcher is not None
+            try:
+                await self.dispatcher.submit(job, on_demand=False)
+            except DispatcherClosed:
+                return
+
     async def fire(self, job: Job) -> None:
         paused = await asyncio.to_thread(state.is_paused, self.engine, job.portal, job.account)
         if paused:
@@ -287,6 +309,8 @@ class SchedulerService:
             done = await asyncio.to_thread(tidy, self.db, stale_after)
             self.reaped.extend(done.reaped)
             del self.reaped[:-1000]
+            if done.work:
+                await self.follow(done.work)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=cfg.housekeeping_seconds)
 
@@ -313,12 +337,14 @@ def install_signal_handlers(stop: asyncio.Event) -> Callable[[], None]:
     return remove
 
 
-async def serve(config: FleetConfig, settings: Any) -> None:
+async def serve(
+    config: FleetConfig, settings: Any, runtime_factory: RuntimeFactory | None = None
+) -> None:
     """Run the service until SIGTERM/SIGINT."""
     stop = asyncio.Event()
     remove = install_signal_handlers(stop)
     try:
-        await SchedulerService(config, settings).run(stop)
+        await SchedulerService(config, settings, runtime_factory=runtime_factory).run(stop)
     finally:
         remove()
 

@@ -26,30 +26,26 @@ import re
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
-from pathlib import Path
 from typing import Any
 
 import structlog
 
-from bots.jobs import TASKS, Job, JobResult
-from scheduler.config import PORTAL_NAME, FleetConfig, load_config, settings_for
-from scheduler.dispatch import execute, queue_name
+from bots.jobs import CORE, TASKS, Job, JobResult
+from scheduler.config import PORTAL_NAME, FleetConfig
+from scheduler.dispatch import (
+    TASK_NAME,
+    FollowUp,
+    RuntimeFactory,
+    execute,
+    is_redis,
+    priority_for,
+    queue_name,
+    send_job,
+)
 
 log = structlog.get_logger(__name__)
 
-TASK_NAME = "fleet.run_job"
 _PORTAL_RE = re.compile(PORTAL_NAME)
-
-
-def is_redis(url: str) -> bool:
-    return url.split("://", 1)[0].lower() in ("redis", "rediss")
-
-
-def priority_for(broker_url: str, *, on_demand: bool) -> int:
-    """RabbitMQ serves high numbers first; kombu's Redis transport serves 0 first."""
-    if is_redis(broker_url):
-        return 0 if on_demand else 9
-    return 9 if on_demand else 0
 
 
 def make_celery(
@@ -66,7 +62,7 @@ def make_celery(
     app = Celery("fleet", broker=broker_url, set_as_current=False)
     queues = [
         Queue(queue_name(p), routing_key=queue_name(p), queue_arguments={"x-max-priority": 10})
-        for p in sorted(set(portals))
+        for p in sorted({*portals, CORE})  # core: the pipeline's matching and hand-off
     ]
     transport: dict[str, Any] = {}
     if is_redis(broker_url):
@@ -100,18 +96,6 @@ def make_celery(
     return app
 
 
-def send_job(app: Any, job: Job, *, on_demand: bool) -> str:
-    """Publish one job; returns the Celery task id. Four plain strings, nothing else."""
-    result = app.send_task(
-        TASK_NAME,
-        args=(job.portal, job.account, job.task, job.target),
-        queue=queue_name(job.portal),
-        routing_key=queue_name(job.portal),
-        priority=priority_for(app.conf.broker_url, on_demand=on_demand),
-    )
-    return str(result.id)
-
-
 def _run_job_task(
     self: Any, portal: str, account: str, task: str, target: str | None = None
 ) -> dict[str, Any]:
@@ -135,8 +119,14 @@ def _run_job_task(
 
     from bots.locks_distributed import LockLost
 
+    app = self.app
+
+    async def publish(jobs: list[Job]) -> None:
+        for follow in jobs:
+            await asyncio.to_thread(send_job, app, follow, on_demand=False)
+
     try:
-        result = process_runtime().run(job)
+        result = process_runtime().run(job, then=publish)
     except LockLost as exc:
         # Another worker may hold the account now; run again later (idempotent) rather
         # than acknowledge a job that did not finish.
@@ -172,8 +162,8 @@ def _run_job_task(
 class ProcessRuntime:
     """One event loop thread and one FleetRuntime (one browser) for this process."""
 
-    def __init__(self, config_file: Path | None = None) -> None:
-        self.config_file = config_file
+    def __init__(self, runtime_factory: RuntimeFactory) -> None:
+        self.runtime_factory = runtime_factory
         self._loop = asyncio.new_event_loop()
         self._ready: Future[Any] = Future()
         self._stop: asyncio.Event | None = None
@@ -189,17 +179,9 @@ class ProcessRuntime:
             self._loop.close()
 
     async def _serve(self) -> None:
-        from fleet.runtime_factory import open_runtime
-
         self._stop = asyncio.Event()
         try:
-            config = load_config(self.config_file)
-            settings = settings_for(config)
-            async with open_runtime(
-                settings,
-                portal_urls=settings.portal_urls,
-                locks=account_lock_for(settings, config),
-            ) as rt:
+            async with self.runtime_factory() as rt:
                 self._ready.set_result(rt)
                 await self._stop.wait()
                 closer = getattr(rt.locks, "aclose", None)
@@ -211,8 +193,8 @@ class ProcessRuntime:
                 self._ready.set_exception(exc)
             raise
 
-    def run(self, job: Job) -> JobResult:
-        fut = asyncio.run_coroutine_threadsafe(execute(self.runtime, job), self._loop)
+    def run(self, job: Job, then: FollowUp | None = None) -> JobResult:
+        fut = asyncio.run_coroutine_threadsafe(execute(self.runtime, job, then), self._loop)
         return fut.result()
 
     def close(self) -> None:
@@ -224,6 +206,13 @@ class ProcessRuntime:
 _process: ProcessRuntime | None = None
 _process_pid: int | None = None
 _process_lock = threading.Lock()
+_runtime_factory: RuntimeFactory | None = None
+
+
+def set_runtime_factory(factory: RuntimeFactory) -> None:
+    """What ``fleet worker`` injects before the worker starts (see run_worker)."""
+    global _runtime_factory
+    _runtime_factory = factory
 
 
 def process_runtime() -> ProcessRuntime:
@@ -231,7 +220,9 @@ def process_runtime() -> ProcessRuntime:
     global _process, _process_pid
     with _process_lock:
         if _process is None or _process_pid != os.getpid():
-            _process = ProcessRuntime()
+            if _runtime_factory is None:
+                raise RuntimeError("no runtime factory: the worker was not started by fleet")
+            _process = ProcessRuntime(_runtime_factory)
             _process_pid = os.getpid()
         return _process
 
@@ -289,6 +280,7 @@ def run_worker(
     config: FleetConfig,
     settings: Any,
     *,
+    runtime_factory: RuntimeFactory,
     queues: Sequence[str] | None = None,
     concurrency: int | None = None,
     name: str | None = None,
@@ -297,9 +289,11 @@ def run_worker(
     """Run a Celery worker in this process until it is told to stop (SIGTERM: warm shutdown)."""
     from celery import signals
 
+    set_runtime_factory(runtime_factory)
     app = celery_for(config, settings)
-    names = [queue_name(q) if not q.startswith("fleet.") else q for q in (queues or config.portals)]
-    unknown = sorted(set(names) - {queue_name(p) for p in config.portals})
+    every = [*config.portals, CORE]
+    names = [queue_name(q) if not q.startswith("fleet.") else q for q in (queues or every)]
+    unknown = sorted(set(names) - {queue_name(p) for p in every})
     if unknown:
         raise ValueError(f"no such portal queue: {', '.join(unknown)}")
     signals.worker_shutdown.connect(lambda **_: close_process_runtime(), weak=False)
@@ -318,13 +312,11 @@ def run_worker(
 
 
 __all__ = [
-    "TASK_NAME",
     "ProcessRuntime",
     "account_lock_for",
     "celery_for",
     "make_celery",
-    "priority_for",
     "process_runtime",
     "run_worker",
-    "send_job",
+    "set_runtime_factory",
 ]

@@ -16,6 +16,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -50,9 +51,7 @@ def head_revision() -> str:
 
 def current_revision(url: str) -> str | None:
     """The revision the database at ``url`` is at (None: never migrated)."""
-    from store.db import make_engine
-
-    engine = make_engine(url)
+    engine = create_engine(url)  # a plain engine: one read, none of the store's pragmas
     try:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()

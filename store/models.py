@@ -209,6 +209,9 @@ class Deduction(Base):
     first_seen_at: Mapped[datetime] = _created()
     last_seen_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _created()
+    documents_checked_on: Mapped[date | None] = mapped_column(Date)
+    """The business day a sync last listed the claim's documents (an open
+    claim's are listed again on a later day: documents arrive late)."""
 
     lines: Mapped[list[DeductionLine]] = relationship(
         back_populates="deduction",
@@ -285,6 +288,8 @@ class Shipment(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     last_run_id: Mapped[str | None] = mapped_column(String(64))
     first_seen_at: Mapped[datetime] = _created()
+    pod_checked_on: Mapped[date | None] = mapped_column(Date)
+    """The business day the carrier was last asked for the POD."""
     last_seen_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _created()
 
@@ -611,6 +616,7 @@ class Dispute(Base):
     amount: Mapped[Decimal] = mapped_column(Money)
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     filed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    filed_on: Mapped[date | None] = mapped_column(Date)  # the fleet's business day
     idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = _created()
@@ -855,6 +861,8 @@ class Decision(Base):
     export_batch_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("export_batches.id", ondelete="RESTRICT"), index=True
     )
+    window_override_by: Mapped[str | None] = mapped_column(String(128))
+    """Who approved disputing although the portal's window had closed (audited)."""
 
 
 class DecisionStep(Base):

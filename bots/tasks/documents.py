@@ -12,7 +12,7 @@ from pathlib import Path
 
 import structlog
 
-from bots.runtime import JobContext
+from bots.context import JobContext
 from portal_adapters.base import FetchedDocument
 from records.schemas import DocumentRecord
 from store.archives import ArchiveError, safe_unzip
@@ -32,7 +32,7 @@ def stored_refs(
 
 def _put(jc: JobContext, data: bytes, filename: str, media_type: str) -> StoredDocument | None:
     try:
-        return jc.runtime.vault.put(data, filename, media_type)
+        return jc.vault.put(data, filename, media_type)
     except DocumentTooLarge:
         jc.counts["documents.too_large"] += 1
         log.warning("documents.too_large", run_id=jc.run_id, portal=jc.job.portal)
@@ -73,7 +73,7 @@ def store_fetched(
             size_bytes=stored.size,
             media_type=stored.media_type,
             original_filename=name[:1000],
-            vault_path=str(Path(stored.path).relative_to(jc.runtime.vault.root)),
+            vault_path=str(Path(stored.path).relative_to(jc.vault.root)),
         )
         ref = source_ref if index == 0 else f"{source_ref}#{index}"
         with transaction(jc.db) as s:

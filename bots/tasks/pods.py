@@ -8,29 +8,31 @@ but name a PRO or BOL: for those the POD is the cheapest way to find out.
 A deduction points at a shipment through the PRO or BOL number the portal
 shows, or the one extracted from its backup document. Only shipments whose
 POD is not stored yet are looked up; a POD not yet imaged is looked up again
-next run; a CAPTCHA turns that one lookup into a needs-human item.
+business day (not on every run of the same day); a CAPTCHA turns that one
+lookup into a needs-human item.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, sessionmaker
 
-from bots.runtime import JobContext
+from bots.context import JobContext
 from bots.tasks.documents import store_fetched
-from portal_adapters.base import CarrierAdapter
-from portal_adapters.errors import CaptchaRequired
+from portal_adapters.base import CarrierAdapter, ShipmentDocuments
+from portal_adapters.errors import CaptchaRequired, RecordInvalid
 from records.schemas import Category, PodStatus
 from store.db import transaction
-from store.models import Deduction, Document, DocumentLink, Shipment, utcnow
+from store.models import Deduction, Document, DocumentLink, Shipment
+from store.repositories import quarantines as quarantine_repo
 from store.repositories import shipments as shipments_repo
 
 POD_CATEGORIES = (Category.shortage, Category.damage, Category.compliance_fine, Category.other)
-POD_RECHECK = timedelta(hours=12)
-"""A POD not imaged yet is looked up again after this long, not on every run."""
 
 
 @dataclass
@@ -55,12 +57,16 @@ def carrier_of(text: str | None) -> str | None:
     return None
 
 
-def pod_targets(jc: JobContext, carrier: str) -> list[PodTarget]:
-    """Shipments to look up on ``carrier``: named for it, or for no known carrier."""
+def pod_targets(db: sessionmaker[Session], carrier: str, today: date) -> list[PodTarget]:
+    """Shipments to look up on ``carrier``: named for it, or for no known carrier.
+    A POD the carrier had not imaged yet is looked up again on a later business
+    day than ``today``'s check.
+
+    Reads the store only, so the pipeline can ask it before starting a job."""
     pod_linked = select(DocumentLink.deduction_id).where(
         DocumentLink.role == "pod", DocumentLink.deduction_id.is_not(None)
     )
-    with jc.db() as s:
+    with db() as s:
         rows = s.execute(
             select(Deduction.id, Deduction.carrier, Deduction.pro_number, Deduction.bol_number)
             .where(
@@ -77,7 +83,7 @@ def pod_targets(jc: JobContext, carrier: str) -> list[PodTarget]:
                 select(Shipment.pro_number).where(
                     Shipment.carrier == carrier,
                     Shipment.pod_status == PodStatus.not_available,
-                    Shipment.last_seen_at >= utcnow() - POD_RECHECK,
+                    Shipment.pod_checked_on >= today,
                 )
             ).scalars()
         )
@@ -119,9 +125,15 @@ def _field(fields: dict | None, name: str) -> str | None:  # type: ignore[type-a
 
 
 async def pods(jc: JobContext, targets: list[PodTarget] | None = None) -> None:
+    """Look up each target on the carrier; one target's trouble (a CAPTCHA, a
+    record the carrier shows that fails validation) is that target's alone:
+    it becomes a needs-human item or a quarantine row, and the next goes on."""
     adapter = jc.adapter
     assert isinstance(adapter, CarrierAdapter)
-    for t in targets if targets is not None else pod_targets(jc, jc.job.portal):
+    today = jc.services.today()
+    if targets is None:
+        targets = await asyncio.to_thread(pod_targets, jc.db, jc.job.portal, today)
+    for t in targets:
         try:
             found = await jc.call(
                 lambda t=t: adapter.fetch_shipment_documents(
@@ -132,28 +144,44 @@ async def pods(jc: JobContext, targets: list[PodTarget] | None = None) -> None:
         except CaptchaRequired as exc:
             jc.human(t.ref, exc)
             continue
+        except RecordInvalid as exc:
+            await asyncio.to_thread(_quarantine, jc, exc, t.ref)
+            continue
         if found is None:
             jc.counts["pods.unknown_shipment"] += 1
             continue
-        with transaction(jc.db) as s:
-            shipment_id = shipments_repo.upsert(s, found.shipment, run_id=jc.run_id).id
-        for doc in found.documents:
-            store_fetched(
-                jc,
-                doc,
-                source_ref=f"{jc.job.portal}:{doc.role}:{found.shipment.pro_number}",
-                deduction_ids=t.deduction_ids,
-                shipment_id=shipment_id,
-            )
-        if found.pod_available and any(d.role == "pod" for d in found.documents):
-            jc.counts["pods.fetched"] += 1
-            status = PodStatus.fetched
-        else:
-            jc.counts["pods.not_yet_available"] += 1
-            status = PodStatus.not_available
-        with transaction(jc.db) as s:
-            s.execute(
-                Shipment.__table__.update()
-                .where(Shipment.id == shipment_id)
-                .values(pod_status=status)
-            )
+        await asyncio.to_thread(_keep, jc, t, found, today)
+
+
+def _quarantine(jc: JobContext, exc: RecordInvalid, ref: str) -> None:
+    with transaction(jc.db) as s:
+        quarantine_repo.quarantine(
+            s, jc.job.portal, exc.kind, exc.raw, str(exc)[:500], external_id=exc.external_id or ref
+        )
+    jc.counts["quarantined"] += 1
+
+
+def _keep(jc: JobContext, t: PodTarget, found: ShipmentDocuments, today: date) -> None:
+    """The shipment, its documents and its POD status, in the store (off the loop)."""
+    with transaction(jc.db) as s:
+        shipment_id = shipments_repo.upsert(s, found.shipment, run_id=jc.run_id).id
+    for doc in found.documents:
+        store_fetched(
+            jc,
+            doc,
+            source_ref=f"{jc.job.portal}:{doc.role}:{found.shipment.pro_number}",
+            deduction_ids=t.deduction_ids,
+            shipment_id=shipment_id,
+        )
+    if found.pod_available and any(d.role == "pod" for d in found.documents):
+        jc.counts["pods.fetched"] += 1
+        status = PodStatus.fetched
+    else:
+        jc.counts["pods.not_yet_available"] += 1
+        status = PodStatus.not_available
+    with transaction(jc.db) as s:
+        s.execute(
+            Shipment.__table__.update()
+            .where(Shipment.id == shipment_id)
+            .values(pod_status=status, pod_checked_on=today)
+        )

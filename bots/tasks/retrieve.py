@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bots.runtime import JobContext
+from bots.context import JobContext
 from bots.tasks.pods import PodTarget, pods
 from bots.tasks.sync import fetch_documents
 from portal_adapters.base import CarrierAdapter

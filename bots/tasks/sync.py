@@ -1,5 +1,13 @@
-"""``sync``: new and changed deductions since the watermark, then every
-document not yet in the vault.
+"""``sync``: new deductions since the watermark, every claim still open
+re-read, then every document not yet in the vault.
+
+Portals list claims newest first and let one filter by date, and a claim's
+later reversal, partial reversal or status change shows on the claim itself,
+not as a new one. So the listing starts at the older of the watermark (less
+a week: portals post late and back-date) and the oldest claim the store
+still holds open (the portal's closed words are data:
+``records/data/portals/<portal>.json`` ``closed_statuses``); every change it
+meets lands through the upsert, with history.
 
 Each record and each document is committed as it arrives; the watermark only
 when the whole job completes, so a killed run repeats the same pass (upserts
@@ -10,14 +18,18 @@ changed in this run; a full sync (no watermark) checks every deduction.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select, update
+from sqlalchemy.orm import Session
 
-from bots.runtime import JobContext
+from bots.context import JobContext
 from bots.tasks.documents import store_fetched, stored_refs
 from portal_adapters.base import RetailerAdapter
 from portal_adapters.errors import NotYetAvailable, RecordInvalid
+from records.normalize import portal_rules
+from records.schemas import DeductionRecord
 from store.db import transaction
 from store.models import Deduction, DocumentLink
 from store.repositories import deductions as deductions_repo
@@ -31,32 +43,24 @@ WATERMARK_OVERLAP = timedelta(days=7)
 async def sync(jc: JobContext) -> None:
     adapter = jc.adapter
     assert isinstance(adapter, RetailerAdapter)
-    portal, account = jc.job.portal, jc.job.account
-    with jc.db() as s:
-        mark = watermarks.get(s, portal, "sync", account)
+    mark, oldest_open = await asyncio.to_thread(_start_points, jc)
     since = date.fromisoformat(mark) - WATERMARK_OVERLAP if mark else None
+    if since is not None and oldest_open is not None and oldest_open < since:
+        since = oldest_open
+        jc.counts["sync.reread_open_days"] = (date.fromisoformat(mark) - since).days
     touched: set[str] = set()
     newest: date | None = None
 
     async def listing() -> None:
         nonlocal newest
         async for item in adapter.list_deductions(jc.session, since):
-            with transaction(jc.db) as s:
-                if isinstance(item, RecordInvalid):
-                    quarantine_repo.quarantine(
-                        s,
-                        portal,
-                        item.kind,
-                        item.raw,
-                        str(item)[:500],
-                        external_id=item.external_id,
-                    )
-                    jc.counts["quarantined"] += 1
-                    continue
-                result = deductions_repo.upsert(s, item, run_id=jc.run_id)
+            if isinstance(item, RecordInvalid):
+                await asyncio.to_thread(quarantine, jc, item)
+                continue
+            outcome = await asyncio.to_thread(_upsert, jc, item)
             jc.session.listed.add(item.external_id)
-            jc.counts[f"deductions.{result.outcome}"] += 1
-            if result.outcome != "unchanged":
+            jc.counts[f"deductions.{outcome}"] += 1
+            if outcome != "unchanged":
                 touched.add(item.external_id)
             seen = item.posted_date or item.deduction_date
             if seen is not None and (newest is None or seen > newest):
@@ -68,8 +72,59 @@ async def sync(jc: JobContext) -> None:
     # pass (the fetched refs keep it from downloading anything twice), not as an
     # incremental one that skips claims already holding some of their documents.
     if newest is not None:
-        with transaction(jc.db) as s:
-            watermarks.put(s, portal, "sync", newest.isoformat(), account)
+        await asyncio.to_thread(_watermark, jc, newest)
+
+
+def quarantine(jc: JobContext, item: RecordInvalid) -> None:
+    """One record the portal showed that could not be read: kept raw, with why."""
+    with transaction(jc.db) as s:
+        quarantine_repo.quarantine(
+            s, jc.job.portal, item.kind, item.raw, str(item)[:500], external_id=item.external_id
+        )
+    jc.counts["quarantined"] += 1
+
+
+def _upsert(jc: JobContext, item: DeductionRecord) -> str:
+    with transaction(jc.db) as s:
+        return deductions_repo.upsert(s, item, run_id=jc.run_id).outcome
+
+
+def _watermark(jc: JobContext, newest: date) -> None:
+    with transaction(jc.db) as s:
+        watermarks.put(s, jc.job.portal, "sync", newest.isoformat(), jc.job.account)
+
+
+def _start_points(jc: JobContext) -> tuple[str | None, date | None]:
+    """The watermark, and the oldest open claim's date."""
+    with jc.db() as s:
+        return (
+            watermarks.get(s, jc.job.portal, "sync", jc.job.account),
+            _oldest_open(s, jc.job.portal, jc.job.account),
+        )
+
+
+def _oldest_open(s: Session, portal: str, account: str) -> date | None:
+    """The earliest posted (else deduction) date among the account's open claims."""
+    rules = portal_rules(portal)
+    rows = s.execute(
+        select(
+            Deduction.status,
+            func.min(func.coalesce(Deduction.posted_date, Deduction.deduction_date)),
+        )
+        .where(Deduction.portal == portal, Deduction.account == account)
+        .group_by(Deduction.status)
+    ).all()
+    dates = [d for status, d in rows if d is not None and rules.is_open(status or "")]
+    return min(dates) if dates else None
+
+
+def _checked(jc: JobContext, deduction_id: int) -> None:
+    with transaction(jc.db) as s:
+        s.execute(
+            update(Deduction)
+            .where(Deduction.id == deduction_id)
+            .values(documents_checked_on=jc.services.today())
+        )
 
 
 async def fetch_documents(
@@ -79,27 +134,43 @@ async def fetch_documents(
     also: set[str] = frozenset(),
     external_ids: list[str] | None = None,
 ) -> None:
-    """List and download every document not stored yet, deduction by deduction."""
+    """List and download every document not stored yet, deduction by deduction.
+
+    With ``only_missing``, a claim is looked at when it has no document yet,
+    changed in this run (``also``), or is still open and was last looked at
+    on an earlier business day: backup, deal sheets and remittance detail
+    arrive on the portals days after the claim (a third of claims have no
+    backup on the first sync)."""
     adapter = jc.adapter
     assert isinstance(adapter, RetailerAdapter)
     has_docs = exists().where(DocumentLink.deduction_id == Deduction.id)
+    rules = portal_rules(jc.job.portal)
+    today = jc.services.today()
     with jc.db() as s:
         q = (
-            select(Deduction.id, Deduction.external_id, has_docs.label("has_docs"))
+            select(
+                Deduction.id,
+                Deduction.external_id,
+                has_docs.label("has_docs"),
+                Deduction.status,
+                Deduction.documents_checked_on,
+            )
             .where(Deduction.portal == jc.job.portal, Deduction.account == jc.job.account)
             .order_by(Deduction.id)
         )
         if external_ids is not None:
             q = q.where(Deduction.external_id.in_(external_ids))
         rows = s.execute(q).all()
-    for deduction_id, external_id, already in rows:
-        if only_missing and already and external_id not in also:
+    for deduction_id, external_id, already, status, checked_on in rows:
+        recheck = rules.is_open(status or "") and (checked_on is None or checked_on < today)
+        if only_missing and already and external_id not in also and not recheck:
             continue
         refs = await jc.call(
             lambda eid=external_id: adapter.list_documents(jc.session, eid), what="list_documents"
         )
         jc.counts["documents.listed"] += len(refs)
-        have = stored_refs(jc, deduction_id=deduction_id)
+        await asyncio.to_thread(_checked, jc, deduction_id)
+        have = await asyncio.to_thread(stored_refs, jc, deduction_id=deduction_id)
         for ref in refs:
             if ref.ref in have:
                 jc.counts["documents.skipped"] += 1
@@ -113,4 +184,6 @@ async def fetch_documents(
                 jc.counts["documents.not_yet_available"] += 1
                 continue
             for doc in fetched:
-                store_fetched(jc, doc, source_ref=ref.ref, deduction_ids=[deduction_id])
+                await asyncio.to_thread(
+                    store_fetched, jc, doc, source_ref=ref.ref, deduction_ids=[deduction_id]
+                )

@@ -30,6 +30,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from fleet.commands.match import _db, deduction_or_exit
+from fleet.settings import get_settings
 from matching.config import CREDIT_KINDS, DECISION_KINDS, ROLE_RANK
 
 if TYPE_CHECKING:
@@ -341,7 +342,13 @@ def propose(
     out.print(f"waits for: {escape(chain)}", soft_wrap=True)
 
 
-def _act(decision_id: int, approve_it: bool, note: str, as_user: str | None) -> None:
+def _act(
+    decision_id: int,
+    approve_it: bool,
+    note: str,
+    as_user: str | None,
+    override_window: bool = False,
+) -> None:
     from matching.approvals import ApprovalError, act
     from store.db import transaction
     from store.models import Deduction
@@ -351,7 +358,15 @@ def _act(decision_id: int, approve_it: bool, note: str, as_user: str | None) -> 
     try:
         with transaction(_db()) as s:
             _known(s, actor)
-            decision = act(s, decision_id, actor, approve=approve_it, note=note)
+            decision = act(
+                s,
+                decision_id,
+                actor,
+                approve=approve_it,
+                note=note,
+                today=get_settings().today(),
+                override_window=override_window,
+            )
             steps = repo.steps(s, decision_id)
             ded = s.get(Deduction, decision.deduction_id)
             chain = _chain(s, decision_id)
@@ -378,9 +393,19 @@ def approve(
     ],
     note: Note = "",
     as_user: AsUser = None,
+    override_window: Annotated[
+        bool,
+        typer.Option(
+            "--override-window",
+            help="Dispute although the portal's window has closed (needs --note; audited).",
+        ),
+    ] = False,
 ) -> None:
-    """Approve the step a decision waits for (your role, or as someone's delegate)."""
-    _act(decision_id, True, note, as_user)
+    """Approve the step a decision waits for (your role, or as someone's delegate).
+
+    A dispute whose portal window has closed is refused unless --override-window
+    (with a --note saying why)."""
+    _act(decision_id, True, note, as_user, override_window)
 
 
 def reject(

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -72,6 +73,20 @@ def health(
         console.print(h)
     else:
         console.print("Nothing waits for a person.")
+    if report["disputes_refused"]:
+        d = Table(title="Disputes refused (money that will not come back unless a person acts)")
+        for col in ("portal", "claim", "amount", "status", "why", "since"):
+            d.add_column(col)
+        for item in report["disputes_refused"]:
+            d.add_row(
+                item["portal"],
+                escape(item["deduction"]),
+                item["amount"],
+                item["status"],
+                escape(item["why"]),
+                (item["since"] or "")[:19],
+            )
+        console.print(d)
 
 
 def _pct(rate: float | None) -> str:

@@ -27,7 +27,8 @@ def retrieve(
     timeout: Annotated[float, typer.Option(help="Seconds --wait waits at most.")] = 600,
 ) -> None:
     """Queue an on-demand retrieval (documents for a deduction or invoice, POD for a PRO)."""
-    from scheduler.config import ConfigError, load_config, settings_for
+    from fleet.config_loader import settings_for
+    from scheduler.config import ConfigError, load_config
     from scheduler.ondemand import UnknownReference, submit, wait_for
     from store.db import init_db, session_factory
 

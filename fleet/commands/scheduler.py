@@ -32,7 +32,8 @@ def register(root: typer.Typer) -> None:
 
 
 def _load(config_file: Path | None):  # type: ignore[no-untyped-def]
-    from scheduler.config import ConfigError, load_config, settings_for
+    from fleet.config_loader import settings_for
+    from scheduler.config import ConfigError, load_config
 
     try:
         config = load_config(config_file, required=config_file is not None)
@@ -52,6 +53,7 @@ def scheduler(ctx: typer.Context, config_file: ConfigOpt = None) -> None:
         ctx.obj = config_file
         return
     from fleet.cli import setup_logging
+    from fleet.runtime_factory import runtime_factory_for
     from scheduler.service import serve
 
     setup_logging(log_file=True)
@@ -62,7 +64,7 @@ def scheduler(ctx: typer.Context, config_file: ConfigOpt = None) -> None:
     from credentials.backends import KeyringConfigError
 
     try:
-        asyncio.run(serve(config, settings))
+        asyncio.run(serve(config, settings, runtime_factory_for(config, settings)))
     except KeyringConfigError as exc:  # the in-process pool reads logins from the keyring
         Console(stderr=True).print(f"[red]error:[/] {exc}", markup=True, highlight=False)
         raise typer.Exit(2) from None
@@ -156,6 +158,7 @@ def worker(
 ) -> None:
     """Run a Celery worker: one browser, jobs from the portals' queues (FLEET_BROKER_URL)."""
     from fleet.cli import setup_logging
+    from fleet.runtime_factory import runtime_factory_for
     from scheduler.worker import run_worker
 
     setup_logging(log_file=True)
@@ -165,7 +168,14 @@ def worker(
         raise typer.Exit(2)
     wanted = [q.strip() for q in queues.split(",") if q.strip()] if queues else None
     try:
-        run_worker(config, settings, queues=wanted, concurrency=concurrency, name=name)
+        run_worker(
+            config,
+            settings,
+            runtime_factory=runtime_factory_for(config, settings),
+            queues=wanted,
+            concurrency=concurrency,
+            name=name,
+        )
     except ValueError as exc:
         Console(stderr=True).print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None

@@ -19,7 +19,7 @@ from store.repositories._keyed import keyed_upsert, stored_columns
 
 T = Dispute.__table__
 SH = DisputeStatusHistory.__table__
-FIELDS = ["dispute_number", "status", "amount", "currency", "filed_at", "attempts"]
+FIELDS = ["dispute_number", "status", "amount", "currency", "filed_at", "filed_on", "attempts"]
 
 
 def upsert(session: Session, record: DisputeRecord, run_id: str | None = None) -> UpsertResult:
@@ -60,6 +60,22 @@ def upsert(session: Session, record: DisputeRecord, run_id: str | None = None) -
     return result
 
 
+def as_record(d: Dispute, external_id: str) -> DisputeRecord:
+    """The stored dispute as a record (to write it back with a few changes)."""
+    return DisputeRecord(
+        portal=d.portal,
+        deduction_external_id=external_id,
+        idempotency_key=d.idempotency_key,
+        dispute_number=d.dispute_number,
+        status=d.status,
+        amount=d.amount,
+        currency=d.currency,
+        filed_at=d.filed_at,
+        filed_on=d.filed_on,
+        attempts=d.attempts,
+    )
+
+
 def by_key(session: Session, idempotency_key: str) -> Dispute | None:
     return session.execute(
         select(Dispute).where(Dispute.idempotency_key == idempotency_key)
@@ -76,4 +92,4 @@ def status_history(session: Session, dispute_id: int) -> list[DisputeStatusHisto
     )
 
 
-__all__ = ["by_key", "status_history", "upsert"]
+__all__ = ["as_record", "by_key", "status_history", "upsert"]

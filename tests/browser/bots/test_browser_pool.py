@@ -28,7 +28,7 @@ def test_stray_dirs_of_dead_processes_are_removed(tmp_path: Path) -> None:
 async def test_one_browser_many_contexts_under_a_ceiling(tmp_path: Path) -> None:
     settings = get_settings(data_dir=tmp_path)
     peak = 0
-    async with BrowserPool(settings, max_contexts=2) as pool:
+    async with BrowserPool(settings.browser_options(), data_dir=tmp_path, max_contexts=2) as pool:
 
         async def job(i: int) -> str:
             nonlocal peak
@@ -48,7 +48,8 @@ async def test_one_browser_many_contexts_under_a_ceiling(tmp_path: Path) -> None
 
 
 async def test_context_is_closed_even_when_the_job_fails(tmp_path: Path) -> None:
-    async with BrowserPool(get_settings(data_dir=tmp_path), max_contexts=1) as pool:
+    options = get_settings(data_dir=tmp_path).browser_options()
+    async with BrowserPool(options, data_dir=tmp_path, max_contexts=1) as pool:
         seen = []
 
         async def failing_job() -> None:

@@ -32,7 +32,10 @@ def shared_keyring(small_world: Scenario, tmp_path_factory: pytest.TempPathFacto
 
 @pytest.fixture
 def make_demo(small_world: Scenario, shared_keyring, tmp_path: Path):  # type: ignore[no-untyped-def]
-    """``async with make_demo(faults=None, scenario=None, data_dir=None) as demo``."""
+    """``async with make_demo(faults=None, scenario=None, data_dir=None) as demo``.
+
+    ``with_key_file``: a keyring of the demo's own in its data dir (its key file
+    there too), for tests that run the ``fleet`` command on the demo's store."""
 
     def make(
         *,
@@ -40,10 +43,14 @@ def make_demo(small_world: Scenario, shared_keyring, tmp_path: Path):  # type: i
         scenario: Scenario | None = None,
         data_dir: Path | None = None,
         credentials=None,
+        with_key_file: bool = False,
     ) -> AsyncIterator[FleetDemo]:  # type: ignore[no-untyped-def]
+        where = data_dir or tmp_path / "fleet"
+        if with_key_file:
+            credentials = demo_keyring(where, scenario or small_world)
         return fleet_demo(
             scenario or small_world,
-            data_dir or tmp_path / "fleet",
+            where,
             faults=faults,
             policy=TEST_POLICY,
             credentials=credentials or shared_keyring,

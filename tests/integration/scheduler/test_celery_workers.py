@@ -27,10 +27,12 @@ from sqlalchemy import func, select
 from bots.jobs import Job
 from fixtures.audit import audit
 from fixtures.scenario_io import load_scenario
+from fleet.config_loader import settings_for
 from fleet.demo import demo_keyring
-from scheduler.config import load_config, settings_for
+from scheduler.config import load_config
+from scheduler.dispatch import send_job
 from scheduler.housekeeping import reap_stale_runs
-from scheduler.worker import celery_for, send_job
+from scheduler.worker import celery_for
 from store.db import init_db, session_factory
 from store.models import BotRun, Deduction, DocumentLink
 from store.repositories import accounts as accounts_repo

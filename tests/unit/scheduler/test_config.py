@@ -82,8 +82,8 @@ def test_config_check_command(tmp_path: Path) -> None:
 def test_portal_limits_in_fleet_toml_reach_the_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
     """max_sessions and requests_per_minute are promises to the portal: the runtime's
     politeness limits must be the file's, not the defaults."""
+    from fleet.config_loader import settings_for
     from fleet.runtime_factory import politeness_from
-    from scheduler.config import settings_for
 
     for var in ("FLEET_PORTAL_CONCURRENCY", "FLEET_PORTAL_REQUESTS_PER_MINUTE"):
         monkeypatch.delenv(var, raising=False)

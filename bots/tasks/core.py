@@ -1,0 +1,43 @@
+"""The pipeline's core steps: no browser, only the store and the vault.
+
+``read_documents`` reads every fetched document not read yet (text, fields,
+CSV line detail, ZIP members: store/extraction_pass.py), ``match`` judges what
+changed (matching/service.py, incremental) and ``queue_disputes`` hands
+approved dispute decisions to filing under the filing policy
+(dispute_filing/handoff.py). Each runs its synchronous store work on a
+thread, so one job's commit never stalls another job's browser on the event
+loop. Each is idempotent: a second run finds nothing new to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from bots.context import CoreContext
+from dispute_filing.handoff import queue_approved_disputes
+from matching.service import run_matching
+from store.db import transaction
+from store.extraction_pass import extract_pending
+
+
+async def read_documents(cc: CoreContext) -> None:
+    counts = await asyncio.to_thread(extract_pending, cc.db, cc.services.vault)
+    for outcome, n in counts.items():
+        cc.counts[f"documents.{outcome}" if outcome != "documents" else "documents.read"] += n
+
+
+async def match(cc: CoreContext) -> None:
+    summary = await asyncio.to_thread(run_matching, cc.db, cc.services.today())
+    cc.counts["verdicts.judged"] += summary.judged
+    cc.counts["verdicts.created"] += summary.created
+    cc.counts["verdicts.changed"] += summary.changed
+    cc.counts["retrievals.queued"] += summary.retrievals
+
+
+async def queue_disputes(cc: CoreContext) -> None:
+    def hand_over() -> None:
+        with transaction(cc.db) as s:
+            counts, _handed = queue_approved_disputes(s, cc.services.filing, cc.services.today())
+        cc.counts.update({f"disputes.{k}": v for k, v in counts.items()})
+
+    await asyncio.to_thread(hand_over)

@@ -1,0 +1,129 @@
+"""``fleet disputes``: what is disputed, and a person's "file this one".
+
+``fleet disputes [--status S] [--json]`` lists every dispute with its
+deadline, amount and status. ``fleet disputes file REF`` releases a dispute
+the filing policy left for a person (fleet.toml ``[disputes]``): it becomes
+``queued`` and the next ``file_dispute`` job of its account files it (the
+scheduler starts one within ``housekeeping_seconds``; ``fleet run --task
+file_dispute`` does it now). The rules live in dispute_filing/; this module
+only reads options and prints.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+app = typer.Typer(
+    help="Disputes: list them, release one the filing policy left for a person.",
+    invoke_without_command=True,
+)
+err = Console(stderr=True)
+
+
+@app.callback()
+def disputes(
+    ctx: typer.Context,
+    status: Annotated[
+        str | None, typer.Option(help="Only this status (queued, awaiting_person, ...).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Every dispute: claim, amount, status, portal number, deadline."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from sqlalchemy import select
+
+    from store.models import Deduction, Dispute, Verdict
+
+    with _db()() as s:
+        q = (
+            select(Dispute, Deduction.portal, Deduction.external_id, Verdict.window_closes)
+            .join(Deduction, Deduction.id == Dispute.deduction_id)
+            .outerjoin(Verdict, Verdict.deduction_id == Dispute.deduction_id)
+            .order_by(Verdict.window_closes.is_(None), Verdict.window_closes, Dispute.id)
+        )
+        if status:
+            q = q.where(Dispute.status == status)
+        rows = [
+            {
+                "claim": f"{portal}:{external_id}",
+                "amount": str(d.amount),
+                "currency": d.currency,
+                "status": d.status,
+                "dispute_number": d.dispute_number,
+                "deadline": closes.isoformat() if closes else None,
+                "filed_on": d.filed_on.isoformat() if d.filed_on else None,
+                "attempts": d.attempts,
+            }
+            for d, portal, external_id, closes in s.execute(q).all()
+        ]
+    if as_json:
+        print(json.dumps(rows, indent=1))
+        return
+    t = Table(title=f"Disputes ({len(rows)})")
+    for col in ("claim", "amount", "status", "portal number", "deadline", "filed on"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(
+            escape(r["claim"]),
+            f"{r['amount']} {r['currency']}",
+            r["status"],
+            escape(r["dispute_number"] or ""),
+            r["deadline"] or "",
+            r["filed_on"] or "",
+        )
+    out = Console()
+    (out if out.is_terminal else Console(width=120)).print(t)
+
+
+@app.command("file")
+def file(
+    ref: Annotated[str, typer.Argument(help="The claim: portal:claim, or a unique claim number.")],
+    override_window: Annotated[
+        bool,
+        typer.Option(
+            "--override-window", help="File although the portal's window closed (audited)."
+        ),
+    ] = False,
+    as_user: Annotated[
+        str | None, typer.Option("--as", envvar="FLEET_USER", help="Who releases it.")
+    ] = None,
+) -> None:
+    """Release a dispute the filing policy left for a person: the robot files it next."""
+    from dispute_filing.handoff import NotReleasable, release
+    from dispute_filing.packets import dispute_key
+    from fleet.commands.approvals import _fail, _known, _who
+    from fleet.commands.match import deduction_or_exit
+    from fleet.config_loader import load_settings
+    from store.db import transaction
+    from store.repositories import disputes as disputes_repo
+
+    actor = _who(as_user)
+    with transaction(_db()) as s:
+        _known(s, actor)
+        ded = deduction_or_exit(s, ref)
+        dispute = disputes_repo.by_key(s, dispute_key(ded.portal, ded.external_id))
+        if dispute is None:
+            _fail(f"{ref} has no dispute: propose one (fleet propose) and approve it first")
+        try:
+            release(s, dispute, actor, load_settings().today(), override_window=override_window)
+        except NotReleasable as exc:
+            _fail(str(exc))
+    Console().print(
+        f"{escape(ded.portal)}:{escape(ded.external_id)} queued for filing; the next "
+        "file_dispute job of its account files it (fleet run --task file_dispute: now)",
+        soft_wrap=True,
+    )
+
+
+def _db() -> Any:
+    from fleet.config_loader import load_settings
+    from store.db import init_db, session_factory
+
+    return session_factory(init_db(load_settings().resolved_database_url))
