@@ -28,6 +28,7 @@ def run(
     """Sync retailer accounts and fetch PODs from carrier accounts, with progress."""
     from bots.jobs import TASKS, Job
     from fleet.cli import setup_logging
+    from fleet.commands.accounts import follow_fleet_toml
     from fleet.config_loader import load_settings
     from portal_adapters.registry import adapter_class
     from store.db import init_db, session_factory
@@ -39,6 +40,7 @@ def run(
     if task is not None and task not in TASKS:
         console.print(f"[red]error:[/] unknown task {task!r}; one of {', '.join(TASKS)}")
         raise typer.Exit(2)
+    follow_fleet_toml(settings.resolved_database_url)
     db = session_factory(init_db(settings.resolved_database_url))
     with db() as s:
         accounts = [
@@ -48,8 +50,8 @@ def run(
         ]
     if not accounts:
         console.print(
-            "[yellow]no enabled accounts match[/] (add them with fleet credentials "
-            "set, and the portal's URL to fleet.toml)"
+            "[yellow]no enabled accounts match[/] (add one with: fleet accounts add PORTAL "
+            "USERNAME; fleet accounts list shows every account and its state)"
         )
         raise typer.Exit(1)
     missing = sorted({p for p, _ in accounts if p not in settings.portal_urls})

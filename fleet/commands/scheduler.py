@@ -52,10 +52,12 @@ def scheduler(ctx: typer.Context, config_file: ConfigOpt = None) -> None:
         ctx.obj = config_file
         return
     from fleet.cli import setup_logging
+    from fleet.commands.accounts import follow_fleet_toml
     from scheduler.service import serve
 
     setup_logging(log_file=True)
     config, settings = _load(config_file)
+    follow_fleet_toml(settings.resolved_database_url, config_file)
     if config.scheduler.dispatch == "celery" and not settings.broker_url:
         Console(stderr=True).print("[red]error:[/] dispatch = celery needs broker_url")
         raise typer.Exit(2)
@@ -156,10 +158,12 @@ def worker(
 ) -> None:
     """Run a Celery worker: one browser, jobs from the portals' queues (FLEET_BROKER_URL)."""
     from fleet.cli import setup_logging
+    from fleet.commands.accounts import follow_fleet_toml
     from scheduler.worker import run_worker
 
     setup_logging(log_file=True)
     config, settings = _load(config_file)
+    follow_fleet_toml(settings.resolved_database_url, config_file)
     if not settings.broker_url:
         Console(stderr=True).print("[red]error:[/] no broker: set FLEET_BROKER_URL or broker_url")
         raise typer.Exit(2)

@@ -132,7 +132,7 @@ def is_reserved_reason(reason: str) -> bool:
     return is_removed_reason(reason) or reason == FILE_DISABLED_REASON
 
 
-def _prior_reason(reason: str | None) -> str | None:
+def prior_reason(reason: str | None) -> str | None:
     """What a removed account was disabled for before it left the file (None: nothing)."""
     if reason is None or not reason.startswith(REMOVED_REASON + _WAS):
         return None
@@ -239,7 +239,7 @@ def reconcile_accounts(
                 out.added.append(key)
             continue
         removed = is_removed_reason(acct.disabled_reason)
-        owned = _prior_reason(acct.disabled_reason) if removed else acct.disabled_reason
+        owned = prior_reason(acct.disabled_reason) if removed else acct.disabled_reason
         if acct.enabled:
             owned = None
         if owned is None or owned == FILE_DISABLED_REASON:  # the file decides
@@ -418,6 +418,7 @@ __all__ = [
     "is_reserved_reason",
     "last_runs",
     "mark_removed",
+    "prior_reason",
     "reconcile_accounts",
     "set_enabled",
     "state_of",
