@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import re
 import shlex
 from datetime import UTC, datetime
@@ -71,8 +72,10 @@ def _config_problems(exc: ConfigError, prefix: str = "") -> NoReturn:
 
 
 def _actor() -> str:
+    """Who acts, for the audit log: $FLEET_USER (as fleet approvals reads it), else the
+    login name."""
     try:
-        return f"cli:{getpass.getuser()}"
+        return f"cli:{os.environ.get('FLEET_USER') or getpass.getuser()}"
     except Exception:  # no login name (some containers)
         return "cli"
 
