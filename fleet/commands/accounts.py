@@ -35,6 +35,7 @@ from rich.table import Table
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from credentials.keyring_vault import AccountEntry
     from fleet.settings import Settings
     from scheduler.config import ConfigError, FleetConfig
     from store.repositories.accounts import Reconciled
@@ -128,7 +129,7 @@ def _reconcile(engine: Engine, config: FleetConfig) -> Reconciled:
 class _Fleet:
     """fleet.toml (or None when there is none), settings and the store, reconciled."""
 
-    def __init__(self, config_file: Path | None, *, reconcile: bool = True) -> None:
+    def __init__(self, config_file: Path | None) -> None:
         from scheduler.config import (
             ConfigError,
             FleetConfig,
@@ -147,31 +148,33 @@ class _Fleet:
                 _config_problems(exc)
         self.settings: Settings = settings_for(self.config or FleetConfig())
         self.engine = init_db(self.settings.resolved_database_url)
-        self.reconciled = (
-            _reconcile(self.engine, self.config) if reconcile and self.config else None
-        )
+        self.reconciled = _reconcile(self.engine, self.config) if self.config else None
+        self._credentials: dict[tuple[str, str], AccountEntry] | None = None
 
     def transaction(self, *, write: bool = True) -> Any:
         from store.db import session_factory, transaction
 
         return transaction(session_factory(self.engine), write=write)
 
+    def credentials(self, portal: str, username: str) -> AccountEntry | None:
+        """Which secrets the keyring holds for the account, from its index (names and
+        kinds, never values; no unlocking), in the data dir ``fleet run`` uses."""
+        from credentials.keyring_vault import list_accounts
+
+        if self._credentials is None:
+            self._credentials = {
+                (e.portal, e.account): e for e in list_accounts(self.settings.data_dir)
+            }
+        return self._credentials.get((portal, username))
+
     def password_stored(self, portal: str, username: str) -> bool:
-        return _password_stored(self.settings.data_dir, portal, username)
+        from credentials.keyring_vault import SecretKind
+
+        entry = self.credentials(portal, username)
+        return entry is not None and entry.has(SecretKind.PASSWORD)
 
     def close(self) -> None:
         self.engine.dispose()
-
-
-def _password_stored(data_dir: Path, portal: str, username: str) -> bool:
-    """From the keyring's index (names and kinds, never values; no unlocking)."""
-    from credentials.keyring_vault import CredentialInputError, SecretKind, list_accounts
-
-    try:
-        entries = list_accounts(data_dir, portal)
-    except CredentialInputError:
-        return False
-    return any(e.account == username and e.has(SecretKind.PASSWORD) for e in entries)
 
 
 def _set_credentials_hint(portal: str, username: str) -> str:
@@ -492,14 +495,14 @@ def enable(portal: PortalArg, username: UserArg, config_file: ConfigOpt = None) 
 
 
 def _password_older_than_refusal(fleet: _Fleet, acct: Any) -> bool:
-    from credentials.keyring_vault import SecretKind, list_accounts
-
+    """The portal refused the login, and the stored secrets have not changed since."""
     if acct.enabled or "BadCredentials" not in (acct.disabled_reason or ""):
         return False
-    for e in list_accounts(fleet.settings.data_dir, acct.portal):
-        if e.account == acct.username and e.has(SecretKind.PASSWORD):
-            return e.updated_at is None or e.updated_at <= acct.updated_at
-    return False
+    entry = fleet.credentials(acct.portal, acct.username)
+    if entry is None:
+        return False
+    refused = acct.updated_at.replace(microsecond=0)  # the index keeps whole seconds
+    return entry.updated_at is None or entry.updated_at < refused
 
 
 # --------------------------------------------------------------------------- remove

@@ -5,17 +5,19 @@ say what to do; add, disable, enable and remove show in ``list`` and in what
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import Result
-from sqlalchemy import select
+from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from fleet.cli import app
-from store.db import make_engine, session_factory
-from store.models import AuditLog, HealthEvent
+from store.db import make_engine, session_factory, transaction
+from store.models import Account, AuditLog, HealthEvent
+from store.repositories import accounts as accounts_repo
 from tests.unit.credentials.conftest import (  # noqa: F401  (fixtures)
     _isolate_keyring_and_logging,
     cli_env,
@@ -176,3 +178,30 @@ def test_remove_forgets_credentials_when_asked(env: Path) -> None:
     r = fleet("accounts", "remove", "megamart", "nobody")
     assert r.exit_code == 2
     assert errors(r) == [f"error: no account nobody on megamart (not in {env}, not in the store)"]
+
+
+def test_enable_after_bad_credentials_warns_while_the_password_is_the_refused_one(
+    env: Path,
+) -> None:
+    assert (
+        fleet("accounts", "add", "megamart", "a", "--base-url", "http://h.example").exit_code == 0
+    )
+    assert fleet("credentials", "set", "megamart", "a", stdin="pw-one\n").exit_code == 0
+    engine = make_engine(f"sqlite:///{env.parent / 'data' / 'fleet.db'}")
+
+    def refused(at: datetime) -> None:  # what the runtime does on BadCredentials, at ``at``
+        with transaction(session_factory(engine)) as s:
+            accounts_repo.set_enabled(s, "megamart", "a", False, "refused (BadCredentials)")
+            s.execute(update(Account).values(updated_at=at))
+
+    refused(datetime.now(UTC) + timedelta(hours=1))  # after the password was stored
+    r = fleet("accounts", "enable", "megamart", "a")
+    assert r.exit_code == 0, r.output
+    assert "warning: the portal refused this login and the password has not changed" in r.stderr
+    assert "fleet credentials rotate megamart a" in r.stderr
+    refused(datetime.now(UTC) - timedelta(hours=1))  # before it: a new password since
+    r = fleet("accounts", "enable", "megamart", "a")
+    assert r.exit_code == 0, r.output
+    assert "warning" not in r.stderr
+    engine.dispose()
+    assert listed(env)["megamart/a"]["state"] == "enabled"
