@@ -21,6 +21,7 @@ app = typer.Typer(
 _GROUPS: tuple[tuple[str, str | None], ...] = (
     ("fleet.commands.fixtures", "fixtures"),
     ("fleet.commands.credentials", "credentials"),
+    ("fleet.commands.accounts", "accounts"),
     ("fleet.commands.imports", "import"),
     ("fleet.commands.demo", None),
     ("fleet.commands.health", None),

@@ -40,6 +40,7 @@ from fixtures.audit import AuditReport, audit
 from fixtures.erp_export import export_erp
 from fixtures.scenario import Scenario
 from fixtures.server import RunningWorld, start_world
+from fleet.commands.accounts import follow_fleet_toml
 from fleet.config_loader import settings_for
 from fleet.running import run_jobs
 from fleet.runtime_factory import open_runtime
@@ -51,7 +52,6 @@ from scheduler.pipeline import pending_work, start_jobs
 from store.db import transaction
 from store.erp_import import import_file
 from store.models import Decision, DecisionStep, Deduction, Dispute, Verdict
-from store.repositories import accounts as accounts_repo
 
 DEMO_APPROVAL_POLICY = """\
 The demo's people: ana (analyst) proposes, leo (analyst), mia (manager) and
@@ -323,9 +323,7 @@ async def fleet_demo(
             filing=config.disputes,
             today=running.world.clock.today,
         ) as rt:
-            with transaction(rt.db) as s:
-                for a in config.accounts:
-                    accounts_repo.upsert_account(s, a.portal, a.username)
+            await asyncio.to_thread(follow_fleet_toml, settings.resolved_database_url, path)
             paths = await asyncio.to_thread(export_erp, scenario.erp, data_dir / "erp")
             for kind in ("invoices", "promotions", "shipments", "remittances"):
                 res = await asyncio.to_thread(import_file, rt.db, kind, paths[kind])

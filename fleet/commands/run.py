@@ -41,6 +41,7 @@ def run(
     """Run the pipeline (or one step of it) now, with progress."""
     from bots.jobs import TASKS, Job, is_core
     from fleet.cli import setup_logging
+    from fleet.commands.accounts import follow_fleet_toml
     from fleet.config_loader import load_fleet
     from scheduler.pipeline import core_job, portal_kind, start_jobs
     from store.db import init_db, session_factory
@@ -53,6 +54,7 @@ def run(
     if task is not None and task not in steps:
         console.print(f"[red]error:[/] unknown task {escape(task)!r}; one of {', '.join(steps)}")
         raise typer.Exit(2)
+    follow_fleet_toml(settings.resolved_database_url)
     db = session_factory(init_db(settings.resolved_database_url))
     if task is not None and is_core(task):
         jobs = [core_job(task)]
@@ -65,8 +67,8 @@ def run(
             ]
         if not accounts:
             console.print(
-                "[yellow]no enabled accounts match[/] (add one with fleet accounts add "
-                "PORTAL USERNAME, its login with fleet credentials set)"
+                "[yellow]no enabled accounts match[/] (add one with: fleet accounts add PORTAL "
+                "USERNAME; fleet accounts list shows every account and its state)"
             )
             raise typer.Exit(1)
         missing = sorted({p for p, _ in accounts if p not in settings.portal_urls})

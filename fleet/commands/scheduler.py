@@ -53,11 +53,13 @@ def scheduler(ctx: typer.Context, config_file: ConfigOpt = None) -> None:
         ctx.obj = config_file
         return
     from fleet.cli import setup_logging
+    from fleet.commands.accounts import follow_fleet_toml
     from fleet.runtime_factory import runtime_factory_for
     from scheduler.service import serve
 
     setup_logging(log_file=True)
     config, settings = _load(config_file)
+    follow_fleet_toml(settings.resolved_database_url, config_file)
     if config.scheduler.dispatch == "celery" and not settings.broker_url:
         Console(stderr=True).print("[red]error:[/] dispatch = celery needs broker_url")
         raise typer.Exit(2)
@@ -158,11 +160,13 @@ def worker(
 ) -> None:
     """Run a Celery worker: one browser, jobs from the portals' queues (FLEET_BROKER_URL)."""
     from fleet.cli import setup_logging
+    from fleet.commands.accounts import follow_fleet_toml
     from fleet.runtime_factory import runtime_factory_for
     from scheduler.worker import run_worker
 
     setup_logging(log_file=True)
     config, settings = _load(config_file)
+    follow_fleet_toml(settings.resolved_database_url, config_file)
     if not settings.broker_url:
         Console(stderr=True).print("[red]error:[/] no broker: set FLEET_BROKER_URL or broker_url")
         raise typer.Exit(2)
