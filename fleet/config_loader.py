@@ -26,6 +26,7 @@ _SETTINGS_KEYS = (
     "headless",
     "log_level",
     "log_json_console",
+    "business_day",
 )
 
 

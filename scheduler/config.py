@@ -19,6 +19,7 @@ import re
 import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -151,6 +152,8 @@ class FleetConfig(_Strict):
     headless: bool | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = None
     log_json_console: bool | None = None
+    business_day: date | None = None
+    """Pin the fleet's business day (replaying a past day); default: today in UTC."""
     portals: dict[Annotated[str, Field(pattern=PORTAL_NAME)], PortalConfig] = Field(
         default_factory=dict
     )

@@ -116,9 +116,10 @@ def _quiet_logging_if_unconfigured() -> None:
 
 
 def _data_dir() -> Path:
-    from fleet.settings import get_settings
+    """The data dir every other command uses: fleet.toml's, unless FLEET_DATA_DIR."""
+    from fleet.config_loader import load_settings
 
-    return get_settings().data_dir
+    return load_settings().data_dir
 
 
 def _vault() -> CredentialVault:
