@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import hashlib
-import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Protocol
+
+from records.filelock import FileLock
 
 
 class LockTimeout(TimeoutError):
@@ -62,24 +62,14 @@ class FileAccountLock:
         except TimeoutError:
             raise LockTimeout(f"{portal} account is busy with another job") from None
         try:
-            self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(self._path(portal, account), os.O_RDWR | os.O_CREAT, 0o600)
+            lock = FileLock(self._path(portal, account))
+            while not lock.acquire(blocking=False):
+                if time.monotonic() >= deadline:
+                    raise LockTimeout(f"{portal} account is busy with another process")
+                await asyncio.sleep(self.poll_seconds)
             try:
-                while True:
-                    try:
-                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                        break
-                    except BlockingIOError:
-                        if time.monotonic() >= deadline:
-                            raise LockTimeout(
-                                f"{portal} account is busy with another process"
-                            ) from None
-                        await asyncio.sleep(self.poll_seconds)
-                try:
-                    yield
-                finally:
-                    fcntl.flock(fd, fcntl.LOCK_UN)
+                yield
             finally:
-                os.close(fd)
+                lock.release()
         finally:
             local.release()

@@ -40,11 +40,7 @@ from credentials.backends import backend_name, select_backend
 from credentials.registry import REGISTRY
 from credentials.secret import Secret
 from credentials.totp import normalize_totp_secret
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - not a supported platform for workers
-    fcntl = None  # type: ignore[assignment]
+from records.filelock import locked
 
 __all__ = [
     "SERVICE_PREFIX",
@@ -347,16 +343,8 @@ def _dir_lock(directory: Path, exclusive: bool) -> Iterator[None]:
 
     Not re-entrant: never nest two of these in one thread.
     """
-    if fcntl is None:
+    with locked(directory / LOCK_NAME, shared=not exclusive):
         yield
-        return
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
 
 
 def _read_index(path: Path) -> dict[str, dict[str, dict[str, object]]]:

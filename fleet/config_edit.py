@@ -29,10 +29,7 @@ from tomlkit.container import Container
 from tomlkit.items import AoT, Comment, Item, Table, Whitespace
 from tomlkit.toml_document import TOMLDocument
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - not a supported platform
-    fcntl = None  # type: ignore[assignment]
+from records.filelock import FileLock
 
 NEW_FILE_HEADER = (
     "# fleet.toml: what the fleet runs (started by `fleet accounts add`).\n"
@@ -254,15 +251,8 @@ def locked(path: Path) -> Iterator[None]:
     edits never interleave (a person's editor is not covered)."""
     directory = path.parent if str(path.parent) else Path(".")
     directory.mkdir(parents=True, exist_ok=True)
-    if fcntl is None:
+    with FileLock(directory):
         yield
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
 
 
 def read_config(path: Path) -> str:

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import hashlib
-import os
 from pathlib import Path
 from typing import Protocol
 
 from sqlalchemy.engine import make_url
+
+from records.filelock import FileLock
 
 
 class LeaderLock(Protocol):
@@ -81,28 +81,16 @@ class PostgresLeaderLock:
 class FileLeaderLock:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._fd: int | None = None
+        self._lock = FileLock(path)
 
     async def try_acquire(self) -> bool:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        self._fd = fd
-        return True
+        return self._lock.acquire(blocking=False)
 
     async def alive(self) -> bool:
-        return self._fd is not None
+        return self._lock.held
 
     async def release(self) -> None:
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+        self._lock.release()
 
 
 def leader_lock_for(database_url: str) -> LeaderLock:
