@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from playwright.async_api import BrowserContext, Route
@@ -29,21 +29,29 @@ class RateLimiter:
     """A token bucket: ``rate`` tokens a second, at most ``burst`` saved up.
 
     ``acquire`` waits (without blocking the loop) until a token is there.
-    Waiters are served in arrival order, so no job starves.
+    Waiters are served in arrival order, so no job starves. ``clock`` and
+    ``sleep`` are the real ones unless a test hands in its own; ``granted``
+    counts the tokens handed out (every paced request took one).
     """
 
     def __init__(
-        self, per_minute: float, burst: int = 5, clock: Callable[[], float] = time.monotonic
+        self,
+        per_minute: float,
+        burst: int = 5,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         if per_minute <= 0:
             raise ValueError("requests_per_minute must be positive")
         self.rate = per_minute / 60.0
         self.burst = max(1, burst)
         self._clock = clock
+        self._sleep = sleep
         self._tokens = float(self.burst)
         self._stamp = clock()
         self._lock = asyncio.Lock()
         self.waited = 0.0
+        self.granted = 0
 
     def _refill(self) -> None:
         now = self._clock()
@@ -56,9 +64,10 @@ class RateLimiter:
             if self._tokens < 1:
                 delay = (1 - self._tokens) / self.rate
                 self.waited += delay
-                await asyncio.sleep(delay)  # pacing requests: the whole point of a limiter
+                await self._sleep(delay)  # pacing requests: the whole point of a limiter
                 self._refill()
             self._tokens -= 1
+            self.granted += 1
 
 
 class Politeness:
