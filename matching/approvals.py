@@ -136,16 +136,30 @@ def propose(
     proposed_by: str,
     *,
     accept_amount: Decimal | None = None,
-    credit_kind: str = "credit_memo",
+    credit_kind: str | None = None,
     note: str = "",
     config: MatchingConfig | None = None,
 ) -> Decision:
-    """Open a decision with its chain of approval steps."""
+    """Open a decision with its chain of approval steps.
+
+    The shape of a decision is checked here, for every face alike: an accept
+    takes the whole claim, a dispute accepts nothing (so it books no credit
+    kind), a split accepts ``0 < accept_amount < claim``; ``credit_kind``
+    (default credit memo) says how an accepted part is booked."""
     cfg = config or load_config()
     if kind not in KINDS:
-        raise ApprovalError(f"kind must be one of {', '.join(KINDS)}")
-    if credit_kind not in CREDIT_KINDS:
-        raise ApprovalError(f"credit kind must be one of {', '.join(CREDIT_KINDS)}")
+        raise ApprovalError(f"the decision is one of {', '.join(KINDS)}")
+    if credit_kind is not None and credit_kind not in CREDIT_KINDS:
+        raise ApprovalError(f"the credit kind is one of {', '.join(CREDIT_KINDS)}")
+    if kind == "dispute" and credit_kind is not None:
+        raise ApprovalError("a credit kind books an accepted amount: a dispute accepts nothing")
+    if kind != "split" and accept_amount is not None:
+        raise ApprovalError(
+            "an accepted amount is for a split (accept takes the whole claim, dispute none)"
+        )
+    if kind == "split" and accept_amount is None:
+        raise ApprovalError("a split needs the amount accepted")
+    credit_kind = credit_kind or "credit_memo"
     ded = session.get(Deduction, deduction_id)
     if ded is None:
         raise ApprovalError(f"no deduction {deduction_id}")
@@ -155,7 +169,8 @@ def propose(
     elif kind == "dispute":
         accept = ZERO
     else:
-        if accept_amount is None or not ZERO < accept_amount < amount:
+        assert accept_amount is not None
+        if not ZERO < accept_amount < amount:
             raise ApprovalError(f"a split accepts part of {amount}: give 0 < amount < {amount}")
         accept = accept_amount
     verdict = session.execute(

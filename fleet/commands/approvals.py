@@ -31,7 +31,7 @@ from rich.table import Table
 
 from fleet.commands.match import _db, deduction_or_exit
 from fleet.settings import get_settings
-from matching.config import CREDIT_KINDS, DECISION_KINDS, ROLE_RANK
+from matching.config import DECISION_KINDS, ROLE_RANK
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -291,16 +291,6 @@ def propose(
     from matching.approvals import propose as do_propose
     from store.db import transaction
 
-    if kind not in KINDS:
-        _fail(f"the decision is one of {', '.join(KINDS)}, not {kind[:40]!r}")
-    if credit_kind is not None and credit_kind not in CREDIT_KINDS:
-        _fail(f"--credit-kind is one of {', '.join(CREDIT_KINDS)}")
-    if kind == "dispute" and credit_kind is not None:
-        _fail("--credit-kind books an accepted amount: a dispute accepts nothing")
-    if kind != "split" and accept_amount is not None:
-        _fail("--accept-amount is for a split (accept takes the whole claim, dispute none)")
-    if kind == "split" and accept_amount is None:
-        _fail("a split needs --accept-amount: the part accepted")
     amount = None if accept_amount is None else _amount(accept_amount)
     actor = _who(as_user)
     try:
@@ -313,7 +303,7 @@ def propose(
                 kind,
                 actor,
                 accept_amount=amount,
-                credit_kind=credit_kind or "credit_memo",
+                credit_kind=credit_kind,
                 note=note,
             )
             chain = _chain(s, decision.id)

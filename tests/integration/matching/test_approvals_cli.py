@@ -226,10 +226,10 @@ def test_bad_input_is_an_error_not_a_traceback(db: Db, fleet: Fleet) -> None:
         fleet("propose", "CB-1", "split", "--accept-amount", "4000.00", user="ana"),
         "a split accepts part of 4000.00",
     )
-    _refused(fleet("propose", "CB-1", "split", user="ana"), "needs --accept-amount")
+    _refused(fleet("propose", "CB-1", "split", user="ana"), "a split needs the amount accepted")
     _refused(
         fleet("propose", "CB-1", "accept", "--accept-amount", "10", user="ana"),
-        "--accept-amount is for a split",
+        "an accepted amount is for a split",
     )
     _refused(fleet("propose", "CB-1", "settle", user="ana"), "accept, dispute, split")
     _refused(
