@@ -31,7 +31,7 @@ from rich.table import Table
 
 from fleet.commands.match import _db, deduction_or_exit
 from fleet.settings import get_settings
-from matching.config import DECISION_KINDS, ROLE_RANK
+from matching.config import ROLE_RANK
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -47,7 +47,6 @@ approvals_app = typer.Typer(
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
-KINDS = DECISION_KINDS
 ROLES = tuple(ROLE_RANK)
 _AMOUNT = re.compile(r"\d{1,12}(?:\.\d{1,2})?")
 
