@@ -57,7 +57,7 @@ from store.extraction import ExtractionStatus as TextStatus
 from store.extraction.labels import REVIEW_BELOW
 from store.models import Deduction, Document, DocumentLink, Shipment
 from store.repositories import documents as documents_repo
-from store.vault import DocumentTooLarge, DocumentVault
+from store.vault import DocumentNotFound, DocumentTooLarge, DocumentVault
 
 BACKUP_KEYS = ("claim_number", "invoice_number", "amount")
 POD_KEYS = ("pro_number", "pieces_delivered")
@@ -244,7 +244,10 @@ def _extract_one(
     doc: _Pending,
     counts: Counter[str],
 ) -> dict[str, Any]:
-    data = vault.read_bytes(doc.sha256)
+    try:
+        data = vault.read_bytes(doc.sha256)
+    except (DocumentNotFound, OSError) as exc:
+        return _outcome(ExtractionStatus.failed, f"bytes not readable in the vault: {exc}")
     kind = sniff_media_type(data)
     if kind == PDF:
         counts["pdf"] += 1

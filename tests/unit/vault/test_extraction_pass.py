@@ -162,3 +162,15 @@ def test_a_doubtful_read_goes_to_review_with_its_reason(store) -> None:  # type:
     assert "low confidence: amount (0.5)" in doc.extraction_reason
     assert "without decimals" in doc.extraction_reason
     assert seen == [(1, 1)]
+
+
+def test_bytes_gone_from_the_vault_fail_that_document_not_the_pass(store) -> None:  # type: ignore[no-untyped-def]
+    db, vault = store
+    did = _deduction(db, "freshco", "FC-1", "ACME69")
+    gone = _put(db, vault, b"sku,quantity,amount\nA,1,1.00\n", "gone.csv", "line_detail", did)
+    kept = _put(db, vault, FRESHCO, "kept.csv", "line_detail", did)
+    vault.path_for(_doc(db, gone).sha256).unlink()
+    counts = extract_pending(db, vault)
+    assert (counts["failed"], counts["extracted"]) == (1, 1)
+    assert "not readable in the vault" in _doc(db, gone).extraction_reason
+    assert _doc(db, kept).extraction_status is ExtractionStatus.extracted
