@@ -1,8 +1,11 @@
 """Field accuracy of document extraction on the fixture world's documents.
 
-Renders every text-PDF backup and POD of a generated world, reads it through
-the same worker and field readers the fleet uses, and compares each field
-with the scenario's own data. Prints accuracy per field.
+Renders every text-PDF backup and POD and every CSV line detail of a generated
+world, reads it through the same worker and readers the fleet uses, and
+compares each field with the scenario's own data. Lines count as read when the
+reader trusts them (confidence at the matcher's threshold) and they equal the
+claim's lines exactly (item, quantity, unit cost, amount; the CSV's
+description too: a PDF table may cut it short). Prints accuracy per field.
 
     .venv/bin/python bench/field_accuracy.py [--seed 7] [--size small|medium] [--limit N]
 """
@@ -18,12 +21,29 @@ from typing import Any
 from fixtures.documents import render_deduction_document, render_pod
 from fixtures.generator import generate
 from fixtures.scenario import DocumentForm, DocumentKind
-from store.extraction import PdfExtractor, extract_backup_fields, extract_pod_fields
+from matching.model import MIN_FIELD_CONFIDENCE
+from store.extraction import (
+    LineItem,
+    PdfExtractor,
+    extract_backup_fields,
+    extract_pod_fields,
+    read_line_detail,
+)
 
 
 def _value(fields: Any, name: str) -> Any:
     f = getattr(fields, name, None)
     return getattr(f, "value", None)
+
+
+def _same_lines(got: list[LineItem], want: list[Any], *, descriptions: bool) -> bool:
+    if len(got) != len(want) or any(g.confidence < MIN_FIELD_CONFIDENCE for g in got):
+        return False
+    return all(
+        (g.sku, g.quantity, g.unit_cost, g.amount) == (w.sku, w.quantity, w.unit_cost, w.amount)
+        and (not descriptions or g.description == " ".join(w.description.split()))
+        for g, w in zip(got, want, strict=True)
+    )
 
 
 def measure(seed: int, size: str, limit: int | None = None) -> dict[str, tuple[int, int]]:
@@ -57,6 +77,21 @@ def measure(seed: int, size: str, limit: int | None = None) -> dict[str, tuple[i
                 if isinstance(want, Decimal) and have is not None:
                     have = Decimal(have)
                 hits[f"backup.{name}"] += have == want
+            if d.lines:
+                tries["backup.lines"] += 1
+                hits["backup.lines"] += _same_lines(got.lines, d.lines, descriptions=False)
+        details = [
+            (d, s)
+            for d in sc.deductions
+            for s in d.documents
+            if s.kind is DocumentKind.line_detail and s.form is DocumentForm.csv
+        ]
+        for d, spec in details[:limit]:
+            detail = read_line_detail(render_deduction_document(sc, d, spec))
+            tries["line_detail.lines"] += 1
+            hits["line_detail.lines"] += not detail.problems and _same_lines(
+                detail.lines, d.lines, descriptions=True
+            )
         pods = [s for s in sc.shipments if s.pod_form is DocumentForm.pdf]
         for s in pods[:limit]:
             got = extract_pod_fields(extractor.extract(render_pod(sc, s)).text)

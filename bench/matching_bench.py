@@ -3,13 +3,19 @@
     .venv/bin/python bench/matching_bench.py scale      # 10k/100k deductions x 100k/1M invoices
     .venv/bin/python bench/matching_bench.py accuracy   # medium scenarios, two seeds, via the store
     .venv/bin/python bench/matching_bench.py incremental  # full vs incremental runs on a store
+    .venv/bin/python bench/matching_bench.py robot [SEED] [SIZE]  # a store the robots filled
 
 ``scale`` times the matcher itself (index + judge) on synthetic snapshots, one
 child process per size so peak RSS is per size; building the synthetic data is
 not timed. ``accuracy`` loads generated medium scenarios into a SQLite store
 through the store's write paths (tests/integration/matching/loader.py), runs
 the matcher on what the store holds, and prints agreement with the truth and
-the confusion table by category.
+the confusion table by category. ``robot`` serves the generated world (medium,
+seed 5, by default), fills a store only through the fleet's own jobs (sync,
+per-account extraction, PODs, the retrievals the matcher queues;
+tests/browser/fleet/robot_store.py), and prints agreement on the deductions
+whose evidence the portals serve by the world's day, every wrong decided
+verdict, and the loader's figure for the same world next to it.
 """
 
 from __future__ import annotations
@@ -221,6 +227,65 @@ def accuracy(seeds: tuple[int, ...] = (5, 8)) -> None:
                 print(a.table())
 
 
+def _loader_agreement(sc, evidence: str):  # type: ignore[no-untyped-def]
+    from matching.config import load_config
+    from matching.service import compute
+    from store.db import make_engine, session_factory
+    from store.migrate import upgrade
+    from tests.integration.matching.loader import load_scenario
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/bench.db"
+        upgrade(url)
+        engine = make_engine(url)
+        load_scenario(session_factory(engine), sc, evidence=evidence)  # type: ignore[arg-type]
+        with session_factory(engine)() as s:
+            verdicts = compute(s, sc.as_of, load_config())
+        engine.dispose()
+    return verdicts
+
+
+def robot(seed: int = 5, size: str = "medium") -> None:
+    """Agreement on what the robots fetched, next to the loader's figure."""
+    import asyncio
+    import logging
+
+    import structlog
+
+    from fixtures.generator import generate
+    from tests.browser.fleet.robot_store import fill_and_match
+    from tests.integration.matching.accuracy import compare, evidence_on_portals
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    sc = generate(seed, size)  # type: ignore[arg-type]
+    available = evidence_on_portals(sc)
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        store = asyncio.run(fill_and_match(sc, Path(tmp) / "fleet", say=print))
+        took = time.perf_counter() - t0
+    a = compare(sc, store.verdicts, available)
+    every = compare(sc, store.verdicts)
+    print(
+        f"seed {seed} {size}, robot-filled store ({took:.0f} s: sync, extraction "
+        f"{dict(sorted(store.extraction.items()))}, {store.retrievals} retrievals): "
+        f"{len(store.verdicts)} deductions, {len(available)} with their evidence on the "
+        f"portals by {sc.as_of}"
+    )
+    print(
+        f"  robot, evidence on the portals: verdicts agree {a.verdict_rate:.2%}, amounts "
+        f"{a.amount_rate:.2%}; decided {a.decided}, wrong decided anywhere "
+        f"{len(a.wrong_decided)}; all deductions: verdicts agree {every.verdict_rate:.2%}"
+    )
+    for evidence in ("as_of", "complete"):
+        b = compare(sc, _loader_agreement(sc, evidence), available if evidence == "as_of" else None)
+        print(
+            f"  loader ({evidence}{', same set' if evidence == 'as_of' else ', every deduction'}"
+            f"): verdicts agree {b.verdict_rate:.2%}, amounts {b.amount_rate:.2%}; wrong "
+            f"decided {len(b.wrong_decided)}"
+        )
+    print(a.report())
+
+
 def incremental(seed: int = 5, size: str = "large") -> None:
     """`fleet match` on a store: first (full) run, an unchanged re-run, a run after
     one promotion changed, and a forced full run; the same store, one process."""
@@ -267,6 +332,8 @@ if __name__ == "__main__":
         _one(int(sys.argv[2]), int(sys.argv[3]))
     elif cmd == "accuracy":
         accuracy()
+    elif cmd == "robot":
+        robot(*(sys.argv[2:3] and [int(sys.argv[2])]), *sys.argv[3:4])
     elif cmd == "incremental":
         incremental(*(sys.argv[2:3] and [int(sys.argv[2])]))
     else:

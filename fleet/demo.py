@@ -40,7 +40,7 @@ from fixtures.audit import AuditReport, audit
 from fixtures.erp_export import export_erp
 from fixtures.scenario import Scenario
 from fixtures.server import RunningWorld, start_world
-from fleet.commands.accounts import follow_fleet_toml
+from fleet.accounts import follow_fleet_toml
 from fleet.config_loader import settings_for
 from fleet.running import run_jobs
 from fleet.runtime_factory import open_runtime

@@ -15,7 +15,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from store.extraction.labels import REVIEW_BELOW
+
 ZERO = Decimal("0.00")
+MIN_FIELD_CONFIDENCE = REVIEW_BELOW
+"""A field read from a document decides nothing below this confidence (the
+extraction pass sends such documents to review with the same threshold)."""
+LINE_ROLES = ("line_detail", "backup")
+"""Where a claim's lines may come from when the portal shows none, in order."""
 
 VALID = "valid"
 INVALID = "invalid"
@@ -45,15 +52,44 @@ class Doc:
     status: str  # extraction status
     fields: dict[str, Any]
     needs_ocr: bool = False
+    name: str = ""  # the portal's file name, to name the document in a reason
+    reason: str = ""  # why it was not read, or what in it is doubted
+
+    @property
+    def read(self) -> bool:
+        return self.status in ("extracted", "partial")
 
     def field(self, *names: str) -> str | None:
+        """The first of ``names`` read with confidence (at least
+        :data:`MIN_FIELD_CONFIDENCE`); a doubted read is no read."""
         for name in names:
             value = self.fields.get(name)
             if isinstance(value, dict):
+                if float(value.get("confidence", 1)) < MIN_FIELD_CONFIDENCE:
+                    continue
                 value = value.get("value")
             if value not in (None, ""):
                 return str(value).strip()
         return None
+
+    def doubted(self, *names: str) -> str | None:
+        """The first of ``names`` that was read, but with too little confidence."""
+        for name in names:
+            value = self.fields.get(name)
+            if (
+                isinstance(value, dict)
+                and value.get("value") not in (None, "")
+                and float(value.get("confidence", 1)) < MIN_FIELD_CONFIDENCE
+            ):
+                return name
+        return None
+
+    def lines(self) -> list[dict[str, Any]]:
+        value = self.fields.get("lines")
+        return [ln for ln in value if isinstance(ln, dict)] if isinstance(value, list) else []
+
+    def label(self) -> str:
+        return f"{self.role.replace('_', ' ')} {self.name or f'document {self.id}'}"
 
 
 @dataclass(slots=True)
@@ -78,10 +114,60 @@ class Ded:
     po_number: str = ""
     lines: list[Line] = field(default_factory=list)
     docs: list[Doc] = field(default_factory=list)
+    lines_from: Doc | None = None  # None: the portal's own lines (or none)
+    lines_doubt: str = ""  # why a document's lines were not used
 
     @property
     def ref(self) -> str:
         return f"{self.portal}:{self.external_id}"
+
+    def take_document_lines(self) -> None:
+        """When the portal shows no lines, the claim's lines from its documents: a
+        line detail first, then the backup's table. Used only when every line was
+        read with confidence and they add up to the amount claimed; otherwise
+        ``lines_doubt`` says why (a person checks the document)."""
+        if self.lines:
+            return
+        for role in LINE_ROLES:
+            for doc in self.docs:
+                if doc.role != role or not doc.read or not doc.lines():
+                    continue
+                lines, doubt = _document_lines(doc, self.claimed_amount)
+                if lines:
+                    self.lines, self.lines_from, self.lines_doubt = lines, doc, ""
+                    return
+                self.lines_doubt = self.lines_doubt or doubt
+
+    def unread_line_source(self) -> Doc | None:
+        """A document that should give the claim's lines but was not read."""
+        for role in LINE_ROLES[:1]:
+            for doc in self.docs:
+                if doc.role == role and not doc.read:
+                    return doc
+        return None
+
+
+def _document_lines(doc: Doc, claimed: Decimal) -> tuple[list[Line], str]:
+    out: list[Line] = []
+    for raw in doc.lines():
+        try:
+            confidence = float(raw.get("confidence", 1))
+            line = Line(
+                str(raw.get("sku") or ""),
+                str(raw.get("description") or ""),
+                int(raw["quantity"]),
+                None if raw.get("unit_cost") in (None, "") else Decimal(str(raw["unit_cost"])),
+                Decimal(str(raw["amount"])),
+            )
+        except (KeyError, TypeError, ValueError, ArithmeticError):
+            return [], f"{doc.label()}: a line could not be read"
+        if confidence < MIN_FIELD_CONFIDENCE:
+            return [], f"{doc.label()}: lines read with low confidence ({doc.reason[:120]})"
+        out.append(line)
+    total = sum((ln.amount for ln in out), ZERO)
+    if total != claimed:
+        return [], f"{doc.label()}: its lines add up to {total}, the claim is {claimed}"
+    return out, ""
 
 
 @dataclass(slots=True)
@@ -272,6 +358,8 @@ class Verdict:
 
 __all__ = [
     "INVALID",
+    "LINE_ROLES",
+    "MIN_FIELD_CONFIDENCE",
     "NEEDS_REVIEW",
     "PARTIAL",
     "VALID",

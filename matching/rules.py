@@ -20,7 +20,14 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from matching.classify import MABD, PO_COST, classify, promo_number, shipment_refs
+from matching.classify import (
+    MABD,
+    PO_COST,
+    PROMO_FIELDS,
+    classify,
+    promo_number,
+    shipment_refs,
+)
 from matching.config import MatchingConfig
 from matching.model import (
     INVALID,
@@ -121,6 +128,30 @@ def carrier_shipment(snap: Snapshot, d: Ded) -> tuple[CarrierShip | None, str | 
     return None, slug, ""
 
 
+def need_lines(f: Finding, d: Ded, what: str) -> Finding:
+    """The claim's lines are needed and not there: say why, naming the document
+    (lines doubted, a line detail that could not be read), else ask for backup."""
+    if d.lines_doubt:
+        return f.need(
+            "document", d.external_id, None, f"{what}: {d.lines_doubt}: a person must check it"
+        )
+    unread = d.unread_line_source()
+    if unread is not None:
+        why = unread.reason or f"extraction {unread.status or 'not done'}"
+        return f.need(
+            "document",
+            d.external_id,
+            None,
+            f"{what}: {unread.label()} for claim {d.external_id} was not read ({why[:120]})",
+        )
+    return f.need(
+        "backup",
+        d.external_id,
+        d.portal,
+        f"needs line detail from {d.portal} for claim {d.external_id}: {what}",
+    )
+
+
 def _noted(exceptions: list[str], pattern: re.Pattern[str]) -> int:
     return sum(int(m.group(1)) for e in exceptions for m in [pattern.search(e)] if m)
 
@@ -152,6 +183,16 @@ def rule_promotion(snap: Snapshot, d: Ded, inv: Invoice) -> Finding:
     f = Finding("promotion")
     named = promo_number(d)
     promo: Promo | None = None
+    if named is None:
+        for doc in d.docs:
+            if doc.role in ("backup", "deal_sheet") and doc.doubted(*PROMO_FIELDS):
+                return f.need(
+                    "document",
+                    d.external_id,
+                    None,
+                    f"{doc.label()} names a promotion, read with low confidence: a person "
+                    "must confirm the promotion number",
+                )
     if named:
         promo = snap.promo_by_id.get(named)
         if promo is None:
@@ -201,6 +242,8 @@ def rule_promotion(snap: Snapshot, d: Ded, inv: Invoice) -> Finding:
                 f"backup for claim {d.external_id} cannot be read (image-only or damaged): "
                 "a person must read the promotion number",
             )
+        if d.lines_doubt or d.unread_line_source() is not None:
+            return need_lines(f, d, "the claim names no promotion; its items are unknown")
         f.reasons.append("Neither the claim nor its backup names a promotion or items")
     if promo is None:
         f.valid = ZERO
@@ -268,7 +311,9 @@ def rule_shortage_damage(
     not_shipped = max(0, invoiced - shipped)
     claimed = sum(ln.quantity for ln in d.lines)
     unit = d.lines[0].unit_cost if d.lines else None
-    if not d.lines or unit is None or claimed <= 0:
+    if not d.lines:
+        return need_lines(f, d, "cases claimed unknown")
+    if unit is None or claimed <= 0:
         return f.need(
             "backup",
             d.external_id,
@@ -321,6 +366,8 @@ def rule_shortage_damage(
 
 def rule_pricing(snap: Snapshot, d: Ded, inv: Invoice) -> Finding:
     f = Finding("pricing", ZERO)
+    if not d.lines:
+        return need_lines(f, d, "items and agreed costs unknown")
     prices = inv.price_by_sku()
     for ln in d.lines:
         m = PO_COST.search(ln.description)
@@ -351,12 +398,7 @@ def rule_returns(snap: Snapshot, d: Ded, inv: Invoice) -> Finding:
     f = Finding("return_unsaleable", ZERO)
     qty, prices = inv.qty_by_sku(), inv.price_by_sku()
     if not d.lines:
-        return f.need(
-            "backup",
-            d.external_id,
-            d.portal,
-            f"needs line detail from {d.portal} for claim {d.external_id}",
-        )
+        return need_lines(f, d, "items returned unknown")
     for ln in d.lines:
         if ln.sku not in qty:
             f.reasons.append(f"{ln.sku} was never invoiced on {inv.invoice_number}: not owed")

@@ -11,6 +11,10 @@ An incremental run passes ``deduction_ids`` (a scope closed under "same claim
 on the same invoice", see matching/changes.py): then only those deductions,
 their lines, history and documents, and the ERP invoices they name are read,
 in chunks of ids; the smaller shared tables are read whole.
+
+A claim the portal shows without lines takes them from its documents (a CSV
+line detail, else the backup's table) when they were read with confidence and
+add up to the claim: :meth:`matching.model.Ded.take_document_lines`.
 """
 
 from __future__ import annotations
@@ -113,7 +117,7 @@ def load_snapshot(session: Session, deduction_ids: Collection[int] | None = None
             first_amount[did] = Decimal(old)
 
     docs: dict[int, list[Doc]] = defaultdict(list)
-    for did, doc_id, role, status, fields, needs_ocr in _scoped(
+    for did, doc_id, role, status, fields, needs_ocr, name, reason in _scoped(
         session,
         select(
             DocumentLink.deduction_id,
@@ -122,6 +126,8 @@ def load_snapshot(session: Session, deduction_ids: Collection[int] | None = None
             Document.extraction_status,
             Document.extracted_fields,
             Document.needs_ocr,
+            Document.original_filename,
+            Document.extraction_reason,
         )
         .join(Document, Document.id == DocumentLink.document_id)
         .where(DocumentLink.deduction_id.is_not(None))
@@ -129,7 +135,17 @@ def load_snapshot(session: Session, deduction_ids: Collection[int] | None = None
         DocumentLink.deduction_id,
         scope,
     ):
-        docs[did].append(Doc(doc_id, _enum(role), _enum(status), fields or {}, bool(needs_ocr)))
+        docs[did].append(
+            Doc(
+                doc_id,
+                _enum(role),
+                _enum(status),
+                fields or {},
+                bool(needs_ocr),
+                (name or "")[:200],
+                reason or "",
+            )
+        )
 
     D = Deduction
     deductions = [
@@ -180,6 +196,9 @@ def load_snapshot(session: Session, deduction_ids: Collection[int] | None = None
             scope,
         )
     ]
+
+    for d in deductions:
+        d.take_document_lines()
 
     I = ErpInvoice  # noqa: E741
     numbers = None if scope is None else {d.invoice_number for d in deductions}

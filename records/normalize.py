@@ -1,10 +1,14 @@
-"""Turning what portals and documents print into typed values.
+"""Turning what portals print into typed values, and each portal's habits.
 
 Portals print money as "$1,234.56", "1.234,56", "(1,234.56)" or "1234.56-",
 dates as 09/03/2026, 03-SEP-2026 or 2026-09-03, and reason codes in their own
-tables. Each portal's habits are data (records/data/portals/<portal>.json), so a
-portal's change is a data change. Every parser raises NormalizationError with
-the offending text (bounded) so a record can be quarantined with its reason.
+tables. Amounts, dates and currencies are read by the one parser in
+:mod:`records.parse` (re-exported here: ``parse_amount``, ``parse_date``,
+``parse_currency``, ``NormalizationError``); this module adds date-times, text,
+locations, customers and the portal rules. Each portal's habits are data
+(records/data/portals/<portal>.json), so a portal's change is a data change.
+Every parser raises NormalizationError with the offending text (bounded) so a
+record can be quarantined with its reason.
 """
 
 from __future__ import annotations
@@ -14,15 +18,21 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from records.parse import (
+    NormalizationError,
+    parse_amount,
+    parse_currency,
+    parse_date,
+)
+from records.parse import quote as _quote
+
 PORTAL_DATA = Path(__file__).parent / "data" / "portals"
-MAX_AMOUNT = Decimal("1000000000000")  # anything larger is a parse error, not money
-_CENT = Decimal("0.01")
 
 
 class Category(StrEnum):
@@ -38,210 +48,7 @@ class Category(StrEnum):
     other = "other"
 
 
-class NormalizationError(ValueError):
-    """A value that cannot be read; the message quotes it (shortened)."""
-
-
-def _quote(text: object) -> str:
-    s = str(text)
-    return repr(s if len(s) <= 60 else s[:57] + "...")
-
-
-# --------------------------------------------------------------------- money
-
-_CURRENCY_SIGNS = {
-    "$": "USD",
-    "US$": "USD",
-    "€": "EUR",
-    "£": "GBP",
-    "C$": "CAD",
-    "CA$": "CAD",
-    "₹": "INR",
-    "Rs": "INR",
-}
-_CURRENCY_RE = re.compile(r"\b(USD|EUR|GBP|CAD|MXN|INR)\b", re.I)
-
-
-def parse_currency(text: str, default: str = "USD") -> str:
-    """The ISO code a money string names, or ``default``."""
-    m = _CURRENCY_RE.search(text)
-    if m:
-        return m.group(1).upper()
-    for sign in sorted(_CURRENCY_SIGNS, key=len, reverse=True):
-        if sign in text:
-            return _CURRENCY_SIGNS[sign]
-    return default
-
-
-def parse_amount(value: str | int | float | Decimal, *, decimal_comma: bool = False) -> Decimal:
-    """A signed amount rounded to cents.
-
-    Negative forms: "-12.50", "(12.50)", "12.50-" (SAP style), "12.50 CR".
-    Separators: the last of "," and "." is the decimal point when both occur;
-    a lone separator followed by exactly three digits is a thousands separator
-    unless ``decimal_comma`` (the portal's own habit) says otherwise.
-    """
-    if isinstance(value, bool):
-        raise NormalizationError(f"not an amount: {_quote(value)}")
-    if isinstance(value, int | Decimal):
-        return _bounded(Decimal(value), value)
-    if isinstance(value, float):
-        return _bounded(Decimal(repr(value)), value)
-    raw = value
-    s = unicodedata.normalize("NFKC", value).strip()
-    if not s or len(s) > 64:
-        raise NormalizationError(f"not an amount: {_quote(raw)}")
-    negative = False
-    if s.startswith("(") and s.endswith(")"):
-        negative, s = True, s[1:-1].strip()
-    upper = s.upper()
-    if upper.endswith("CR"):
-        negative, s = True, s[:-2].strip()
-    if upper.endswith("DR"):
-        s = s[:-2].strip()
-    s = _CURRENCY_RE.sub("", s)
-    s = re.sub(r"(US\$|C\$|CA\$|Rs\.?|[$€£₹])", "", s).strip()
-    if s.endswith("-"):
-        negative, s = True, s[:-1].strip()
-    if s.startswith(("-", "\u2212")):
-        negative, s = not negative, s[1:].strip()
-    elif s.startswith("+"):
-        s = s[1:].strip()
-    s = s.replace(" ", "").replace("\u202f", "").replace("'", "")
-    if not re.fullmatch(r"[0-9.,]+", s) or not re.search(r"[0-9]", s):
-        raise NormalizationError(f"not an amount: {_quote(raw)}")
-    s = _decimal_text(s, decimal_comma, raw)
-    try:
-        amount = Decimal(s)
-    except InvalidOperation:
-        raise NormalizationError(f"not an amount: {_quote(raw)}") from None
-    return _bounded(-amount if negative else amount, raw)
-
-
-def _decimal_text(s: str, decimal_comma: bool, raw: object) -> str:
-    has_comma, has_dot = "," in s, "." in s
-    if has_comma and has_dot:
-        point = "," if s.rfind(",") > s.rfind(".") else "."
-        thousands = "." if point == "," else ","
-        int_part, _, frac = s.rpartition(point)
-        if point in int_part:
-            raise NormalizationError(f"not an amount: {_quote(raw)}")
-        _check_groups(int_part, thousands, raw)
-        return int_part.replace(thousands, "") + "." + frac
-    sep = "," if has_comma else "." if has_dot else ""
-    if not sep:
-        return s
-    parts = s.split(sep)
-    if len(parts) > 2:  # "1,234,567" or "1.234.567": thousands only
-        _check_groups(s, sep, raw)
-        return s.replace(sep, "")
-    int_part, frac = parts
-    is_portal_point = (sep == ",") == decimal_comma
-    if not is_portal_point and len(frac) == 3 and int_part:
-        return int_part + frac  # "1,234" on a dot-decimal portal: a thousands separator
-    return int_part + "." + frac
-
-
-def _check_groups(int_part: str, sep: str, raw: object) -> None:
-    groups = int_part.split(sep)
-    if not groups[0] or len(groups[0]) > 3 or any(len(g) != 3 for g in groups[1:]):
-        raise NormalizationError(f"not an amount (digit groups): {_quote(raw)}")
-
-
-def _bounded(amount: Decimal, raw: object) -> Decimal:
-    if not amount.is_finite() or abs(amount) >= MAX_AMOUNT:
-        raise NormalizationError(f"amount out of range: {_quote(raw)}")
-    return amount.quantize(_CENT, rounding=ROUND_HALF_UP)
-
-
-# --------------------------------------------------------------------- dates
-
-_MIN_DATE, _MAX_DATE = date(1990, 1, 1), date(2100, 12, 31)
-
-# Month names as invoices from several countries print them (en, fr, de, nl, es).
-_MONTHS: dict[str, int] = {}
-for _n, _names in enumerate(
-    (
-        "january janvier januar januari enero jan janv jän",
-        "february fevrier février februar februari febrero feb fev fév févr",
-        "march mars märz maerz maart marzo mar mrt mär",
-        "april avril abril apr avr",
-        "may mai mei mayo",
-        "june juin juni junio jun",
-        "july juillet juli julio jul juil",
-        "august aout août augustus agosto aug",
-        "september septembre septiembre sep sept",
-        "october octobre oktober octubre oct okt",
-        "november novembre noviembre nov",
-        "december decembre décembre dezember diciembre dec déc dez",
-    ),
-    start=1,
-):
-    for _name in _names.split():
-        _MONTHS[_name] = _n
-
-_ISO_RE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ][0-9:.]+(?:Z|[+-]\d{2}:?\d{2})?)?", re.I)
-_COMPACT_RE = re.compile(r"(\d{4})(\d{2})(\d{2})")
-_NUMERIC_RE = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})")
-_DAY_MONTH_RE = re.compile(r"(\d{1,2})(?:st|nd|rd|th|er)?\.?[ -]([^\W\d_]+)\.?[ ,-]*(\d{4})")
-_MONTH_DAY_RE = re.compile(r"([^\W\d_]+)\.? (\d{1,2})(?:st|nd|rd|th)? ?,? (\d{4})")
-
-
-def parse_date(
-    text: str | date | datetime,
-    formats: tuple[str, ...] | list[str] = (),
-    *,
-    dayfirst: bool = False,
-) -> date:
-    """A date from the portal's own formats first, then common written forms.
-
-    Day and month are never swapped on a guess: 28/11/2022 can only be
-    day-first, 09/03/2026 is read month-first unless the source is known to be
-    day-first (``dayfirst``, or a portal format list that says so).
-    """
-    if isinstance(text, datetime):
-        return text.date()
-    if isinstance(text, date):
-        return text
-    s = unicodedata.normalize("NFKC", text).strip()
-    if not s or len(s) > 40:
-        raise NormalizationError(f"not a date: {_quote(text)}")
-    s = re.sub(r"\s+", " ", s)
-    for fmt in formats:
-        try:
-            return _in_range(datetime.strptime(s.title() if "%b" in fmt else s, fmt).date(), text)
-        except ValueError:
-            continue
-    d = _written_date(s.lower(), dayfirst)
-    if d is None:
-        raise NormalizationError(f"not a date: {_quote(text)}")
-    return _in_range(d, text)
-
-
-def _written_date(s: str, dayfirst: bool) -> date | None:
-    try:
-        if m := _ISO_RE.fullmatch(s):
-            return date(int(m[1]), int(m[2]), int(m[3]))
-        if m := _COMPACT_RE.fullmatch(s):
-            return date(int(m[1]), int(m[2]), int(m[3]))
-        if m := _NUMERIC_RE.fullmatch(s):
-            a, b, y = int(m[1]), int(m[2]), int(m[3])
-            y += 2000 if y < 100 else 0
-            day_first = a > 12 or (dayfirst and b <= 12)
-            return date(y, b, a) if day_first else date(y, a, b)
-        if (m := _DAY_MONTH_RE.fullmatch(s)) and m[2] in _MONTHS:
-            return date(int(m[3]), _MONTHS[m[2]], int(m[1]))
-        if (m := _MONTH_DAY_RE.fullmatch(s)) and m[1] in _MONTHS:
-            return date(int(m[3]), _MONTHS[m[1]], int(m[2]))
-    except ValueError:
-        return None
-    return None
-
-
-def _in_range(d: date, text: object) -> date:
-    if not _MIN_DATE <= d <= _MAX_DATE:
-        raise NormalizationError(f"date out of range: {_quote(text)}")
-    return d
+# Amounts, dates and currencies: one parser for portals and documents (records/parse.py).
 
 
 def parse_datetime(text: str, tz: str = "UTC") -> datetime:
@@ -427,3 +234,20 @@ def category_from_text(text: str) -> Category:
         if any(re.search(rf"\b{re.escape(w)}", t) for w in words):
             return category
     return Category.other
+
+
+__all__ = [
+    "Category",
+    "NormalizationError",
+    "PortalRules",
+    "ReasonCodeRule",
+    "category_from_text",
+    "clean_text",
+    "normalize_customer",
+    "normalize_location",
+    "parse_amount",
+    "parse_currency",
+    "parse_date",
+    "parse_datetime",
+    "portal_rules",
+]

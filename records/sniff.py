@@ -70,10 +70,14 @@ def sniff_media_type(data: bytes) -> str:
     if not data:
         return EMPTY
     head = bytes(data[:SNIFF_BYTES])
-    if head.startswith(b"%PDF-") or b"%PDF-" in head[:1024]:
+    if head.startswith(b"%PDF-"):
         return PDF
+    # Before the lenient PDF check: a ZIP that stores a PDF uncompressed has
+    # "%PDF-" in its first kilobyte too, and is still a ZIP.
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")):
         return ZIP
+    if b"%PDF-" in head[:1024]:
+        return PDF
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return PNG
     if head.startswith(b"\xff\xd8\xff"):

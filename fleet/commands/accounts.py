@@ -1,7 +1,7 @@
 """``fleet accounts``: the portal accounts the fleet runs as.
 
 fleet.toml's ``[[accounts]]`` tables declare which accounts exist; the store
-follows the file (:func:`follow_fleet_toml`, run at the start of ``fleet run``,
+follows the file (``fleet.accounts.follow_fleet_toml``, run at the start of ``fleet run``,
 ``fleet scheduler``, ``fleet worker`` and every command here). ``add`` and
 ``remove`` edit the file (keeping its comments and layout) and then the store;
 ``disable`` and ``enable`` are a person's decision, kept in the store, which no
@@ -33,12 +33,9 @@ from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
     from credentials.keyring_vault import AccountEntry
     from fleet.settings import Settings
     from scheduler.config import ConfigError, FleetConfig
-    from store.repositories.accounts import Reconciled
 
 app = typer.Typer(
     help="Portal accounts: fleet.toml declares them, the store follows.", no_args_is_help=True
@@ -81,51 +78,6 @@ def _actor() -> str:
         return "cli"
 
 
-# --------------------------------------------------------------------------- the store
-
-
-def follow_fleet_toml(database_url: str, path: Path | None = None) -> Reconciled | None:
-    """Make the store's accounts follow fleet.toml (see reconcile_accounts).
-
-    Returns what changed, or None when there is no fleet.toml (nothing is
-    declared, the store is left alone). The file must be valid: the commands
-    that call this have loaded it already. Idempotent and safe to run from
-    several processes at once.
-    """
-    import structlog
-
-    from scheduler.config import config_path, load_config
-    from store.db import init_db
-
-    file = config_path(path)
-    if not file.is_file():
-        return None
-    config = load_config(file)
-    engine = init_db(database_url)
-    try:
-        result = _reconcile(engine, config)
-    finally:
-        engine.dispose()
-    if result.changed:
-        structlog.get_logger(__name__).info("accounts.reconciled", **result.counts())
-    return result
-
-
-def _reconcile(engine: Engine, config: FleetConfig) -> Reconciled:
-    from portal_adapters.registry import UnknownPortal, adapter_class
-    from store.db import session_factory, transaction
-    from store.repositories.accounts import reconcile_accounts
-
-    kinds = {}
-    for name in config.portals:
-        try:
-            kinds[name] = adapter_class(name).kind
-        except UnknownPortal:
-            continue  # fleet run names it; the store needs no kind for it
-    with transaction(session_factory(engine)) as s:
-        return reconcile_accounts(s, config.accounts, portal_kinds=kinds)
-
-
 class _Fleet:
     """fleet.toml (or None when there is none), settings and the store, reconciled."""
 
@@ -143,7 +95,9 @@ class _Fleet:
                 _config_problems(exc)
         self.settings: Settings = settings_for(self.config or FleetConfig())
         self.engine = init_db(self.settings.resolved_database_url)
-        self.reconciled = _reconcile(self.engine, self.config) if self.config else None
+        from fleet.accounts import reconcile_config
+
+        self.reconciled = reconcile_config(self.engine, self.config) if self.config else None
         self._credentials: dict[tuple[str, str], AccountEntry] | None = None
 
     def transaction(self, *, write: bool = True) -> Any:

@@ -40,8 +40,8 @@ def run(
 ) -> None:
     """Run the pipeline (or one step of it) now, with progress."""
     from bots.jobs import TASKS, Job, is_core
+    from fleet.accounts import follow_fleet_toml
     from fleet.cli import setup_logging
-    from fleet.commands.accounts import follow_fleet_toml
     from fleet.config_loader import load_fleet
     from scheduler.pipeline import core_job, portal_kind, start_jobs
     from store.db import init_db, session_factory

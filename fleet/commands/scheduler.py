@@ -52,8 +52,8 @@ def scheduler(ctx: typer.Context, config_file: ConfigOpt = None) -> None:
     if ctx.invoked_subcommand is not None:
         ctx.obj = config_file
         return
+    from fleet.accounts import follow_fleet_toml
     from fleet.cli import setup_logging
-    from fleet.commands.accounts import follow_fleet_toml
     from fleet.runtime_factory import runtime_factory_for
     from scheduler.service import serve
 
@@ -159,8 +159,8 @@ def worker(
     config_file: ConfigOpt = None,
 ) -> None:
     """Run a Celery worker: one browser, jobs from the portals' queues (FLEET_BROKER_URL)."""
+    from fleet.accounts import follow_fleet_toml
     from fleet.cli import setup_logging
-    from fleet.commands.accounts import follow_fleet_toml
     from fleet.runtime_factory import runtime_factory_for
     from scheduler.worker import run_worker
 

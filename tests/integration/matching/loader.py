@@ -6,9 +6,11 @@ the scenario's truth without ever seeing it.
   observation as posted, then each revision the world applied by ``as_of`` (so
   ``deduction_history`` holds the retailer's changes, as a daily sync sees them);
   megamart's list shows no promotion number (it is on the backup and deal sheet);
+  freshco's shows no lines (they are in its CSV line detail, loaded with them);
 * documents: registered with the fields extraction reads from them (backup:
-  claim, invoice, amount, PRO/BOL, promotion number; image-only and damaged PDFs
-  give no fields), linked by role; only those the portal serves by the evidence date;
+  claim, invoice, amount, PRO/BOL, promotion number; line detail: its lines;
+  image-only and damaged PDFs give no fields), linked by role; only those the
+  portal serves by the evidence date;
 * shipments: what the carrier adapter stores (``shipments.upsert``); a POD not
   imaged by the evidence date leaves ``pod_status`` not_available and no
   delivered count or exceptions;
@@ -46,6 +48,9 @@ from store.repositories import shipments as shipments_repo
 
 Evidence = Literal["as_of", "complete"]
 FAR = timedelta(days=3650)
+LINES_ONLY_IN_DOCUMENTS = ("freshco",)
+"""Portals whose claim pages show no lines (FreshCo serves them as a CSV line
+detail): their claims get lines only from that document, as in a robot's store."""
 ROLE = {
     "backup": "backup",
     "deal_sheet": "deal_sheet",
@@ -82,7 +87,9 @@ def _record(sc: Scenario, d: Deduction, amount, status: str) -> DeductionRecord:
         pro_number=d.pro_number,
         bol_number=d.bol_number,
         memo=d.memo,
-        lines=[
+        lines=[]
+        if d.portal in LINES_ONLY_IN_DOCUMENTS
+        else [
             DeductionLineRecord(
                 sku=ln.sku,
                 description=ln.description,
@@ -114,6 +121,18 @@ def _doc_fields(d: Deduction, kind: str) -> dict:  # type: ignore[type-arg]
             out["bol_number"] = f(d.bol_number)
     if kind in ("backup", "deal_sheet") and d.promo_id:
         out["promotion_number"] = f(d.promo_id)
+    if kind == "line_detail":
+        out["lines"] = [
+            {
+                "sku": ln.sku,
+                "description": ln.description,
+                "quantity": ln.quantity,
+                "unit_cost": str(ln.unit_cost),
+                "amount": str(ln.amount),
+                "confidence": 0.98,
+            }
+            for ln in d.lines
+        ]
     return out
 
 

@@ -35,7 +35,6 @@ from records.normalize import (
         ("1,234", "1234.00"),
         ("12,5", "12.50"),
         ("1.234.567,89", "1234567.89"),
-        ("0.005", "0.01"),
         # the real invoices in shared/testdata (invoice2data): as printed -> as expected
         ("$4.11", "4.11"),
         ("Rs 1939", "1939.00"),
@@ -53,7 +52,15 @@ def test_amounts(text: str, expected: str) -> None:
 
 def test_comma_decimal_portal_reads_lone_dot_group_as_thousands() -> None:
     assert parse_amount("1.234", decimal_comma=True) == Decimal("1234.00")
-    assert parse_amount("1,234", decimal_comma=True) == Decimal("1.23")
+    with pytest.raises(NormalizationError, match="decimal places"):
+        parse_amount("1,234", decimal_comma=True)  # 1.234: never rounded to 1.23
+
+
+def test_more_decimals_than_asked_are_refused_never_rounded() -> None:
+    with pytest.raises(NormalizationError, match="more than 2 decimal places"):
+        parse_amount("0.005")
+    assert parse_amount("7.3445", places=4) == Decimal("7.3445")
+    assert parse_amount("12.500") == Decimal("12.50")  # a trailing zero loses nothing
 
 
 @pytest.mark.parametrize(

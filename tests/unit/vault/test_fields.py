@@ -10,13 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from records.parse import find_amount, find_date
 from store.extraction import (
     PdfExtractor,
     extract_backup_fields,
     extract_invoice_fields,
     extract_pod_fields,
-    parse_amount,
-    parse_date,
 )
 
 from .conftest import REAL_PDFS
@@ -212,14 +211,14 @@ def test_labels_in_running_text_do_not_count() -> None:
         ("  29.99  € TTC", "29.99"),
     ],
 )
-def test_parse_amount(raw: str, expected: str) -> None:
-    assert parse_amount(raw) == Decimal(expected)
+def test_find_amount(raw: str, expected: str) -> None:
+    assert find_amount(raw) == Decimal(expected)
 
 
-def test_parse_amount_nothing() -> None:
-    assert parse_amount("") is None
-    assert parse_amount("n/a") is None
-    assert parse_amount("9" * 30) is None  # not money: out of range
+def test_find_amount_nothing() -> None:
+    assert find_amount("") is None
+    assert find_amount("n/a") is None
+    assert find_amount("9" * 30) is None  # not money: out of range
 
 
 @pytest.mark.parametrize(
@@ -230,7 +229,8 @@ def test_parse_amount_nothing() -> None:
         ("28/11/2022", {}, date(2022, 11, 28)),
         ("03/04/25", {}, date(2025, 3, 4)),
         ("03/04/25", {"dayfirst": True}, date(2025, 4, 3)),
-        ("8-9-2022", {}, date(2022, 9, 8)),
+        ("8-9-2022", {}, date(2022, 8, 9)),
+        ("8-9-2022", {"dayfirst": True}, date(2022, 9, 8)),
         ("21.05.14", {}, date(2014, 5, 21)),
         ("7. Mai 2014", {}, date(2014, 5, 7)),
         ("August 3 , 2014", {}, date(2014, 8, 3)),
@@ -241,10 +241,12 @@ def test_parse_amount_nothing() -> None:
         ("1er janvier 2024", {}, date(2024, 1, 1)),
     ],
 )
-def test_parse_date(raw: str, kwargs: dict[str, bool], expected: date) -> None:
-    assert parse_date(raw, **kwargs) == expected
+def test_find_date(raw: str, kwargs: dict[str, bool], expected: date) -> None:
+    found = find_date(raw, **kwargs)
+    assert found is not None
+    assert found.value == expected
 
 
-def test_parse_date_rejects_impossible_dates() -> None:
-    assert parse_date("31/02/2024") is None
-    assert parse_date("no date here") is None
+def test_find_date_rejects_impossible_dates() -> None:
+    assert find_date("31/02/2024") is None
+    assert find_date("no date here") is None

@@ -58,3 +58,10 @@ def test_a_csv_cut_by_the_sniff_window_is_still_csv() -> None:
     rows = b"".join(b"C%06d,I%06d,%d.00\n" % (i, i, i) for i in range(2000))
     assert len(rows) > sniff.SNIFF_BYTES
     assert sniff.sniff_media_type(rows) == sniff.CSV
+
+
+def test_a_zip_storing_a_pdf_uncompressed_is_a_zip() -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr("claim.pdf", b"%PDF-1.4\n...")
+    assert sniff.sniff_media_type(buf.getvalue()) == sniff.ZIP
