@@ -355,7 +355,8 @@ class FreshcoAdapter(RetailerAdapter):
         )
 
     async def is_logged_in(self, session: AdapterSession) -> bool:
-        return await shows_page(session, CLAIMS_PATH, CLAIMS_HEADING, login_heading=LOGIN_HEADING)
+        # a session half through the log-on shows its security question
+        return await shows_page(session, CLAIMS_PATH, CLAIMS_HEADING, login_heading=_INTERSTITIALS)
 
     # ------------------------------------------------------------------ listing
 

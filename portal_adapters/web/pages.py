@@ -63,20 +63,23 @@ async def expect_heading(
     *,
     portal: str,
     step: str,
-    login_heading: str | None = None,
+    login_heading: str | Iterable[str] | None = None,
     timeout_ms: float = HEADING_TIMEOUT_MS,
 ) -> str:
     """Wait for a heading that contains one of ``names``; say what the page is otherwise.
 
-    A login page where a logged-in page was expected is SessionExpired; any
-    other page is LayoutChanged, with its title and first heading quoted.
-    Names may be portal text (a claim number): each goes to Playwright as a
-    plain string, which it escapes, never as a pattern built from it.
+    A login page (any of ``login_heading``: the sign-in page, or a step of it
+    such as a security question) where a logged-in page was expected is
+    SessionExpired; any other page is LayoutChanged, with its title and first
+    heading quoted. Names may be portal text (a claim number): each goes to
+    Playwright as a plain string, which it escapes, never as a pattern built
+    from it.
     """
     wanted = [clean_text(n) for n in names]
-    login = clean_text(login_heading) if login_heading else ""
+    logins = [login_heading] if isinstance(login_heading, str) else list(login_heading or ())
+    logins = [clean_text(n) for n in logins if n]
     locator: Locator | None = None
-    for name in [*wanted, login] if login else wanted:
+    for name in [*wanted, *logins]:
         one = page.get_by_role("heading", name=name)
         locator = one if locator is None else locator.or_(one)
     if locator is None:
@@ -90,7 +93,7 @@ async def expect_heading(
     except PlaywrightError as exc:
         raise translate_playwright_error(exc, portal=portal, step=step) from None
     folded = text.lower()
-    if text and login and login.lower() in folded:
+    if text and any(n.lower() in folded for n in logins):
         raise SessionExpired("the portal showed its login page", portal=portal, step=step)
     if text and any(n.lower() in folded for n in wanted):
         return text
@@ -154,9 +157,10 @@ async def link_href(scope: Page | Locator, name: str) -> str | None:
 
 
 async def shows_page(
-    session: AdapterSession, path: str, heading: str, *, login_heading: str
+    session: AdapterSession, path: str, heading: str, *, login_heading: str | Iterable[str]
 ) -> bool:
-    """Whether ``path`` shows its page (still logged in) rather than the login page.
+    """Whether ``path`` shows its page (still logged in) rather than the login
+    page (or a step of it: any of ``login_heading``).
 
     For ``is_logged_in``: one request; any other page is LayoutChanged.
     """

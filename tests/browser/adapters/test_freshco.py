@@ -206,6 +206,9 @@ async def test_wrong_or_missing_answer_is_mfa_failed(
     with pytest.raises(MfaFailed):
         await ADAPTER.login(session)
     assert logins(rw.world)[-1] == ("password", True)  # no answer was guessed
+    # half through the log-on, the portal shows its question where the claims were
+    # asked for: not signed in (the runtime logs in again), never a changed layout
+    assert await ADAPTER.is_logged_in(session) is False
 
 
 @pytest.mark.parametrize("nth", [3, 5])  # the question page, then the frameset
