@@ -1,15 +1,17 @@
-"""Retry decisions by error class, written down once.
+"""Retries decided by error class: exactly the ``Retryable`` errors of
+``portal_adapters.errors`` (whose docstring is the one behaviour table), and
+how, from what the error says about itself:
 
-| error             | decision                                                    |
-| ----------------- | ----------------------------------------------------------- |
-| PortalUnavailable | exponential backoff with full jitter, ``max_attempts``      |
-| RateLimited       | wait the portal's Retry-After (capped), ``max_attempts``    |
-| SessionExpired    | log in again (the ``relogin`` callback), ``max_relogins``   |
-| anything else     | no retry: BadCredentials above all (lockouts), and every     |
-|                   | needs-human or LayoutChanged error                          |
+* ``relogin`` (SessionExpired): log in again (the ``relogin`` callback) and
+  try at once, at most ``max_relogins`` times;
+* ``retry_after`` (RateLimited): wait what the portal said, capped at
+  ``max_retry_after``;
+* otherwise (PortalUnavailable): exponential backoff with full jitter.
 
-The policy is a frozen value; tenacity does the looping. Every retry is
-reported through ``on_retry`` so health shows it.
+Anything else is never retried here: BadCredentials above all (lockouts),
+every needs-a-person error, LayoutChanged, RecordInvalid. The policy is a
+frozen value; tenacity does the looping. Every retry is reported through
+``on_retry`` so health shows it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
-from portal_adapters.errors import PortalUnavailable, RateLimited, SessionExpired
+from portal_adapters.errors import Retryable
 
 T = TypeVar("T")
 
@@ -67,7 +69,7 @@ async def with_retries(
         if progress is not None and progress() != counts["progress"]:
             counts["progress"] = progress()
             counts["other"] = counts["relogins"] = 0  # it moved on: a fresh budget
-        if isinstance(exc, SessionExpired):
+        if isinstance(exc, Retryable) and exc.relogin:
             counts["relogins"] += 1
             return relogin is None or counts["relogins"] > policy.max_relogins
         counts["other"] += 1
@@ -75,10 +77,10 @@ async def with_retries(
 
     def wait(state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, RateLimited):
-            delay = min(exc.retry_after, policy.max_retry_after)
-        elif isinstance(exc, SessionExpired):
+        if isinstance(exc, Retryable) and exc.relogin:
             delay = 0.0
+        elif isinstance(exc, Retryable) and exc.retry_after is not None:
+            delay = min(exc.retry_after, policy.max_retry_after)
         else:
             delay = policy.backoff(counts["other"])
         if on_retry is not None and exc is not None:
@@ -86,7 +88,7 @@ async def with_retries(
         return delay
 
     retrying = AsyncRetrying(
-        retry=retry_if_exception_type((PortalUnavailable, RateLimited, SessionExpired)),
+        retry=retry_if_exception_type(Retryable),
         stop=stop,
         wait=wait,
         reraise=True,
@@ -98,7 +100,7 @@ async def with_retries(
                 pending_relogin = False
             try:
                 return await operation()
-            except SessionExpired:
-                pending_relogin = True
+            except Retryable as exc:
+                pending_relogin = pending_relogin or exc.relogin
                 raise
     raise AssertionError("unreachable")  # pragma: no cover

@@ -203,7 +203,9 @@ class RetailerAdapter(PortalAdapter):
     ) -> AsyncIterator[DeductionRecord | RecordInvalid]:
         """Every deduction posted on or after ``since`` (all when None), newest first.
 
-        Yields RecordInvalid for a row that cannot be read instead of stopping.
+        Yields RecordInvalid for a row that cannot be read (its values, or a
+        detail page that is missing or about another deduction) instead of
+        stopping.
         Rows whose id is in ``session.listed`` are skipped unread (a resumed call).
         Raises LayoutChanged when the page is not a deduction list (an
         interstitial is never reported as an empty portal).
@@ -211,14 +213,20 @@ class RetailerAdapter(PortalAdapter):
 
     @abstractmethod
     async def list_documents(self, session: AdapterSession, external_id: str) -> list[DocumentRef]:
-        """The documents the portal shows for the deduction now (empty: none yet)."""
+        """The documents the portal shows for the deduction now (empty: none yet).
+
+        Raises RecordInvalid when the deduction's page is missing or about
+        another deduction (that one deduction cannot be read)."""
 
     @abstractmethod
     async def download_document(
         self, session: AdapterSession, external_id: str, doc: DocumentRef
     ) -> list[FetchedDocument]:
         """The bytes behind one ref (a ZIP ref yields the archive itself; the
-        runtime unpacks it with the vault's guards)."""
+        runtime unpacks it with the vault's guards).
+
+        Raises RecordInvalid (``kind="document"``, ``external_id`` the ref) when
+        this document is missing, over the size cap or not what it claims."""
 
     @abstractmethod
     async def file_dispute(self, session: AdapterSession, packet: DisputePacket) -> DisputeReceipt:
@@ -245,9 +253,14 @@ class CarrierAdapter(PortalAdapter):
         *,
         pro_number: str | None = None,
         bol_number: str | None = None,
-    ) -> ShipmentDocuments | None:
+    ) -> ShipmentDocuments | RecordInvalid | None:
         """The shipment and its POD and BOL by PRO (or BOL) number; None if unknown.
 
-        Raises CaptchaRequired when a challenge blocks the lookup, RateLimited
-        when the carrier says slow down.
+        Returns RecordInvalid (``kind`` "shipment" or "document", ``raw`` the
+        portal's values, ``external_id`` the PRO or the document ref, the
+        message naming the field) when this one shipment cannot be read: the
+        caller quarantines it and goes on with the next number, as with the
+        RecordInvalid items of ``list_deductions``. Raises CaptchaRequired when
+        a challenge blocks the lookup, RateLimited when the carrier says slow
+        down.
         """

@@ -36,6 +36,11 @@ How the adapter drives it:
   ATTACHMENT 1..n, and reads "Package <no> received". Refusals come back as the
   form with a role=alert message: DisputeRejected with that message.
 
+One claim never stops the listing: a claim page that answers 404, says
+"CLAIM NOT FOUND" or shows another claim, and values that do not parse, are
+that claim's RecordInvalid (its list row kept as ``raw``); claim ids reach
+URLs only through the portal's own links or ``quote``.
+
 The log-on page without an alert during the log-on itself (the portal's
 sessions ended between our requests) is SessionExpired, never BadCredentials:
 only the portal's own refusal text disables an account.
@@ -55,7 +60,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, ClassVar, NoReturn
-from urllib.parse import quote, unquote, urljoin, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from playwright.async_api import Page, Response
 from playwright.async_api import TimeoutError as PlaywrightTimeout
@@ -75,16 +80,30 @@ from portal_adapters.errors import (
     DisputeRejected,
     LayoutChanged,
     MfaFailed,
+    PageNotFound,
     RecordInvalid,
     SessionExpired,
 )
 from portal_adapters.web import (
-    check_response,
+    TABLE_CELLS_JS,
+    FieldError,
+    Row,
+    alert_text,
+    check_record_heading,
     fetch_bytes,
-    filename_from_disposition,
+    fetched_document,
     goto,
+    heading_text,
     playwright_errors,
+    portal_url,
     raise_for_status,
+    read_field,
+    read_table,
+    record_invalid,
+    record_unreadable,
+    shows_page,
+    submit_form,
+    upload_file,
 )
 from records.normalize import NormalizationError, clean_text, normalize_location, portal_rules
 from records.schemas import DeductionRecord, LinkRole
@@ -132,6 +151,7 @@ posting first)."""
 
 MAX_PAGES = 1000
 HEADING_TIMEOUT_MS = 10_000
+MAX_CLAIM_CHARS = 128
 DETAIL_NOTE = "freshco.claims"  # claim id -> _ClaimPage read in this job
 VIEWER_NOTE = "freshco.viewers"  # (claim id, doc id) -> viewer href
 DOCS_REUSE_SECONDS = 600.0
@@ -174,21 +194,10 @@ _CASE_CODE = re.compile(r"^\s*([A-Za-z]{2,4})\b")
 _ATTACHMENT_LABEL = re.compile(r"^ATTACHMENT \d+$")
 _ALREADY_FILED = re.compile(r"already exists|was filed for this claim", re.I)
 
-_CELLS_JS = """t => Array.from(t.querySelectorAll('tr')).map(
-    r => Array.from(r.querySelectorAll('th,td')).map(c => {
-        const a = c.querySelector('a[href]');
-        return [(c.innerText || '').trim(), a ? a.getAttribute('href') : null];
-    }))"""
 _OPTIONS_JS = "s => Array.from(s.options).map(o => [o.value, (o.textContent || '').trim()])"
 
 
 # ---------------------------------------------------------------------- small values
-
-
-class ClaimNotShown(LayoutChanged):
-    """The portal answers "CLAIM NOT FOUND" for a claim id (not this vendor's, or
-    not posted yet). A LayoutChanged for callers that ask about a claim the store
-    says exists; the listing quarantines the row, file_dispute is DisputeRejected."""
 
 
 @dataclass
@@ -224,28 +233,11 @@ def _claim_path(claim: str) -> str:
     return f"{CLAIMS_PATH}/{quote(claim, safe='')}"
 
 
-def _portal_url(base: str, href: str | None, *, step: str) -> str:
-    """A link the portal printed, made absolute against the page it was on; a link
-    to anywhere but the portal's own origin is refused (LayoutChanged)."""
-    if not href or len(href) > 1000:
-        raise LayoutChanged("a link without a usable target", portal=PORTAL, step=step)
-    full = urljoin(base, href)
-    here, there = urlsplit(base), urlsplit(full)
-    if (there.scheme, there.netloc) != (here.scheme, here.netloc):
-        raise LayoutChanged(f"a link leaves the portal ({href[:80]!r})", portal=PORTAL, step=step)
-    return full
-
-
 def _status(label: str, *, step: str) -> str:
     status = STATUS_BY_LABEL.get(clean_text(label).casefold())
     if status is None:
         raise LayoutChanged(f"unknown package status {label[:60]!r}", portal=PORTAL, step=step)
     return status
-
-
-def _media_type(headers: dict[str, str], default: str) -> str:
-    value = (headers.get("content-type") or "").split(";", 1)[0].strip().lower()
-    return value[:127] if re.fullmatch(r"[a-z0-9.+-]+/[a-z0-9.+-]+", value) else default
 
 
 # ---------------------------------------------------------------------- the adapter
@@ -268,7 +260,7 @@ class FreshcoAdapter(RetailerAdapter):
         step = "login"
         creds = session.credentials
         session.logged_in = False
-        page = await self._open(session, LOGIN_PATH, step=step)
+        page = await goto(session, LOGIN_PATH, step=step)
         await self._expect(page, LOGIN_HEADING, step=step, interstitials=())
         failures: list[Response] = []
 
@@ -281,11 +273,7 @@ class FreshcoAdapter(RetailerAdapter):
             async with playwright_errors(PORTAL, step):
                 await page.get_by_label("USER ID", exact=True).fill(creds.username)
                 await page.get_by_label("PASSWORD", exact=True).fill(creds.password.reveal())
-                async with page.expect_navigation(wait_until="domcontentloaded") as nav:
-                    await page.get_by_role("button", name="LOG ON", exact=True).click()
-                response = await nav.value
-            session.requests += 1
-            check_response(response, portal=PORTAL, step=step)
+            await submit_form(session, page, "LOG ON", step)
             if not await self._on_frameset(page, step=step):
                 heading = await self._heading(page, step=step)
                 if heading == LOGIN_HEADING:
@@ -313,11 +301,7 @@ class FreshcoAdapter(RetailerAdapter):
             )
         async with playwright_errors(PORTAL, step):
             await page.get_by_label("ANSWER", exact=True).fill(answer.reveal())
-            async with page.expect_navigation(wait_until="domcontentloaded") as nav:
-                await page.get_by_role("button", name="CONTINUE", exact=True).click()
-            response = await nav.value
-        session.requests += 1
-        check_response(response, portal=PORTAL, step=step)
+        await submit_form(session, page, "CONTINUE", step)
         if await self._on_frameset(page, step=step):
             return
         if await self._heading(page, step=step) in _INTERSTITIALS:
@@ -329,7 +313,7 @@ class FreshcoAdapter(RetailerAdapter):
         """Back on the log-on page (or the question) during the log-on: a refusal only
         when the portal says so in an alert; without one the session the portal had
         just opened ended (idle, budget, expiry fault) and a new log-on may work."""
-        alert = await self._alert(page, step=step)
+        alert = await alert_text(page, portal=PORTAL, step=step)
         if alert:
             raise error(f"the portal refused the log-on: {alert}", portal=PORTAL, step=step)
         raise SessionExpired(
@@ -371,13 +355,8 @@ class FreshcoAdapter(RetailerAdapter):
         )
 
     async def is_logged_in(self, session: AdapterSession) -> bool:
-        step = "is_logged_in"
-        page = await self._open(session, CLAIMS_PATH, step=step)
-        try:
-            await self._expect(page, CLAIMS_HEADING, step=step)
-        except SessionExpired:
-            return False
-        return True
+        # a session half through the log-on shows its security question
+        return await shows_page(session, CLAIMS_PATH, CLAIMS_HEADING, login_heading=_INTERSTITIALS)
 
     # ------------------------------------------------------------------ listing
 
@@ -387,7 +366,9 @@ class FreshcoAdapter(RetailerAdapter):
         """Every claim posted on or after ``since`` (all when None), newest first.
 
         Resumable: claim pages read earlier in this job are not read again, so a
-        call repeated after SessionExpired costs only the list pages.
+        call repeated after SessionExpired costs only the list pages. Yields
+        RecordInvalid for a claim that cannot be read (its page missing or about
+        another claim, a value that does not parse) and keeps going.
         """
         step = "list_deductions"
         rules = portal_rules(PORTAL)
@@ -406,11 +387,12 @@ class FreshcoAdapter(RetailerAdapter):
                 )
             last_number = number
             for row, href in rows:
-                claim = clean_text(row.get(COL_CLAIM, ""), max_length=128)
+                claim = clean_text(row.get(COL_CLAIM, ""), max_length=MAX_CLAIM_CHARS)
                 if not claim:
                     yield RecordInvalid(
                         "a claims row without a claim number",
                         raw={"list_row": row},
+                        field=COL_CLAIM,
                         portal=PORTAL,
                         step=step,
                     )
@@ -419,10 +401,10 @@ class FreshcoAdapter(RetailerAdapter):
                     continue
                 seen.add(claim)
                 try:
-                    claim_date = rules.date(row[COL_DATE])
-                except NormalizationError as exc:
-                    yield RecordInvalid(
-                        str(exc), raw={"list_row": row}, external_id=claim, portal=PORTAL, step=step
+                    claim_date = read_field(COL_DATE, rules.date, row[COL_DATE])
+                except FieldError as exc:
+                    yield record_invalid(
+                        exc, raw={"list_row": row}, external_id=claim, portal=PORTAL, step=step
                     )
                     continue
                 if floor is not None and claim_date < floor:
@@ -433,14 +415,9 @@ class FreshcoAdapter(RetailerAdapter):
                 if detail is None or detail.list_row != row:
                     try:
                         detail = await self._claim_page(session, claim, href, step=step)
-                    except ClaimNotShown as exc:
-                        yield RecordInvalid(
-                            f"listed, but its page says not found ({exc.args[0]})",
-                            raw={"list_row": row},
-                            external_id=claim,
-                            portal=PORTAL,
-                            step=step,
-                        )
+                    except RecordInvalid as exc:
+                        exc.raw = {"list_row": row, **exc.raw}
+                        yield exc
                         continue
                     detail.list_row = row
                 yield self._record(session, row, detail, rules, step=step)
@@ -451,7 +428,7 @@ class FreshcoAdapter(RetailerAdapter):
     ) -> tuple[list[tuple[dict[str, str], str | None]], str | None, int]:
         """One page of the claims table: rows by header text (with each claim's
         link), the NEXT link, and the page's number."""
-        page = await self._open(session, url, step=step)
+        page = await goto(session, url, step=step)
         await self._expect(page, CLAIMS_HEADING, step=step)
         async with playwright_errors(PORTAL, step):
             table = page.get_by_role("table", name=CLAIMS_TABLE, exact=True)
@@ -463,7 +440,6 @@ class FreshcoAdapter(RetailerAdapter):
                     portal=PORTAL,
                     step=step,
                 )
-            cells = await table.first.evaluate(_CELLS_JS)
             pager = page.get_by_text(_PAGER).first
             pager_text = await pager.inner_text() if await pager.count() else ""
             nxt = page.get_by_role("link", name="NEXT >", exact=True)
@@ -476,10 +452,21 @@ class FreshcoAdapter(RetailerAdapter):
             raise LayoutChanged(
                 f"page {number} of {pages} has no NEXT link", portal=PORTAL, step=step
             )
-        rows = _rows_by_header(cells, LIST_COLUMNS, what=CLAIMS_TABLE, step=step)
+        table_rows = await read_table(
+            table.first, LIST_COLUMNS, portal=PORTAL, what=CLAIMS_TABLE, step=step
+        )
         base = page.url
-        rows = [(row, _portal_url(base, h, step=step) if h else None) for row, h in rows]
-        next_url = _portal_url(base, next_href, step=step) if next_href and number < pages else None
+        rows = [
+            (r.cells, portal_url(session, r.links[COL_CLAIM], step=step, base=base))
+            if COL_CLAIM in r.links
+            else (r.cells, None)
+            for r in table_rows
+        ]
+        next_url = (
+            portal_url(session, next_href, step=step, base=base)
+            if next_href and number < pages
+            else None
+        )
         return rows, next_url, number
 
     def _record(
@@ -507,13 +494,15 @@ class FreshcoAdapter(RetailerAdapter):
                 invoice_number=clean_text(row[COL_INVOICE]),
                 po_number=opt("PO NO."),
                 location=normalize_location(row[COL_STORE]),
-                amount=rules.amount(row[COL_AMOUNT]),
+                amount=read_field(COL_AMOUNT, rules.amount, row[COL_AMOUNT]),
                 currency=opt("CURRENCY") or "USD",
                 reason_code=code,
                 reason_text=text,
                 category=rules.category(code, text) if code or text else None,
-                deduction_date=rules.date(row[COL_DATE]),
-                invoice_date=rules.date(invoice_date) if invoice_date else None,
+                deduction_date=read_field(COL_DATE, rules.date, row[COL_DATE]),
+                invoice_date=read_field("INVOICE DATE", rules.date, invoice_date)
+                if invoice_date
+                else None,
                 status=clean_text(row.get(COL_STATUS, "")),
                 promo_id=opt("PROMO NO.") or None,
                 pro_number=opt("PRO NO.") or None,
@@ -521,38 +510,53 @@ class FreshcoAdapter(RetailerAdapter):
                 memo=clean_text(f.get("MEMO", ""), max_length=20_000),
                 raw=raw,
             )
-        except (NormalizationError, ValidationError) as exc:
-            return RecordInvalid(
-                _first_line(exc), raw=raw, external_id=detail.claim, portal=PORTAL, step=step
-            )
+        except (NormalizationError, ValidationError, FieldError, KeyError) as exc:
+            return record_invalid(exc, raw=raw, external_id=detail.claim, portal=PORTAL, step=step)
 
     # ------------------------------------------------------------------ claim page
 
     async def _claim_page(
         self, session: AdapterSession, claim: str, path: str | None = None, *, step: str
     ) -> _ClaimPage:
-        """Read one claim's detail page (fields, documents, package) and remember it."""
-        page = await self._open(session, path or _claim_path(claim), step=step)
+        """Read one claim's detail page (fields, documents, package) and remember it.
+
+        RecordInvalid when the portal does not show this claim (HTTP 404,
+        "CLAIM NOT FOUND") or shows another one; LayoutChanged when the page is
+        not a claim page at all.
+        """
         try:
+            page = await goto(session, path or _claim_path(claim), step=step)
+        except PageNotFound:
+            raise record_unreadable(
+                claim, "its page answers HTTP 404", portal=PORTAL, step=step
+            ) from None
+        heading = await self._heading(page, step=step)
+        if heading == NOT_FOUND_HEADING or heading.startswith(DETAIL_HEADING):
+            check_record_heading(
+                heading,
+                expected=(DETAIL_HEADING + claim).upper(),
+                not_found=NOT_FOUND_HEADING,
+                external_id=claim,
+                portal=PORTAL,
+                step=step,
+            )
+        else:  # the log-on page (SessionExpired) or no claim page at all (LayoutChanged)
             await self._expect(page, DETAIL_HEADING + claim, step=step)
-        except LayoutChanged as exc:
-            if await self._heading(page, step=step) == NOT_FOUND_HEADING:
-                raise ClaimNotShown(
-                    f"the portal shows no claim {claim[:40]!r}", portal=PORTAL, step=step
-                ) from exc
-            raise
         async with playwright_errors(PORTAL, step):
             fields_table = page.get_by_role("table", name=DETAIL_TABLE, exact=True)
             if await fields_table.count() != 1:
                 raise LayoutChanged("no Claim detail table", portal=PORTAL, step=step)
-            fields = _pairs(await fields_table.evaluate(_CELLS_JS))
-            documents = await self._documents(page, claim, step=step)
+            fields = _pairs(await fields_table.evaluate(TABLE_CELLS_JS))
+            documents = await self._documents(session, page, step=step)
             package = await self._package(page, step=step)
-        if clean_text(fields.get("CLAIM NO.", "")) != claim:
-            raise LayoutChanged(
-                f"the detail page of {claim} shows claim {fields.get('CLAIM NO.', '')[:40]!r}",
+        shown = clean_text(fields.get("CLAIM NO.", ""), max_length=MAX_CLAIM_CHARS)
+        if shown != claim:
+            raise record_unreadable(
+                claim,
+                f"its detail shows claim {shown[:60]!r}",
                 portal=PORTAL,
                 step=step,
+                field="CLAIM NO.",
             )
         result = _ClaimPage(claim=claim, fields=fields, documents=documents, package=package)
         _cache(session)[claim] = result
@@ -562,7 +566,7 @@ class FreshcoAdapter(RetailerAdapter):
         return result
 
     async def _documents(
-        self, page: Page, claim: str, *, step: str
+        self, session: AdapterSession, page: Page, *, step: str
     ) -> list[tuple[DocumentRef, str]]:
         table = page.get_by_role("table", name=DOCUMENTS_TABLE, exact=True)
         if await table.count() == 0:
@@ -573,20 +577,24 @@ class FreshcoAdapter(RetailerAdapter):
                 portal=PORTAL,
                 step=step,
             )
-        cells = await table.first.evaluate(_CELLS_JS)
+        rows: list[Row] = await read_table(
+            table.first,
+            ("DOCUMENT TYPE", "FILE NAME"),
+            portal=PORTAL,
+            what=DOCUMENTS_TABLE,
+            step=step,
+        )
         out: list[tuple[DocumentRef, str]] = []
-        for row, href in _rows_by_header(
-            cells, ("DOCUMENT TYPE", "FILE NAME"), what=DOCUMENTS_TABLE, step=step, link="FILE NAME"
-        ):
-            viewer = _portal_url(page.url, href, step=step)
+        for row in rows:
+            viewer = portal_url(session, row.links.get("FILE NAME"), step=step, base=page.url)
             doc_id = unquote(urlsplit(viewer).path.rstrip("/").rsplit("/", 1)[-1])
             if not doc_id:
                 raise LayoutChanged("a document link without an id", portal=PORTAL, step=step)
-            label = clean_text(row["DOCUMENT TYPE"]).upper()
+            label = clean_text(row.cells["DOCUMENT TYPE"]).upper()
             ref = DocumentRef(
                 ref=doc_id[:200],
                 role=DOC_ROLES.get(label, LinkRole.backup.value),
-                filename=clean_text(row["FILE NAME"]),
+                filename=clean_text(row.cells["FILE NAME"]),
             )
             out.append((ref, viewer))
         return out
@@ -632,7 +640,10 @@ class FreshcoAdapter(RetailerAdapter):
     async def download_document(
         self, session: AdapterSession, external_id: str, doc: DocumentRef
     ) -> list[FetchedDocument]:
-        """Open the document viewer, then fetch its PDF or CSV through the request API."""
+        """Open the document viewer, then fetch its PDF or CSV through the request API.
+
+        A file that is missing or not what the viewer says is that document's
+        RecordInvalid (``kind="document"``)."""
         step = "download_document"
         href = _viewers(session).get((external_id, doc.ref))
         if href is None:
@@ -644,11 +655,11 @@ class FreshcoAdapter(RetailerAdapter):
                     portal=PORTAL,
                     step=step,
                 )
-        page = await self._open(session, href, step=step)
+        page = await goto(session, href, step=step)
         await self._expect(page, VIEWER_HEADING, step=step)
         async with playwright_errors(PORTAL, step):
             info = page.get_by_role("table", name=VIEWER_TABLE, exact=True)
-            fields = _pairs(await info.first.evaluate(_CELLS_JS)) if await info.count() else {}
+            fields = _pairs(await info.first.evaluate(TABLE_CELLS_JS)) if await info.count() else {}
             pdf = page.get_by_role("link", name="Open PDF", exact=True)
             csv = page.get_by_role("link", name="Download CSV", exact=True)
             if await pdf.count():
@@ -675,17 +686,12 @@ class FreshcoAdapter(RetailerAdapter):
                 portal=PORTAL,
                 step=step,
             )
-        url = _portal_url(page.url, file_href, step=step)
-        data, headers = await fetch_bytes(session, url, step=step, expect=expect)
-        session.requests += 1
+        url = portal_url(session, file_href, step=step, base=page.url)
+        reply = await fetch_bytes(session, url, step=step, expect=expect, ref=doc.ref)
         listed = clean_text(fields.get("FILE NAME", "")) or doc.filename or doc.ref
         return [
-            FetchedDocument(
-                role=doc.role,
-                filename=filename_from_disposition(headers.get("content-disposition"), listed),
-                data=data,
-                media_type=_media_type(headers, default_type),
-                ref=doc.ref,
+            fetched_document(
+                reply, role=doc.role, ref=doc.ref, filename=listed, default_type=default_type
             )
         ]
 
@@ -701,18 +707,14 @@ class FreshcoAdapter(RetailerAdapter):
         claim = packet.deduction_external_id
         try:
             detail = await self._claim_page(session, claim, step=step)
-        except ClaimNotShown as exc:
-            raise DisputeRejected(exc.args[0], portal=PORTAL, step=step) from None
+        except RecordInvalid as exc:
+            raise DisputeRejected(str(exc.args[0]), portal=PORTAL, step=step) from None
         if detail.package is not None:
             number, label = detail.package
             return DisputeReceipt(number, _status(label, step=step), already_filed=True)
         page = await session.main_page()
-        async with playwright_errors(PORTAL, step):
-            async with page.expect_navigation(wait_until="domcontentloaded") as nav:
-                await page.get_by_role("link", name=DISPUTE_LINK, exact=True).click()
-            response = await nav.value
-        session.requests += 1
-        check_response(response, portal=PORTAL, step=step)
+        dispute_link = page.get_by_role("link", name=DISPUTE_LINK, exact=True)
+        await submit_form(session, page, dispute_link, step)
         await self._expect(page, FORM_HEADING + claim, step=step)
         async with playwright_errors(PORTAL, step):
             if await page.get_by_role("button", name="SUBMIT DISPUTE", exact=True).count() == 0:
@@ -720,25 +722,23 @@ class FreshcoAdapter(RetailerAdapter):
                 return await self._existing(session, claim, step=step)
             summary = page.get_by_role("table", name=SUMMARY_TABLE, exact=True)
             claim_fields = (
-                _pairs(await summary.first.evaluate(_CELLS_JS)) if await summary.count() else {}
+                _pairs(await summary.first.evaluate(TABLE_CELLS_JS))
+                if await summary.count()
+                else {}
             )
             await self._fill_case_type(page, packet, claim_fields.get("CLAIM TYPE", ""), step)
             await page.get_by_label("DISPUTE AMOUNT", exact=True).fill(f"{packet.amount:.2f}")
             await page.get_by_label("REASON FOR DISPUTE", exact=True).fill(packet.explanation)
             await self._attach(page, packet, step=step)
-            async with page.expect_navigation(wait_until="domcontentloaded") as nav:
-                await page.get_by_role("button", name="SUBMIT DISPUTE", exact=True).click()
-            response = await nav.value
-        session.requests += 1
-        check_response(response, portal=PORTAL, step=step)
+        await submit_form(session, page, "SUBMIT DISPUTE", step)
         heading = await self._heading(page, step=step)
         if heading in _INTERSTITIALS:
             raise SessionExpired("the log-on page answered the dispute", portal=PORTAL, step=step)
         _cache(session).pop(claim, None)
         if heading == CONFIRMATION_HEADING:
             return await self._confirmation(page, claim, step=step)
-        alert = await self._alert(page, step=step)
-        if heading == FORM_HEADING + claim and alert:
+        alert = await alert_text(page, portal=PORTAL, step=step)
+        if heading == (FORM_HEADING + claim).upper() and alert:
             if _ALREADY_FILED.search(alert):
                 return await self._existing(session, claim, step=step)
             raise DisputeRejected(alert, portal=PORTAL, step=step)
@@ -791,10 +791,8 @@ class FreshcoAdapter(RetailerAdapter):
                 step=step,
             )
         for i, (name, data) in enumerate(packet.attachments, start=1):
-            safe = re.sub(r"[\\/\x00-\x1f]", "_", name).strip()[-120:] or f"attachment{i}.pdf"
-            mime = "application/pdf" if data.startswith(b"%PDF-") else "application/octet-stream"
             await page.get_by_label(f"ATTACHMENT {i}", exact=True).set_input_files(
-                files=[{"name": safe, "mimeType": mime, "buffer": data}]
+                files=[upload_file(name, data, i)]
             )
 
     async def _confirmation(self, page: Page, claim: str, *, step: str) -> DisputeReceipt:
@@ -802,7 +800,9 @@ class FreshcoAdapter(RetailerAdapter):
             status = page.get_by_role("status")
             text = clean_text(await status.first.inner_text()) if await status.count() else ""
             table = page.get_by_role("table", name=PACKAGE_TABLE, exact=True)
-            fields = _pairs(await table.first.evaluate(_CELLS_JS)) if await table.count() else {}
+            fields = (
+                _pairs(await table.first.evaluate(TABLE_CELLS_JS)) if await table.count() else {}
+            )
         m = _RECEIVED.search(text)
         if not m:
             raise LayoutChanged("no 'Package ... received' message", portal=PORTAL, step=step)
@@ -820,7 +820,8 @@ class FreshcoAdapter(RetailerAdapter):
     async def dispute_status(
         self, session: AdapterSession, external_id: str
     ) -> DisputeStatusReport | None:
-        """The package on the claim (from its page) or None when it has none."""
+        """The package on the claim (from its page) or None when it has none;
+        RecordInvalid when the claim's page is missing or about another claim."""
         step = "dispute_status"
         detail = await self._claim_page(session, external_id, step=step)
         if detail.package is None:
@@ -830,20 +831,9 @@ class FreshcoAdapter(RetailerAdapter):
 
     # ------------------------------------------------------------------ page plumbing
 
-    async def _open(self, session: AdapterSession, url: str, *, step: str) -> Page:
-        page = await goto(session, url, step=step)
-        session.requests += 1
-        return page
-
     async def _heading(self, page: Page, *, step: str) -> str:
         """The page's h1, upper-cased ("" when it has none)."""
-        heading = page.get_by_role("heading", level=1).first
-        async with playwright_errors(PORTAL, step):
-            try:
-                await heading.wait_for(state="attached", timeout=HEADING_TIMEOUT_MS)
-            except PlaywrightTimeout:
-                return ""
-            return clean_text(await heading.inner_text()).upper()
+        return (await heading_text(page, portal=PORTAL, step=step)).upper()
 
     async def _expect(
         self,
@@ -864,55 +854,16 @@ class FreshcoAdapter(RetailerAdapter):
                 portal=PORTAL,
                 step=step,
             )
-        alert = await self._alert(page, step=step)
+        alert = await alert_text(page, portal=PORTAL, step=step)
         raise LayoutChanged(
-            f"expected a page headed {expected!r}, saw {heading[:60]!r}"
+            f"expected a page headed {expected[:80]!r}, saw {heading[:60]!r}"
             + (f" ({alert[:120]})" if alert else ""),
             portal=PORTAL,
             step=step,
         )
 
-    async def _alert(self, page: Page, *, step: str) -> str:
-        async with playwright_errors(PORTAL, step):
-            alert = page.get_by_role("alert")
-            if await alert.count() == 0:
-                return ""
-            return clean_text(await alert.first.inner_text(), max_length=300)
-
 
 # ---------------------------------------------------------------------- parsing
-
-
-def _rows_by_header(
-    cells: list[list[list[Any]]],
-    required: tuple[str, ...],
-    *,
-    what: str,
-    step: str,
-    link: str = COL_CLAIM,
-) -> list[tuple[dict[str, str], str | None]]:
-    """Data rows as {header text: cell text}, with the href of the ``link`` column."""
-    if not cells:
-        raise LayoutChanged(f"the {what} table is empty", portal=PORTAL, step=step)
-    headers = [clean_text(str(text)) for text, _ in cells[0]]
-    missing = [h for h in required if h not in headers]
-    if missing:
-        raise LayoutChanged(
-            f"the {what} table lacks columns {missing} (has {headers})", portal=PORTAL, step=step
-        )
-    link_at = headers.index(link) if link in headers else None
-    rows: list[tuple[dict[str, str], str | None]] = []
-    for raw in cells[1:]:
-        if len(raw) != len(headers):
-            raise LayoutChanged(
-                f"a {what} row has {len(raw)} cells for {len(headers)} columns",
-                portal=PORTAL,
-                step=step,
-            )
-        row = {h: str(text) for h, (text, _) in zip(headers, raw, strict=True)}
-        href = raw[link_at][1] if link_at is not None else None
-        rows.append((row, href if isinstance(href, str) else None))
-    return rows
 
 
 def _pairs(cells: list[list[list[Any]]]) -> dict[str, str]:
@@ -933,11 +884,6 @@ def _split_reason(text: str) -> tuple[str, str]:
     if m:
         return m.group(1), clean_text(m.group(2) or "")
     return "", cleaned
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
 __all__ = ["FreshcoAdapter"]

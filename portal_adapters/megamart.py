@@ -29,6 +29,13 @@ How the portal is driven (server-rendered pages, no JavaScript needed):
   what makes filing idempotent: a submitted one is returned as
   ``already_filed``, a draft left by an interrupted attempt is completed.
 
+One claim that cannot be read never stops the listing: a claim page that
+answers 404 or "Claim not found", or names another claim, or values that do
+not parse, is that claim's RecordInvalid (its list row kept as ``raw``). The
+claim number is portal text: it reaches a URL only through ``quote`` and a
+locator only as a plain string Playwright escapes (a number with ``/``,
+quotes or regex metacharacters once broke the heading locator).
+
 Requests (what the portal serves): a full listing is one list page per 20
 deductions plus one claim page per deduction; each document is one GET;
 ``list_documents`` and ``dispute_status`` are one claim page; filing is the
@@ -46,10 +53,9 @@ from decimal import Decimal
 from typing import Any, ClassVar, NoReturn
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
-from playwright.async_api import Locator, Page
+from playwright.async_api import Page
 from pydantic import ValidationError
 
-from credentials.totp import InvalidTotpSecretError, totp_code
 from portal_adapters.base import (
     AdapterSession,
     DisputePacket,
@@ -64,18 +70,34 @@ from portal_adapters.errors import (
     DisputeRejected,
     LayoutChanged,
     MfaFailed,
+    PageNotFound,
     RecordInvalid,
     SessionExpired,
 )
 from portal_adapters.web import (
-    check_response,
+    TABLE_CELLS_JS,
+    FieldError,
+    Row,
+    alert_text,
+    check_record_heading,
     describe_page,
     expect_heading,
     fetch_bytes,
-    filename_from_disposition,
+    fetched_document,
     goto,
+    heading_text,
     playwright_errors,
-    sniff_kind,
+    portal_url,
+    read_field,
+    read_table,
+    record_invalid,
+    record_unreadable,
+    rows_by_header,
+    shows_page,
+    submit_code,
+    submit_form,
+    upload_file,
+    upload_name,
 )
 from records.normalize import (
     NormalizationError,
@@ -100,8 +122,6 @@ POSTING_LAG_DAYS = 14
 """How long after its deduction date a claim may be posted and still be found by
 a ``since`` listing (the portal filters on the deduction date it shows)."""
 
-NAV_TIMEOUT_MS = 30_000
-PAGE_TIMEOUT_MS = 10_000
 MAX_PAGES = 500  # 10,000 deductions: far past any real account; a loop guard
 
 # The list's columns, by the header text the portal prints.
@@ -163,11 +183,6 @@ _DISPUTE_H1 = re.compile(r"^Dispute\s+(?P<number>[A-Za-z0-9-]{1,40})$")
 _SUBMITTED_H1 = re.compile(r"^Dispute\s+(?P<number>[A-Za-z0-9-]{1,40})\s+submitted$")
 _DOC_PATH = re.compile(r"^/deductions/[^/]+/documents/(?P<doc>[^/?#]+)$")
 
-# Cell texts of a table (header row first) and each row's first link target.
-_TABLE_JS = """t => Array.from(t.querySelectorAll('tr')).map(r => ({
-    cells: Array.from(r.querySelectorAll('th,td')).map(c => (c.innerText || '').trim()),
-    href: (r.querySelector('a[href]') || {}).href || ''
-}))"""
 # dt -> dd pairs of a description list.
 _DL_JS = """dl => { const out = {}; let key = null;
     for (const n of dl.querySelectorAll('dt,dd')) {
@@ -178,10 +193,15 @@ _DL_JS = """dl => { const out = {}; let key = null;
 
 
 # Everything a claim page shows, in one round trip. Sections are found by the text
-# of the heading that labels them (aria-labelledby), tables by their aria-label,
-# the dispute button by its text: what a person reads, never ids or classes.
-_CLAIM_JS = """main => {
+# of the heading that labels them (aria-labelledby), tables by their aria-label
+# (read as the toolkit's TABLE_CELLS_JS reads any table), the dispute button by its
+# text: what a person reads, never ids or classes.
+_CLAIM_JS = (
+    """main => {
     const text = n => (n && (n.innerText || '').trim()) || '';
+    const cellsOf = """
+    + TABLE_CELLS_JS
+    + """;
     const sections = {};
     for (const s of main.querySelectorAll('section[aria-labelledby]')) {
         const name = s.getAttribute('aria-labelledby').split(/\\s+/)
@@ -197,9 +217,7 @@ _CLAIM_JS = """main => {
     const table = label => {
         const t = Array.from(main.querySelectorAll('table'))
             .find(t => (t.getAttribute('aria-label') || '').trim() === label);
-        return t ? Array.from(t.querySelectorAll('tr')).map(r => ({
-            cells: Array.from(r.querySelectorAll('th,td')).map(text),
-            href: (r.querySelector('a[href]') || {}).href || ''})) : null;
+        return t ? cellsOf(t) : null;
     };
     const details = sections['Claim details'];
     const dl = details ? details.querySelector('dl') : null;
@@ -220,6 +238,7 @@ _CLAIM_JS = """main => {
             .some(b => text(b) === 'Create dispute') : false,
     };
 }"""
+)
 
 
 @dataclass
@@ -229,7 +248,7 @@ class _Claim:
     claim: str
     fields: dict[str, str]
     lines: list[dict[str, str]]
-    documents: list[tuple[dict[str, str], str]]  # (row by header, link href)
+    documents: list[Row]
     dispute: tuple[str, str] | None  # (number, status label)
     can_create_dispute: bool
     raw_lines: list[list[str]] = field(default_factory=list)
@@ -237,10 +256,6 @@ class _Claim:
 
 _CLAIM_CACHE = "megamart.claims_read"
 """session.notes key: claim pages read by the listing, used once by list_documents."""
-
-
-class _ClaimNotShown(Exception):
-    """The portal answered "Claim not found" for this login (internal signal)."""
 
 
 def _claim_path(claim: str) -> str:
@@ -254,12 +269,6 @@ def _normalize_status(label: str, *, step: str) -> str:
             f"unknown dispute status label {clean_text(label)[:60]!r}", portal=PORTAL, step=step
         )
     return status
-
-
-def _safe_upload_name(name: str, index: int) -> str:
-    base = re.split(r"[\\/]", name or "")[-1]
-    base = "".join(ch for ch in base if ch.isprintable()).strip()[:150]
-    return base or f"attachment-{index}.pdf"
 
 
 class MegamartAdapter(RetailerAdapter):
@@ -278,8 +287,8 @@ class MegamartAdapter(RetailerAdapter):
         """
         step = "login"
         creds = session.credentials
-        page = await self._goto(session, LOGIN_PATH, step=step)
-        heading = await self._h1(page, step)
+        page = await goto(session, LOGIN_PATH, step=step)
+        heading = await heading_text(page, portal=PORTAL, step=step)
         if heading == LIST_HEADING:  # the context's cookies are still signed in
             session.logged_in = True
             return
@@ -292,10 +301,10 @@ class MegamartAdapter(RetailerAdapter):
         async with playwright_errors(PORTAL, step):
             await page.get_by_label("User ID", exact=True).fill(creds.username)
             await page.get_by_label("Password", exact=True).fill(creds.password.reveal())
-        await self._submit(session, page, page.get_by_role("button", name="Sign in"), step=step)
-        heading = await self._h1(page, step)
+        await submit_form(session, page, "Sign in", step)
+        heading = await heading_text(page, portal=PORTAL, step=step)
         if heading == LOGIN_HEADING:
-            alert = await self._alert(page, step)
+            alert = await alert_text(page, portal=PORTAL, step=step)
             if alert:
                 raise BadCredentials(
                     f"the portal refused the sign-in: {alert}", portal=PORTAL, step=step
@@ -316,26 +325,11 @@ class MegamartAdapter(RetailerAdapter):
 
     async def _verify_code(self, session: AdapterSession, page: Page) -> None:
         step = "mfa"
-        secret = session.credentials.totp_secret
-        if secret is None:
-            raise MfaFailed(
-                "the portal asks for an authenticator code and no TOTP secret is stored",
-                portal=PORTAL,
-                step=step,
-            )
-        try:
-            code = totp_code(secret).code
-        except InvalidTotpSecretError:
-            raise MfaFailed(
-                "the stored TOTP secret is not usable", portal=PORTAL, step=step
-            ) from None
-        async with playwright_errors(PORTAL, step):
-            await page.get_by_label("Authenticator code", exact=True).fill(code.reveal())
-        await self._submit(session, page, page.get_by_role("button", name="Verify"), step=step)
-        heading = await self._h1(page, step)
+        await submit_code(session, page, label="Authenticator code", button="Verify", step=step)
+        heading = await heading_text(page, portal=PORTAL, step=step)
         if heading == LIST_HEADING:
             return
-        alert = await self._alert(page, step)
+        alert = await alert_text(page, portal=PORTAL, step=step)
         if heading == MFA_HEADING:
             raise MfaFailed(
                 f"the portal refused the authenticator code: {alert}", portal=PORTAL, step=step
@@ -357,15 +351,7 @@ class MegamartAdapter(RetailerAdapter):
         )
 
     async def is_logged_in(self, session: AdapterSession) -> bool:
-        step = "is_logged_in"
-        page = await self._goto(session, LIST_PATH, step=step)
-        try:
-            await expect_heading(
-                page, [LIST_HEADING], portal=PORTAL, step=step, login_heading=LOGIN_HEADING
-            )
-        except SessionExpired:
-            return False
-        return True
+        return await shows_page(session, LIST_PATH, LIST_HEADING, login_heading=LOGIN_HEADING)
 
     # ------------------------------------------------------------------ listing
 
@@ -376,7 +362,8 @@ class MegamartAdapter(RetailerAdapter):
 
         Reads one list page per 20 rows and one claim page per deduction (for
         the fields the list lacks and the posted date ``since`` is about).
-        Yields RecordInvalid for a row that cannot be read and keeps going.
+        Yields RecordInvalid for a claim that cannot be read (its page missing
+        or about another claim, a value that does not parse) and keeps going.
         """
         step = "list_deductions"
         rules = portal_rules(PORTAL)
@@ -393,6 +380,7 @@ class MegamartAdapter(RetailerAdapter):
                     yield RecordInvalid(
                         "a deduction row without a claim number",
                         raw={"list_row": row},
+                        field=COL_CLAIM,
                         portal=PORTAL,
                         step=step,
                     )
@@ -404,14 +392,9 @@ class MegamartAdapter(RetailerAdapter):
                     continue
                 try:
                     detail = await self._claim_page(session, claim, step=step)
-                except _ClaimNotShown:
-                    yield RecordInvalid(
-                        "the list shows the claim but its page says it was not found",
-                        raw={"list_row": row},
-                        external_id=claim,
-                        portal=PORTAL,
-                        step=step,
-                    )
+                except RecordInvalid as exc:
+                    exc.raw = {"list_row": row, **exc.raw}
+                    yield exc
                     continue
                 item = self._record(session, row, detail, rules, step=step)
                 if isinstance(item, DeductionRecord):
@@ -433,11 +416,11 @@ class MegamartAdapter(RetailerAdapter):
         self, session: AdapterSession, filters: dict[str, str], number: int, *, step: str
     ) -> tuple[list[dict[str, str]], int]:
         query = urlencode({**filters, "page": str(number)} if number > 1 else filters)
-        page = await self._goto(session, LIST_PATH + (f"?{query}" if query else ""), step=step)
+        page = await goto(session, LIST_PATH + (f"?{query}" if query else ""), step=step)
         await expect_heading(
             page, [LIST_HEADING], portal=PORTAL, step=step, login_heading=LOGIN_HEADING
         )
-        alert = await self._alert(page, step)
+        alert = await alert_text(page, portal=PORTAL, step=step)
         if alert:
             raise LayoutChanged(
                 f"the deductions search refused its filters: {alert}", portal=PORTAL, step=step
@@ -464,8 +447,10 @@ class MegamartAdapter(RetailerAdapter):
                     portal=PORTAL,
                     step=step,
                 )
-            raw_rows = await table.first.evaluate(_TABLE_JS)
-        return _rows_by_header(raw_rows, LIST_COLUMNS, what="Deductions", step=step), pages
+        rows = await read_table(
+            table.first, LIST_COLUMNS, portal=PORTAL, what="Deductions", step=step
+        )
+        return [r.cells for r in rows], pages
 
     def _record(
         self,
@@ -484,6 +469,9 @@ class MegamartAdapter(RetailerAdapter):
         def opt(label: str) -> str:
             return clean_text(f.get(label, ""))
 
+        def day(label: str, text: str) -> date | None:
+            return read_field(label, rules.date, text) if clean_text(text) else None
+
         try:
             code = clean_text(row[COL_REASON], max_length=20)
             reason_text = opt("Reason")
@@ -492,11 +480,17 @@ class MegamartAdapter(RetailerAdapter):
                 DeductionLineRecord(
                     sku=clean_text(line["Item"]),
                     description=clean_text(line["Description"]),
-                    quantity=int(line["Quantity"].replace(",", "").strip() or 0),
-                    unit_cost=rules.amount(line["Unit Cost"]) if line["Unit Cost"] else None,
-                    amount=rules.amount(line["Amount"]),
+                    quantity=read_field(
+                        f"line {i} Quantity",
+                        lambda t: int(t.replace(",", "").strip() or 0),
+                        line["Quantity"],
+                    ),
+                    unit_cost=read_field(f"line {i} Unit Cost", rules.amount, line["Unit Cost"])
+                    if line["Unit Cost"]
+                    else None,
+                    amount=read_field(f"line {i} Amount", rules.amount, line["Amount"]),
                 )
-                for line in detail.lines
+                for i, line in enumerate(detail.lines, start=1)
             ]
             record = DeductionRecord(
                 portal=PORTAL,
@@ -505,14 +499,14 @@ class MegamartAdapter(RetailerAdapter):
                 invoice_number=clean_text(row[COL_INVOICE]),
                 po_number=clean_text(row[COL_PO]),
                 location=normalize_location(row[COL_LOCATION]),
-                amount=rules.amount(amount_text),
-                currency=parse_currency(amount_text),
+                amount=read_field(COL_AMOUNT, rules.amount, amount_text),
+                currency=read_field(COL_AMOUNT, parse_currency, amount_text),
                 reason_code=code,
                 reason_text=reason_text,
                 category=rules.category(code, reason_text) if code or reason_text else None,
-                deduction_date=rules.date(row[COL_DATE]),
-                invoice_date=rules.date(f["Invoice Date"]) if opt("Invoice Date") else None,
-                posted_date=rules.date(f["Posted Date"]) if opt("Posted Date") else None,
+                deduction_date=read_field(COL_DATE, rules.date, row[COL_DATE]),
+                invoice_date=day("Invoice Date", f.get("Invoice Date", "")),
+                posted_date=day("Posted Date", f.get("Posted Date", "")),
                 status=clean_text(row[COL_STATUS]),
                 carrier=opt("Carrier") or None,
                 pro_number=opt("PRO Number") or None,
@@ -521,19 +515,21 @@ class MegamartAdapter(RetailerAdapter):
                 lines=lines,
                 raw=raw,
             )
-        except (NormalizationError, ValidationError, ValueError, KeyError) as exc:
-            return RecordInvalid(
-                f"claim {claim} could not be read: {_short(exc)}",
+        except (NormalizationError, ValidationError, FieldError, ValueError, KeyError) as exc:
+            return record_invalid(
+                exc,
                 raw=raw,
                 external_id=claim,
                 portal=PORTAL,
                 step=step,
+                what=f"claim {claim} could not be read",
             )
         if record.posted_date is None:
             return RecordInvalid(
                 f"claim {claim} shows no posted date",
                 raw=raw,
                 external_id=claim,
+                field="Posted Date",
                 portal=PORTAL,
                 step=step,
             )
@@ -542,8 +538,18 @@ class MegamartAdapter(RetailerAdapter):
     # ------------------------------------------------------------------ claim page
 
     async def _claim_page(self, session: AdapterSession, claim: str, *, step: str) -> _Claim:
-        """Read a claim page; raises _ClaimNotShown on the portal's "Claim not found"."""
-        page = await self._goto(session, _claim_path(claim), step=step)
+        """Read a claim page.
+
+        RecordInvalid when the portal does not show this claim (HTTP 404,
+        "Claim not found") or shows another one; LayoutChanged when the page
+        is not a claim page at all.
+        """
+        try:
+            page = await goto(session, _claim_path(claim), step=step)
+        except PageNotFound:
+            raise record_unreadable(
+                claim, "its page answers HTTP 404", portal=PORTAL, step=step
+            ) from None
         heading = await expect_heading(
             page,
             [f"Claim {claim}", NOT_FOUND_HEADING],
@@ -551,14 +557,14 @@ class MegamartAdapter(RetailerAdapter):
             step=step,
             login_heading=LOGIN_HEADING,
         )
-        if heading == NOT_FOUND_HEADING:
-            raise _ClaimNotShown(claim)
-        if heading != f"Claim {claim}":
-            raise LayoutChanged(
-                f"asked for claim {claim}, the page is headed {heading[:60]!r}",
-                portal=PORTAL,
-                step=step,
-            )
+        check_record_heading(
+            heading,
+            expected=f"Claim {claim}",
+            not_found=NOT_FOUND_HEADING,
+            external_id=claim,
+            portal=PORTAL,
+            step=step,
+        )
         async with playwright_errors(PORTAL, step):
             main = page.get_by_role("main")
             if await main.count() != 1:
@@ -567,15 +573,20 @@ class MegamartAdapter(RetailerAdapter):
         fields = found.get("fields")
         if not isinstance(fields, dict):
             raise LayoutChanged("the claim page has no Claim details", portal=PORTAL, step=step)
-        lines_raw: list[dict[str, Any]] = found.get("lines") or []
-        docs_raw: list[dict[str, Any]] = found.get("documents") or []
+        lines_raw: list[list[list[Any]]] = found.get("lines") or []
+        docs_raw: list[list[list[Any]]] = found.get("documents") or []
         dispute_text = found.get("dispute_text")
         can_create = bool(found.get("can_create"))
         if not isinstance(dispute_text, str):
             raise LayoutChanged("the claim page has no Dispute section", portal=PORTAL, step=step)
-        if fields.get("Claim Number", "").strip() != claim:
-            raise LayoutChanged(
-                f"the details of claim {claim} name another claim", portal=PORTAL, step=step
+        shown = clean_text(fields.get("Claim Number", ""), max_length=128)
+        if shown != claim:
+            raise record_unreadable(
+                claim,
+                f"its details name claim {shown[:60]!r}",
+                portal=PORTAL,
+                step=step,
+                field="Claim Number",
             )
         m = _DISPUTE_LINE.search(dispute_text)
         dispute = (m.group("number"), clean_text(m.group("label"))) if m else None
@@ -585,59 +596,59 @@ class MegamartAdapter(RetailerAdapter):
                 portal=PORTAL,
                 step=step,
             )
-        lines = _rows_by_header(lines_raw, LINE_COLUMNS, what="Line items", step=step)
-        documents: list[tuple[dict[str, str], str]] = []
-        if docs_raw:
-            by_header = _rows_by_header(docs_raw, DOC_COLUMNS, what="Documents", step=step)
-            documents = [
-                (row, str(r.get("href", "")))
-                for row, r in zip(by_header, docs_raw[1:], strict=True)
-            ]
+        lines = (
+            rows_by_header(lines_raw, LINE_COLUMNS, portal=PORTAL, what="Line items", step=step)
+            if lines_raw
+            else []
+        )
+        documents = (
+            rows_by_header(docs_raw, DOC_COLUMNS, portal=PORTAL, what="Documents", step=step)
+            if docs_raw
+            else []
+        )
         return _Claim(
             claim=claim,
             fields=fields,
-            lines=lines,
+            lines=[r.cells for r in lines],
             documents=documents,
             dispute=dispute,
             can_create_dispute=can_create,
-            raw_lines=[list(r.get("cells", [])) for r in lines_raw[1:]],
+            raw_lines=[[str(c[0])[:2000] for c in r] for r in lines_raw[1:]],
         )
-
-    async def _claim_or_fail(self, session: AdapterSession, claim: str, *, step: str) -> _Claim:
-        try:
-            return await self._claim_page(session, claim, step=step)
-        except _ClaimNotShown:
-            raise LayoutChanged(
-                f"the portal does not show claim {claim} to this login", portal=PORTAL, step=step
-            ) from None
 
     # ------------------------------------------------------------------ documents
 
     async def list_documents(self, session: AdapterSession, external_id: str) -> list[DocumentRef]:
-        """The claim page's "Documents" rows (empty while "Backup not yet available")."""
+        """The claim page's "Documents" rows (empty while "Backup not yet available").
+
+        Raises RecordInvalid when the claim's page is missing or about another claim.
+        """
         step = "list_documents"
         # the listing read this claim page moments ago in the same job: use that read
         # once (a later call reads the page again, since documents arrive over time)
         cache: dict[str, _Claim] = session.notes.setdefault(_CLAIM_CACHE, {})  # type: ignore[assignment]
-        detail = cache.pop(external_id, None) or await self._claim_or_fail(
+        detail = cache.pop(external_id, None) or await self._claim_page(
             session, external_id, step=step
         )
+        page_url = session.url(_claim_path(external_id))
         refs: list[DocumentRef] = []
-        for row, href in detail.documents:
-            path = unquote(urlsplit(href).path) if href else ""
-            m = _DOC_PATH.match(urlsplit(href).path) if href else None
+        for row in detail.documents:
+            href = next(iter(row.links.values()), "")
+            path = urlsplit(portal_url(session, href, step=step, base=page_url)).path
+            m = _DOC_PATH.match(path)
             if m is None:
                 raise LayoutChanged(
-                    f"a document row of claim {external_id} has no download link ({path[:80]!r})",
+                    f"a document row of claim {external_id} has no download link "
+                    f"({unquote(path)[:80]!r})",
                     portal=PORTAL,
                     step=step,
                 )
-            label = clean_text(row["Document Type"]).casefold()
+            label = clean_text(row.cells["Document Type"]).casefold()
             refs.append(
                 DocumentRef(
                     ref=unquote(m.group("doc")),
                     role=DOC_ROLES.get(label, "backup"),
-                    filename=clean_text(row["File Name"]),
+                    filename=clean_text(row.cells["File Name"]),
                 )
             )
         return refs
@@ -645,30 +656,15 @@ class MegamartAdapter(RetailerAdapter):
     async def download_document(
         self, session: AdapterSession, external_id: str, doc: DocumentRef
     ) -> list[FetchedDocument]:
-        """One GET through the context's request API; the bytes must be what they claim."""
+        """One GET through the context's request API; the bytes must be what they claim
+        (a document that is not is its RecordInvalid, ``kind="document"``)."""
         step = "download_document"
         url = f"{_claim_path(external_id)}/documents/{quote(doc.ref, safe='')}"
-        session.requests += 1
-        data, headers = await fetch_bytes(session, url, step=step, expect=("pdf", "zip", "text"))
-        media_type = (headers.get("content-type") or "").split(";", 1)[0].strip().lower()
-        kind = sniff_kind(data)
-        if media_type == "application/pdf" and kind != "pdf":
-            raise LayoutChanged(
-                f"document {doc.ref[:60]!r} is served as a PDF but is {kind}",
-                portal=PORTAL,
-                step=step,
-            )
-        filename = filename_from_disposition(
-            headers.get("content-disposition"), doc.filename or doc.ref
+        reply = await fetch_bytes(
+            session, url, step=step, expect=("pdf", "zip", "text"), ref=doc.ref
         )
         return [
-            FetchedDocument(
-                role=doc.role,
-                filename=filename,
-                data=data,
-                media_type=media_type or "application/octet-stream",
-                ref=doc.ref,
-            )
+            fetched_document(reply, role=doc.role, ref=doc.ref, filename=doc.filename or doc.ref)
         ]
 
     # ------------------------------------------------------------------ disputes
@@ -679,7 +675,8 @@ class MegamartAdapter(RetailerAdapter):
         A submitted dispute comes back as ``already_filed``; a draft (an earlier
         attempt that stopped after "Create dispute") is completed. MegaMart
         disputes the whole claim amount; a smaller ``packet.amount`` is stated
-        in the comments. Raises DisputeRejected with the portal's words.
+        in the comments. Raises DisputeRejected with the portal's words (or
+        when the claim's page is missing or about another claim).
         """
         step = "file_dispute"
         claim = packet.deduction_external_id
@@ -692,24 +689,21 @@ class MegamartAdapter(RetailerAdapter):
             )
         try:
             detail = await self._claim_page(session, claim, step=step)
-        except _ClaimNotShown:
-            raise DisputeRejected(
-                f"the portal does not show claim {claim} to this login", portal=PORTAL, step=step
-            ) from None
+        except RecordInvalid as exc:
+            raise DisputeRejected(str(exc.args[0]), portal=PORTAL, step=step) from None
         page = await session.main_page()
         if detail.dispute is not None:
             number, label = detail.dispute
             status = _normalize_status(label, step=step)
             if status != "draft":
                 return DisputeReceipt(number, status, already_filed=True)
-            page = await self._goto(session, f"/disputes/{quote(number, safe='')}", step=step)
+            page = await goto(session, f"/disputes/{quote(number, safe='')}", step=step)
         else:
-            async with playwright_errors(PORTAL, step):
-                button = page.get_by_role("region", name="Dispute", exact=True).get_by_role(
-                    "button", name="Create dispute"
-                )
-            await self._submit(session, page, button, step=step)
-            heading = await self._h1(page, step)
+            button = page.get_by_role("region", name="Dispute", exact=True).get_by_role(
+                "button", name="Create dispute", exact=True
+            )
+            await submit_form(session, page, button, step)
+            heading = await heading_text(page, portal=PORTAL, step=step)
             created = _DISPUTE_H1.match(heading)
             if created is None:
                 await self._refused(page, heading, step=step)
@@ -726,7 +720,7 @@ class MegamartAdapter(RetailerAdapter):
         detail: _Claim,
     ) -> DisputeReceipt:
         step = "file_dispute"
-        heading = await self._h1(page, step)
+        heading = await heading_text(page, portal=PORTAL, step=step)
         if heading == LOGIN_HEADING:
             raise SessionExpired("the portal showed its sign-in page", portal=PORTAL, step=step)
         if heading != f"Dispute {number}":
@@ -760,24 +754,16 @@ class MegamartAdapter(RetailerAdapter):
                 for t in await page.get_by_role("listitem").all_inner_texts()
             }
             files = [
-                {
-                    "name": name,
-                    "mimeType": "application/pdf"
-                    if sniff_kind(data) == "pdf"
-                    else "application/octet-stream",
-                    "buffer": data,
-                }
-                for i, (raw_name, data) in enumerate(packet.attachments, start=1)
-                if (name := _safe_upload_name(raw_name, i)) not in attached
+                upload_file(name, data, i)
+                for i, (name, data) in enumerate(packet.attachments, start=1)
+                if upload_name(name, i) not in attached
             ]
             await select.select_option(label=option)
             await comments.fill(comment)
             if files:
-                await page.get_by_label("Attachments", exact=True).set_input_files(files)  # type: ignore[arg-type]
-        await self._submit(
-            session, page, page.get_by_role("button", name="Submit dispute"), step=step
-        )
-        heading = await self._h1(page, step)
+                await page.get_by_label("Attachments", exact=True).set_input_files(files)
+        await submit_form(session, page, "Submit dispute", step)
+        heading = await heading_text(page, portal=PORTAL, step=step)
         m = _SUBMITTED_H1.match(heading)
         if m is None or m.group("number") != number:
             await self._refused(page, heading, step=step)
@@ -789,54 +775,16 @@ class MegamartAdapter(RetailerAdapter):
         self, session: AdapterSession, external_id: str
     ) -> DisputeStatusReport | None:
         """The claim page's "Dispute MDxxxxxxx: <status>" line, or None when it offers
-        "Create dispute"."""
+        "Create dispute". RecordInvalid when the claim's page is missing or about
+        another claim."""
         step = "dispute_status"
-        detail = await self._claim_or_fail(session, external_id, step=step)
+        detail = await self._claim_page(session, external_id, step=step)
         if detail.dispute is None:
             return None
         number, label = detail.dispute
         return DisputeStatusReport(number, _normalize_status(label, step=step), label)
 
     # ------------------------------------------------------------------ plumbing
-
-    async def _goto(self, session: AdapterSession, path: str, *, step: str) -> Page:
-        session.requests += 1
-        return await goto(session, path, step=step, timeout_ms=NAV_TIMEOUT_MS)
-
-    async def _submit(
-        self, session: AdapterSession, page: Page, button: Locator, *, step: str
-    ) -> None:
-        """Click a submit button and wait for the page it leads to; check its status."""
-        async with playwright_errors(PORTAL, step):
-            if await button.count() != 1:
-                raise LayoutChanged(
-                    f"expected one button, found {await button.count()} on "
-                    f"{await describe_page(page)}",
-                    portal=PORTAL,
-                    step=step,
-                )
-            async with page.expect_navigation(
-                wait_until="domcontentloaded", timeout=NAV_TIMEOUT_MS
-            ) as nav:
-                await button.click()
-            response = await nav.value
-        session.requests += 1
-        check_response(response, portal=PORTAL, step=step)
-
-    async def _h1(self, page: Page, step: str) -> str:
-        """The page's main heading ('' when it has none)."""
-        h1 = page.get_by_role("heading", level=1)
-        async with playwright_errors(PORTAL, step):
-            if await h1.count() == 0:
-                return ""
-            return clean_text(await h1.first.inner_text(timeout=PAGE_TIMEOUT_MS))
-
-    async def _alert(self, page: Page, step: str) -> str:
-        """The portal's error message (role=alert), bounded; '' when none."""
-        alerts = page.get_by_role("alert")
-        async with playwright_errors(PORTAL, step):
-            texts = await alerts.all_inner_texts()
-        return clean_text(" ".join(texts), max_length=300)
 
     async def _facts(self, page: Page) -> dict[str, str]:
         dl = page.get_by_role("main").locator("dl")
@@ -848,39 +796,12 @@ class MegamartAdapter(RetailerAdapter):
         """After a dispute form post that did not advance: the portal's reason, or why not."""
         if heading == LOGIN_HEADING:
             raise SessionExpired("the portal showed its sign-in page", portal=PORTAL, step=step)
-        alert = await self._alert(page, step)
+        alert = await alert_text(page, portal=PORTAL, step=step)
         if alert:
             raise DisputeRejected(alert, portal=PORTAL, step=step)
         raise LayoutChanged(
             f"the dispute form led to {await describe_page(page)}", portal=PORTAL, step=step
         )
-
-
-def _rows_by_header(
-    raw_rows: list[dict[str, Any]], wanted: tuple[str, ...], *, what: str, step: str
-) -> list[dict[str, str]]:
-    """Rows as {header text: cell text}; LayoutChanged if a wanted header is missing."""
-    if not raw_rows:
-        return []
-    headers = [clean_text(h) for h in raw_rows[0].get("cells", [])]
-    missing = [h for h in wanted if h not in headers]
-    if missing:
-        raise LayoutChanged(
-            f"the {what} table lacks the columns {missing!r} (has {headers[:12]!r})",
-            portal=PORTAL,
-            step=step,
-        )
-    rows = []
-    for r in raw_rows[1:]:
-        cells = list(r.get("cells", []))
-        if len(cells) != len(headers):
-            raise LayoutChanged(
-                f"a {what} row has {len(cells)} cells for {len(headers)} headers",
-                portal=PORTAL,
-                step=step,
-            )
-        rows.append(dict(zip(headers, (str(c)[:2000] for c in cells), strict=True)))
-    return rows
 
 
 def _comment(packet: DisputePacket, detail: _Claim) -> str:
@@ -893,16 +814,6 @@ def _comment(packet: DisputePacket, detail: _Claim) -> str:
     if current is not None and Decimal(packet.amount) < current:
         text += f"\n\nDisputed amount: ${packet.amount:,.2f} of the claim's {claim_amount}."
     return text
-
-
-def _short(exc: BaseException) -> str:
-    if isinstance(exc, ValidationError):
-        first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        return f"{where}: {first.get('msg', 'invalid')}"[:200]
-    if isinstance(exc, KeyError):
-        return f"missing field {exc.args[0]!r}"[:200]
-    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
 
 
 __all__ = ["MegamartAdapter"]

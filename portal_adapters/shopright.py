@@ -10,13 +10,16 @@ How the adapter drives it:
   attempt per call, never repeated here. The session cookie the SPA ends up
   with lives in the browser context.
 * **Listing and documents through the SPA's JSON API** with that cookie
-  (``context.request``; no page render): ``GET /api/deductions`` in cursor
+  (``context.request``; no page render), the client in
+  ``portal_adapters.shopright_api``: ``GET /api/deductions`` in cursor
   pages (newest posted first; paging stops at the first deduction posted
   before ``since``), one ``GET /api/deductions/{id}`` per deduction for what
   the list lacks (posted and invoice dates, lines, memo, carrier/PRO/BOL,
   promotion), ``GET .../documents`` to list and one GET per document. Every
   answer's JSON shape is checked: a missing key is LayoutChanged, a 401 is
-  SessionExpired, a 403 (the SPA's CSRF defence) is LayoutChanged.
+  SessionExpired, a 403 (the SPA's CSRF defence) is LayoutChanged. One
+  deduction whose detail is missing or about another deduction, or holds a
+  value that does not parse, is that deduction's RecordInvalid.
 * **Disputes ("cases") through the four-step wizard** in the deduction's side
   panel, after looking at the deduction's ``case`` first (so a retry after a
   lost answer never files twice). ShopRight takes one PDF per case: several
@@ -38,21 +41,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import json
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from functools import partial
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator, Page, Response
-from pydantic import ValidationError
 
-from credentials.totp import InvalidTotpSecretError, totp_code
 from portal_adapters.base import (
     AdapterSession,
     DisputePacket,
@@ -67,25 +65,34 @@ from portal_adapters.errors import (
     DisputeRejected,
     LayoutChanged,
     MfaFailed,
-    NotYetAvailable,
     RecordInvalid,
     SessionExpired,
 )
+from portal_adapters.shopright_api import (
+    CASE_KEYS,
+    MAX_JSON_BYTES,
+    PORTAL,
+    ShoprightApi,
+    docs_cache,
+    json_object,
+    message,
+    normalize_status,
+    require,
+    scalar_text,
+)
 from portal_adapters.web import (
-    DEFAULT_MAX_BYTES,
-    DOWNLOAD_TIMEOUT_MS,
     expect_heading,
-    fetch_bytes,
-    filename_from_disposition,
+    first_line,
     goto,
+    is_pdf,
+    one_time_code,
     playwright_errors,
     raise_for_status,
-    sniff_kind,
+    upload_name,
+    url_path,
 )
-from records.normalize import NormalizationError, clean_text, normalize_location, portal_rules
-from records.schemas import Category, DeductionLineRecord, DeductionRecord, LinkRole
-
-PORTAL = "shopright"
+from records.normalize import clean_text, portal_rules
+from records.schemas import DeductionRecord, LinkRole
 
 LOGIN_PATH = "/login"
 LOGIN_HEADING = "Sign in to"  # "Sign in to ShopRight Partners Online"
@@ -94,14 +101,8 @@ LIST_HEADING = "Deductions"
 WIZARD_NAME = "Create case"
 WIZARD_STEPS = 4
 
-API_TIMEOUT_MS = 30_000
 UI_TIMEOUT_MS = 15_000
-MAX_JSON_BYTES = 4 * 1024 * 1024
 MAX_PAGES = 10_000
-PAGE_LIMIT = 500  # the portal caps it at its own page size
-MAX_UPLOAD_NAME = 100
-MAX_CACHED_DEDUCTIONS = 20_000
-DOCS_NOTE = "shopright.documents"
 
 # Our reasons -> the wizard's option text (its option values are API keys).
 REASON_LABELS: dict[str, str] = {
@@ -113,62 +114,7 @@ REASON_LABELS: dict[str, str] = {
     "other": "Other",
 }
 
-# The portal's case labels -> DISPUTE_STATUSES.
-STATUS_BY_LABEL: dict[str, str] = {
-    "draft": "draft",
-    "in review": "research",
-    "vendor response required": "supplier_action",
-    "approved": "approved",
-    "partially approved": "partially_approved",
-    "denied": "denied",
-    "closed - no response": "expired",
-}
-_API_STATUSES = frozenset(STATUS_BY_LABEL.values())
-
-ROLE_BY_KIND: dict[str, str] = {role.value: role.value for role in LinkRole}
-
-SUMMARY_KEYS = (
-    "id",
-    "document_number",
-    "type",
-    "reason_code",
-    "reason_text",
-    "invoice_number",
-    "po_number",
-    "dc",
-    "amount",
-    "currency",
-    "date",
-    "status",
-)
-DETAIL_KEYS = (
-    *SUMMARY_KEYS,
-    "invoice_date",
-    "posted_date",
-    "memo",
-    "carrier",
-    "pro_number",
-    "bol_number",
-    "promo_id",
-    "lines",
-    "documents",
-    "case",
-)
-LINE_KEYS = ("sku", "description", "quantity", "unit_cost", "amount")
-DOCUMENT_KEYS = ("id", "filename", "kind", "media_type")
-CASE_KEYS = ("case_number", "document_number", "status", "status_label")
-_NOT_RAW = frozenset({"lines", "documents", "case"})
-
 _LOGIN_HEADING_RE = re.compile(r"^\s*sign in to\b", re.I)
-_UNSAFE_NAME = re.compile(r"[^\w .()+-]+")
-
-
-@dataclass(frozen=True)
-class _Reply:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-    url: str
 
 
 class ShoprightAdapter(RetailerAdapter):
@@ -218,8 +164,8 @@ class ShoprightAdapter(RetailerAdapter):
         session.requests += 1
         data = await _answer_json(answer, step=step)
         if answer.status in (401, 422, 423):
-            message = _message(data, "the e-mail address or password was refused")
-            raise BadCredentials(message, portal=PORTAL, step=step)
+            found = message(data, "the e-mail address or password was refused")
+            raise BadCredentials(found, portal=PORTAL, step=step)
         _check_answer(answer, data, step=step)
         if data.get("status") == "mfa_required":
             await self._answer_mfa(session, page, seen)
@@ -232,19 +178,7 @@ class ShoprightAdapter(RetailerAdapter):
     async def _answer_mfa(self, session: AdapterSession, page: Page, seen: list[Response]) -> None:
         step = "mfa"
         await _expect(page, [MFA_HEADING], seen, step=step)
-        secret = session.credentials.totp_secret
-        if secret is None:
-            raise MfaFailed(
-                "the portal asks for an authenticator code; no TOTP secret is configured",
-                portal=PORTAL,
-                step=step,
-            )
-        try:
-            code = totp_code(secret).code
-        except InvalidTotpSecretError as exc:
-            raise MfaFailed(
-                f"the stored TOTP secret is unusable: {exc}", portal=PORTAL, step=step
-            ) from None
+        code = one_time_code(session, step=step)
         async with playwright_errors(PORTAL, step):
             await page.get_by_label("Authenticator code", exact=True).fill(code.reveal())
             answer = await _click_for_response(
@@ -255,10 +189,10 @@ class ShoprightAdapter(RetailerAdapter):
         if answer.status == 401:
             if data.get("error") == "challenge_expired":
                 raise SessionExpired(
-                    _message(data, "the verification step timed out"), portal=PORTAL, step=step
+                    message(data, "the verification step timed out"), portal=PORTAL, step=step
                 )
             raise MfaFailed(
-                _message(data, "the authenticator code was refused"), portal=PORTAL, step=step
+                message(data, "the authenticator code was refused"), portal=PORTAL, step=step
             )
         _check_answer(answer, data, step=step)
         if data.get("status") != "ok":
@@ -270,7 +204,7 @@ class ShoprightAdapter(RetailerAdapter):
 
     async def is_logged_in(self, session: AdapterSession) -> bool:
         try:
-            data = await _api_json(session, "/api/me", step="is_logged_in")
+            data = await ShoprightApi(session).me()
         except SessionExpired:
             return False
         return isinstance(data, dict) and isinstance(data.get("email"), str)
@@ -284,22 +218,22 @@ class ShoprightAdapter(RetailerAdapter):
 
         The portal lists newest posted first; paging stops at the first
         deduction posted before ``since`` (as long as that order holds).
-        Safe to call again: nothing is remembered between calls.
+        Yields RecordInvalid for a deduction that cannot be read and keeps
+        going. Safe to call again: nothing is remembered between calls.
         """
         step = "list_deductions"
+        api = ShoprightApi(session)
         rules = portal_rules(PORTAL)
         cursor: str | None = None
         seen_cursors: set[str] = set()
         last_posted: date | None = None
         in_order = True
         for _ in range(MAX_PAGES):
-            params = {"limit": str(PAGE_LIMIT)} | ({"cursor": cursor} if cursor else {})
-            page = await _api_json(session, "/api/deductions", step=step, params=params)
-            items, cursor = _list_page(page, step=step)
+            items, cursor = await api.deductions_page(cursor, step=step)
             for item in items:
                 if str(item.get("document_number", "")) in session.listed:
                     continue  # stored before a retry: do not read its detail again
-                found = await self._deduction(session, item, rules=rules)
+                found = await api.deduction(item, rules)
                 if isinstance(found, RecordInvalid):
                     yield found
                     continue
@@ -319,43 +253,6 @@ class ShoprightAdapter(RetailerAdapter):
             seen_cursors.add(cursor)
         raise LayoutChanged(f"the list did not end after {MAX_PAGES} pages", portal=PORTAL)
 
-    async def _deduction(
-        self, session: AdapterSession, item: dict[str, Any], *, rules: Any
-    ) -> DeductionRecord | RecordInvalid:
-        step = "deduction_detail"
-        raw: dict[str, Any] = {k: _raw(item[k]) for k in SUMMARY_KEYS}
-        try:
-            external_id = _text(item["document_number"])
-            detail_id = _text(item["id"])
-        except TypeError as exc:
-            return _invalid(_first_line(exc), raw, None)
-        if not external_id or not detail_id:
-            return _invalid("a row without a document number", raw, external_id or None)
-        detail = await _api_json(session, _deduction_path(detail_id), step=step, not_found_ok=True)
-        if detail is None:
-            return _invalid("the deduction vanished between list and detail", raw, external_id)
-        _require(detail, DETAIL_KEYS, what="deduction detail", step=step)
-        if detail["document_number"] != item["document_number"]:
-            raise LayoutChanged(
-                "the detail answered for another deduction", portal=PORTAL, step=step
-            )
-        lines_raw = detail["lines"]
-        if not isinstance(lines_raw, list):
-            raise LayoutChanged("deduction lines are not a list", portal=PORTAL, step=step)
-        for ln in lines_raw:
-            _require(ln, LINE_KEYS, what="deduction line", step=step)
-        refs = _document_refs(detail["documents"], step=step)
-        raw |= {k: _raw(detail[k]) for k in DETAIL_KEYS if k not in _NOT_RAW}
-        raw["lines"] = [{k: _raw(ln[k]) for k in LINE_KEYS} for ln in lines_raw]
-        try:
-            record = _record(session, item, detail, lines_raw, raw, rules=rules)
-        except (NormalizationError, ValidationError, ValueError, TypeError) as exc:
-            return _invalid(_first_line(exc), raw, external_id)
-        cache = _docs_cache(session)
-        if len(cache) < MAX_CACHED_DEDUCTIONS:
-            cache[external_id] = refs
-        return record
-
     # ================================================================== documents
 
     async def list_documents(self, session: AdapterSession, external_id: str) -> list[DocumentRef]:
@@ -366,20 +263,9 @@ class ShoprightAdapter(RetailerAdapter):
         Empty when none is available yet, and when the portal does not show
         the deduction to this account (any more)."""
         step = "list_documents"
-        cached = _docs_cache(session).pop(external_id, None)
-        if cached is not None:
-            refs = cached
-        else:
-            data = await _api_json(
-                session,
-                _deduction_path(external_id) + "/documents",
-                step=step,
-                not_found_ok=True,
-            )
-            if data is None:
-                return []
-            _require(data, ("document_number", "documents"), what="documents answer", step=step)
-            refs = _document_refs(data["documents"], step=step)
+        refs = docs_cache(session).pop(external_id, None)
+        if refs is None:
+            refs = await ShoprightApi(session).documents(external_id, step=step) or []
         if self.use_backup_zip and refs:
             return [
                 DocumentRef(
@@ -393,59 +279,12 @@ class ShoprightAdapter(RetailerAdapter):
     async def download_document(
         self, session: AdapterSession, external_id: str, doc: DocumentRef
     ) -> list[FetchedDocument]:
-        """One document's bytes (a ``zip:`` ref: the backup ZIP itself)."""
+        """One document's bytes (a ``zip:`` ref: the backup ZIP itself). A document
+        that is missing or not what it claims is its RecordInvalid."""
+        api = ShoprightApi(session)
         if doc.ref.startswith("zip:"):
-            return [await self._backup_zip(session, external_id, doc)]
-        step = "download_document"
-        expect = ("text",) if doc.filename.lower().endswith(".csv") else ("pdf",)
-        data, headers = await fetch_bytes(
-            session,
-            _deduction_path(external_id) + "/documents/" + quote(doc.ref, safe=""),
-            step=step,
-            expect=expect,
-        )
-        session.requests += 1
-        return [
-            FetchedDocument(
-                role=doc.role,
-                filename=filename_from_disposition(
-                    headers.get("content-disposition"), doc.filename or doc.ref
-                ),
-                data=data,
-                media_type=_media_type(headers, "application/pdf"),
-                ref=doc.ref,
-            )
-        ]
-
-    async def _backup_zip(
-        self, session: AdapterSession, external_id: str, doc: DocumentRef
-    ) -> FetchedDocument:
-        step = "backup_zip"
-        reply = await _get(
-            session,
-            _deduction_path(external_id) + "/backup.zip",
-            step=step,
-            accept="application/zip",
-            timeout_ms=DOWNLOAD_TIMEOUT_MS,
-            max_bytes=DEFAULT_MAX_BYTES,
-        )
-        if reply.status == 404:
-            raise NotYetAvailable(
-                _message(_loads(reply.body), "backup not yet available"), portal=PORTAL, step=step
-            )
-        _check_status(reply, step=step)
-        kind = sniff_kind(reply.body)
-        if kind != "zip":
-            raise LayoutChanged(f"expected a ZIP, got {kind}", portal=PORTAL, step=step)
-        return FetchedDocument(
-            role=doc.role,
-            filename=filename_from_disposition(
-                reply.headers.get("content-disposition"), doc.filename or "backup.zip"
-            ),
-            data=reply.body,
-            media_type="application/zip",
-            ref=doc.ref,
-        )
+            return [await api.backup_zip(external_id, doc, step="backup_zip")]
+        return [await api.document(external_id, doc, step="download_document")]
 
     # ================================================================== disputes
 
@@ -508,7 +347,9 @@ class ShoprightAdapter(RetailerAdapter):
                 files=[{"name": name, "mimeType": "application/pdf", "buffer": data}]
             )
         await _next(page, wizard, 4, seen)
-        review = wizard.get_by_role("definition").filter(has_text=re.compile(re.escape(eid)))
+        # the document number is portal text: a plain has_text string, which
+        # Playwright escapes (never a pattern built from it)
+        review = wizard.get_by_role("definition").filter(has_text=eid)
         if not await review.count():
             raise LayoutChanged(
                 "the review step does not show the document number", portal=PORTAL, step=step
@@ -523,22 +364,22 @@ class ShoprightAdapter(RetailerAdapter):
         session.requests += 1
         data = await _answer_json(answer, step=step)
         if answer.status in (409, 422, 404, 413, 415):
-            message = _message(data, f"the portal refused the case (HTTP {answer.status})")
+            refusal = message(data, f"the portal refused the case (HTTP {answer.status})")
             if answer.status == 409:
                 again = await self._case(session, eid, step=step)
                 if again is not None:  # filed meanwhile (another attempt, a person)
                     return DisputeReceipt(again.dispute_number, again.status, already_filed=True)
-            raise DisputeRejected(message, portal=PORTAL, step=step)
+            raise DisputeRejected(refusal, portal=PORTAL, step=step)
         _check_answer(answer, data, step=step)
         if answer.status != 201:
             raise LayoutChanged(
                 f"creating a case answered HTTP {answer.status}", portal=PORTAL, step=step
             )
-        _require(data, CASE_KEYS, what="new case", step=step)
-        number = _text(data["case_number"])
-        if not number or _text(data["document_number"]) != eid:
+        require(data, CASE_KEYS, what="new case", step=step)
+        number = scalar_text(data["case_number"])
+        if not number or scalar_text(data["document_number"]) != eid:
             raise LayoutChanged("the new case does not match the claim", portal=PORTAL, step=step)
-        receipt = DisputeReceipt(number, _normalize_status(data, step=step))
+        receipt = DisputeReceipt(number, normalize_status(data, step=step))
         # The case exists now, whatever the page does next: the answer is the receipt.
         with contextlib.suppress(PlaywrightError):
             confirmation = wizard.get_by_role("status").filter(has_text=number)
@@ -559,9 +400,7 @@ class ShoprightAdapter(RetailerAdapter):
         step: str,
         missing_is_rejection: bool = False,
     ) -> DisputeStatusReport | None:
-        detail = await _api_json(
-            session, _deduction_path(external_id), step=step, not_found_ok=True
-        )
+        detail = await ShoprightApi(session).case(external_id, step=step)
         if detail is None:
             if missing_is_rejection:
                 raise DisputeRejected(
@@ -570,296 +409,17 @@ class ShoprightAdapter(RetailerAdapter):
                     step=step,
                 )
             return None
-        _require(detail, ("document_number", "case"), what="deduction detail", step=step)
         case = detail["case"]
         if case is None:
             return None
-        _require(case, CASE_KEYS, what="case", step=step)
-        if _text(case["document_number"]) != _text(detail["document_number"]):
+        require(case, CASE_KEYS, what="case", step=step)
+        if scalar_text(case["document_number"]) != scalar_text(detail["document_number"]):
             raise LayoutChanged("the case belongs to another claim", portal=PORTAL, step=step)
         return DisputeStatusReport(
-            dispute_number=_text(case["case_number"]),
-            status=_normalize_status(case, step=step),
-            portal_label=clean_text(_text(case["status_label"])),
+            dispute_number=scalar_text(case["case_number"]),
+            status=normalize_status(case, step=step),
+            portal_label=clean_text(scalar_text(case["status_label"])),
         )
-
-
-# ====================================================================== API plumbing
-
-
-async def _get(
-    session: AdapterSession,
-    path: str,
-    *,
-    step: str,
-    params: dict[str, str] | None = None,
-    accept: str = "application/json",
-    timeout_ms: float = API_TIMEOUT_MS,
-    max_bytes: int = MAX_JSON_BYTES,
-) -> _Reply:
-    """One GET through the context's request API (its cookie, no rendering)."""
-    url = session.url(path)
-    if session.throttle is not None:
-        await session.throttle()
-    async with playwright_errors(PORTAL, step):
-        resp = await session.context.request.get(
-            url,
-            params=params,
-            headers={"Accept": accept},
-            timeout=timeout_ms,
-            max_redirects=0,
-        )
-        try:
-            length = resp.headers.get("content-length", "")
-            if length.isdigit() and int(length) > max_bytes:
-                raise LayoutChanged(
-                    f"an answer of {length} bytes is over the {max_bytes} cap",
-                    portal=PORTAL,
-                    step=step,
-                )
-            body = await resp.body()
-            reply = _Reply(resp.status, dict(resp.headers), body, resp.url)
-        finally:
-            await resp.dispose()
-    session.requests += 1
-    if len(reply.body) > max_bytes:
-        raise LayoutChanged(f"an answer over the {max_bytes} byte cap", portal=PORTAL, step=step)
-    return reply
-
-
-async def _api_json(
-    session: AdapterSession,
-    path: str,
-    *,
-    step: str,
-    params: dict[str, str] | None = None,
-    not_found_ok: bool = False,
-) -> dict[str, Any] | None:
-    """A JSON object from the SPA's API; None for a 404 when ``not_found_ok``."""
-    reply = await _get(session, path, step=step, params=params)
-    if reply.status == 404 and not_found_ok:
-        return None
-    if 300 <= reply.status < 400 and "/login" in reply.headers.get("location", ""):
-        raise SessionExpired("the API sent us to the sign-in page", portal=PORTAL, step=step)
-    _check_status(reply, step=step)
-    if reply.status != 200:
-        raise LayoutChanged(f"HTTP {reply.status} at {_path(reply.url)}", portal=PORTAL, step=step)
-    ctype = reply.headers.get("content-type", "")
-    if not ctype.startswith("application/json"):
-        if "html" in ctype and re.search(rb"(?i)sign in", reply.body[:20_000]):
-            raise SessionExpired("the sign-in page came back", portal=PORTAL, step=step)
-        raise LayoutChanged(
-            f"expected JSON from {_path(reply.url)}, got {ctype[:60] or 'no content type'}",
-            portal=PORTAL,
-            step=step,
-        )
-    data = _loads(reply.body)
-    if not data:
-        raise LayoutChanged(f"unreadable JSON from {_path(reply.url)}", portal=PORTAL, step=step)
-    return data
-
-
-def _check_status(reply: _Reply, *, step: str) -> None:
-    """401 -> SessionExpired, 429 -> RateLimited, 5xx -> PortalUnavailable,
-    403 (CSRF or forbidden) and any other 4xx -> LayoutChanged."""
-    raise_for_status(reply.status, reply.headers, portal=PORTAL, step=step, url=reply.url)
-    if reply.status >= 300:
-        data = _loads(reply.body)
-        raise LayoutChanged(
-            f"HTTP {reply.status} at {_path(reply.url)}: "
-            f"{_message(data, str(data.get('error', '')) or 'no explanation')}",
-            portal=PORTAL,
-            step=step,
-        )
-
-
-def _loads(body: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _list_page(data: dict[str, Any], *, step: str) -> tuple[list[dict[str, Any]], str | None]:
-    _require(data, ("items", "next_cursor", "total"), what="deductions page", step=step)
-    items, cursor, total = data["items"], data["next_cursor"], data["total"]
-    if not isinstance(items, list) or not isinstance(total, int) or isinstance(total, bool):
-        raise LayoutChanged("the deductions page has the wrong shape", portal=PORTAL, step=step)
-    if cursor is not None and (not isinstance(cursor, str) or not cursor or len(cursor) > 1000):
-        raise LayoutChanged("the next-page cursor is not a string", portal=PORTAL, step=step)
-    for item in items:
-        _require(item, SUMMARY_KEYS, what="deduction row", step=step)
-    return items, cursor
-
-
-def _require(obj: Any, keys: tuple[str, ...], *, what: str, step: str) -> None:
-    if not isinstance(obj, dict):
-        raise LayoutChanged(f"{what} is not an object", portal=PORTAL, step=step)
-    missing = [k for k in keys if k not in obj]
-    if missing:
-        raise LayoutChanged(f"{what} lacks {', '.join(missing[:5])}", portal=PORTAL, step=step)
-
-
-def _document_refs(docs: Any, *, step: str) -> list[DocumentRef]:
-    """Refs from the portal's documents array (shape checked)."""
-    if not isinstance(docs, list):
-        raise LayoutChanged("documents is not a list", portal=PORTAL, step=step)
-    refs: list[DocumentRef] = []
-    for doc in docs:
-        _require(doc, DOCUMENT_KEYS, what="document entry", step=step)
-        try:
-            doc_id, kind, name = _text(doc["id"]), _text(doc["kind"]), _text(doc["filename"])
-        except TypeError:
-            raise LayoutChanged("a document entry is not text", portal=PORTAL, step=step) from None
-        if not doc_id:
-            raise LayoutChanged("a document without an id", portal=PORTAL, step=step)
-        refs.append(
-            DocumentRef(
-                ref=doc_id,
-                role=ROLE_BY_KIND.get(kind, LinkRole.backup.value),
-                filename=name[:500],
-            )
-        )
-    return refs
-
-
-def _docs_cache(session: AdapterSession) -> dict[str, list[DocumentRef]]:
-    """Per job: the documents each deduction's detail listed, used once."""
-    cache = session.notes.get(DOCS_NOTE)
-    if not isinstance(cache, dict):
-        cache = {}
-        session.notes[DOCS_NOTE] = cache
-    return cache
-
-
-def _deduction_path(external_id: str) -> str:
-    return "/api/deductions/" + quote(external_id, safe="")
-
-
-def _path(url: str) -> str:
-    return urlsplit(url).path[:200]
-
-
-def _media_type(headers: dict[str, str], default: str) -> str:
-    value = headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    return value[:100] or default
-
-
-def _message(data: dict[str, Any], default: str) -> str:
-    msg = data.get("message")
-    return clean_text(msg, max_length=300) if isinstance(msg, str) and msg.strip() else default
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__
-
-
-# ====================================================================== values
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
-        raise TypeError(f"expected text, got {type(value).__name__}")
-    return str(value).replace("\x00", "").strip()
-
-
-def _raw(value: Any) -> Any:
-    """What the portal sent, as strings (None stays None)."""
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int | float | bool):
-        return str(value)
-    return json.dumps(value, ensure_ascii=False)[:2000]
-
-
-def _optional(value: Any) -> str | None:
-    text = clean_text(_text(value))
-    return text or None
-
-
-def _int(value: Any) -> int:
-    if isinstance(value, bool):
-        raise TypeError("a quantity is not a boolean")
-    if isinstance(value, int):
-        return value
-    text = _text(value)
-    if not re.fullmatch(r"-?\d{1,9}", text):
-        raise ValueError(f"not a whole number: {text[:20]!r}")
-    return int(text)
-
-
-def _date(rules: Any, value: Any) -> date | None:
-    text = _text(value)
-    return rules.date(text) if text else None
-
-
-def _record(
-    session: AdapterSession,
-    item: dict[str, Any],
-    detail: dict[str, Any],
-    lines_raw: list[dict[str, Any]],
-    raw: dict[str, Any],
-    *,
-    rules: Any,
-) -> DeductionRecord:
-    """The record from a list row and its detail (raises on a value it cannot read)."""
-    code = clean_text(_text(item["reason_code"]), max_length=40)
-    reason_text = clean_text(_text(item["reason_text"]))
-    return DeductionRecord(
-        portal=PORTAL,
-        external_id=_text(item["document_number"]),
-        account=session.account,
-        invoice_number=clean_text(_text(item["invoice_number"])),
-        po_number=clean_text(_text(item["po_number"])),
-        location=normalize_location(_text(item["dc"])),
-        amount=rules.amount(_text(item["amount"])),
-        currency=_text(item["currency"]) or "USD",
-        reason_code=code,
-        reason_text=reason_text,
-        category=Category(rules.category(code, reason_text).value),
-        deduction_date=_date(rules, item["date"]),
-        invoice_date=_date(rules, detail["invoice_date"]),
-        posted_date=_date(rules, detail["posted_date"]),
-        status=clean_text(_text(item["status"])),
-        promo_id=_optional(detail["promo_id"]),
-        carrier=_optional(detail["carrier"]),
-        pro_number=_optional(detail["pro_number"]),
-        bol_number=_optional(detail["bol_number"]),
-        memo=_text(detail["memo"])[:20_000],
-        lines=[
-            DeductionLineRecord(
-                sku=clean_text(_text(ln["sku"])),
-                description=clean_text(_text(ln["description"])),
-                quantity=_int(ln["quantity"]),
-                unit_cost=rules.amount(_text(ln["unit_cost"])),
-                amount=rules.amount(_text(ln["amount"])),
-            )
-            for ln in lines_raw
-        ],
-        raw=raw,
-    )
-
-
-def _invalid(message: str, raw: dict[str, Any], external_id: str | None) -> RecordInvalid:
-    return RecordInvalid(
-        message, raw=raw, external_id=external_id, portal=PORTAL, step="list_deductions"
-    )
-
-
-def _normalize_status(case: dict[str, Any], *, step: str) -> str:
-    """The portal's label first (its own words), then the API's status key."""
-    label = clean_text(_text(case.get("status_label"))).casefold()
-    status = STATUS_BY_LABEL.get(label)
-    if status is None:
-        key = _text(case.get("status"))
-        status = key if key in _API_STATUSES else None
-    if status is None:
-        raise LayoutChanged(f"unknown case status {label[:60]!r}", portal=PORTAL, step=step)
-    return status
 
 
 # ====================================================================== UI plumbing
@@ -884,15 +444,15 @@ async def _answer_json(answer: Response, *, step: str) -> dict[str, Any]:
         return {}
     async with playwright_errors(PORTAL, step):
         body = await answer.body()
-    return _loads(body[:MAX_JSON_BYTES])
+    return json_object(body[:MAX_JSON_BYTES]) or {}
 
 
 def _check_answer(answer: Response, data: dict[str, Any], *, step: str) -> None:
     raise_for_status(answer.status, answer.headers, portal=PORTAL, step=step, url=answer.url)
     if answer.status >= 300:
         raise LayoutChanged(
-            f"HTTP {answer.status} at {_path(answer.url)}: "
-            f"{_message(data, str(data.get('error', ''))[:60] or 'no explanation')}",
+            f"HTTP {answer.status} at {url_path(answer.url)}: "
+            f"{message(data, str(data.get('error', ''))[:60] or 'no explanation')}",
             portal=PORTAL,
             step=step,
         )
@@ -943,7 +503,7 @@ def _raise_for_api_failures(seen: list[Response], start: int, *, step: str) -> N
         raise_for_status(r.status, r.headers, portal=PORTAL, step=step, url=r.url)
         if r.status == 403:
             raise LayoutChanged(
-                f"HTTP 403 at {_path(r.url)} (request refused)", portal=PORTAL, step=step
+                f"HTTP 403 at {url_path(r.url)} (request refused)", portal=PORTAL, step=step
             )
 
 
@@ -962,10 +522,8 @@ async def _settle(
     if await wanted.count() and await wanted.first.is_visible():
         return True
     if step == "file_dispute":  # the side panel could not load the deduction
-        message = clean_text(await alert.first.inner_text(), max_length=300)
-        raise LayoutChanged(
-            f"the deduction panel shows an error: {message}", portal=PORTAL, step=step
-        )
+        said = clean_text(await alert.first.inner_text(), max_length=300)
+        raise LayoutChanged(f"the deduction panel shows an error: {said}", portal=PORTAL, step=step)
     return False
 
 
@@ -977,8 +535,8 @@ async def _wizard_step(page: Page, wizard: Locator, n: int, seen: list[Response]
     alert = wizard.get_by_role("alert")
     if await _settle(page, shown, alert, seen, step=step):
         return
-    message = clean_text(await alert.first.inner_text(), max_length=300)
-    raise DisputeRejected(message or "the portal refused the case", portal=PORTAL, step=step)
+    said = clean_text(await alert.first.inner_text(), max_length=300)
+    raise DisputeRejected(said or "the portal refused the case", portal=PORTAL, step=step)
 
 
 async def _next(page: Page, wizard: Locator, n: int, seen: list[Response]) -> None:
@@ -990,27 +548,27 @@ async def _next(page: Page, wizard: Locator, n: int, seen: list[Response]) -> No
 async def _one_pdf(packet: DisputePacket) -> tuple[str, bytes] | None:
     """ShopRight takes one PDF per case: the attachment, or all of them combined."""
     atts = packet.attachments
-    for name, data in atts:
-        if not data.startswith(b"%PDF-"):
+    for i, (name, data) in enumerate(atts, start=1):
+        if not is_pdf(data):
             raise DisputeRejected(
-                f"{_upload_name(name)}: ShopRight accepts PDF attachments only",
+                f"{_pdf_name(name, i)}: ShopRight accepts PDF attachments only",
                 portal=PORTAL,
                 step="file_dispute",
             )
     if not atts:
         return None
     if len(atts) == 1:
-        return _upload_name(atts[0][0]), atts[0][1]
+        return _pdf_name(atts[0][0], 1), atts[0][1]
     try:
         data = await asyncio.to_thread(_combine_pdfs, [d for _, d in atts])
     except Exception as exc:  # pypdf raises many types on hostile input
         raise DisputeRejected(
             f"the attachments cannot be combined into the one PDF ShopRight takes: "
-            f"{_first_line(exc)[:120]}",
+            f"{first_line(exc, 120)}",
             portal=PORTAL,
             step="file_dispute",
         ) from None
-    return _upload_name(f"{packet.deduction_external_id}_supporting_documents.pdf"), data
+    return _pdf_name(f"{packet.deduction_external_id}_supporting_documents.pdf", 1), data
 
 
 def _combine_pdfs(parts: list[bytes]) -> bytes:
@@ -1024,13 +582,9 @@ def _combine_pdfs(parts: list[bytes]) -> bytes:
     return out.getvalue()
 
 
-def _upload_name(name: str) -> str:
-    """A plain file name ending in .pdf (the portal shows it; ours is untrusted too)."""
-    base = re.split(r"[\\/]", name or "")[-1]
-    base = _UNSAFE_NAME.sub("_", clean_text(base, max_length=MAX_UPLOAD_NAME)).strip(" ._")
-    if not base.lower().endswith(".pdf"):
-        base = (base or "attachment")[: MAX_UPLOAD_NAME - 4] + ".pdf"
-    return base
+def _pdf_name(name: str, index: int) -> str:
+    """A safe file name ending in .pdf (ShopRight shows it; ours is untrusted too)."""
+    return upload_name(name, index, suffix=".pdf")
 
 
 __all__ = ["ShoprightAdapter"]

@@ -24,7 +24,8 @@ from portal_adapters.errors import (
     PortalUnavailable,
     SessionExpired,
 )
-from portal_adapters.parcelnet import ParcelnetAdapter, _download
+from portal_adapters.parcelnet import ParcelnetAdapter, security_check
+from portal_adapters.web import ShipmentResult, linked_documents
 from records.schemas import PodStatus
 
 pytestmark = pytest.mark.browser
@@ -179,13 +180,14 @@ async def test_document_link_behind_an_unsolved_check(
     security check again (CaptchaRequired), never a broken document."""
     rw: RunningWorld = world_factory(faults="parcelnet:captcha_rate=1")
     session = await logged_in(adapter_session, rw)
+    shown = ShipmentResult(row={}, text="", links={"pod": f"/shipments/{HAND_PRO}/pod"}, note="")
     with pytest.raises(CaptchaRequired) as info:
-        await _download(
+        await linked_documents(
             session,
-            session.url(f"/shipments/{HAND_PRO}/pod"),
-            role="pod",
+            shown,
+            base=session.url("/search"),
             pro=HAND_PRO,
-            ref=HAND_PRO,
+            forbidden=security_check(HAND_PRO),
         )
     assert info.value.ref == HAND_PRO
     assert rw.world.record.downloads == []

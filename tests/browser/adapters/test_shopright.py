@@ -33,8 +33,8 @@ from portal_adapters.errors import (
     RecordInvalid,
     SessionExpired,
 )
-from portal_adapters.shopright import SUMMARY_KEYS, ShoprightAdapter
-from records.normalize import clean_text
+from portal_adapters.shopright import ShoprightAdapter
+from portal_adapters.shopright_api import SUMMARY_KEYS
 from records.schemas import DeductionRecord
 
 pytestmark = pytest.mark.browser
@@ -86,7 +86,7 @@ def check_record(r: DeductionRecord, d: Deduction, world: World) -> None:
     assert r.location == d.location
     assert r.reason_code == d.reason_code
     expected_text = d.reason_text or (codes[d.reason_code].text if d.reason_code in codes else "")
-    assert r.reason_text == clean_text(expected_text)
+    assert r.reason_text == expected_text
     if d.reason_code in codes:
         assert r.category is not None
         assert r.category.value == codes[d.reason_code].category.value
@@ -273,10 +273,11 @@ async def test_dispute_filed_once_then_status(
 
 def test_api_shape_and_status_checks() -> None:
     """What the portal's JSON must look like; pure functions, no portal needed."""
-    from portal_adapters.shopright import _check_status, _list_page, _Reply
+    from portal_adapters.shopright_api import check_status, list_page
+    from portal_adapters.web import Reply
 
     row = dict.fromkeys(SUMMARY_KEYS, "")
-    assert _list_page({"items": [row], "next_cursor": None, "total": 1}, step="t") == ([row], None)
+    assert list_page({"items": [row], "next_cursor": None, "total": 1}, step="t") == ([row], None)
     for broken in (
         {"items": [row], "total": 1},  # no next_cursor
         {
@@ -288,17 +289,17 @@ def test_api_shape_and_status_checks() -> None:
         {"items": [row], "next_cursor": 5, "total": 1},
     ):
         with pytest.raises(LayoutChanged):
-            _list_page(broken, step="t")
+            list_page(broken, step="t")
     csrf = b'{"error": "csrf", "message": "This request was refused (missing request header)."}'
     with pytest.raises(LayoutChanged, match="refused"):
-        _check_status(_Reply(403, {}, csrf, "http://x/api/cases"), step="t")
+        check_status(Reply(403, {}, csrf, "http://x/api/cases"), step="t")
     with pytest.raises(SessionExpired):
-        _check_status(_Reply(401, {}, b'{"error": "session expired"}', "http://x/api/me"), step="t")
+        check_status(Reply(401, {}, b'{"error": "session expired"}', "http://x/api/me"), step="t")
     with pytest.raises(RateLimited) as info:
-        _check_status(_Reply(429, {"retry-after": "7"}, b"", "http://x/api/deductions"), step="t")
+        check_status(Reply(429, {"retry-after": "7"}, b"", "http://x/api/deductions"), step="t")
     assert info.value.retry_after == 7
     with pytest.raises(PortalUnavailable):
-        _check_status(_Reply(502, {}, b"", "http://x/api/deductions"), step="t")
+        check_status(Reply(502, {}, b"", "http://x/api/deductions"), step="t")
 
 
 def test_combined_pdf_keeps_every_page() -> None:

@@ -6,9 +6,17 @@ from bots.retry import FAST_TEST_POLICY, RetryPolicy, with_retries
 from portal_adapters.errors import (
     BadCredentials,
     CaptchaRequired,
+    DisputeRejected,
     LayoutChanged,
+    MfaFailed,
+    NeedsPerson,
+    NotYetAvailable,
+    PageNotFound,
+    PortalError,
     PortalUnavailable,
     RateLimited,
+    RecordInvalid,
+    Retryable,
     SessionExpired,
 )
 
@@ -102,7 +110,17 @@ async def test_failed_relogin_ends_with_its_own_error_and_no_more_attempts() -> 
 
 @pytest.mark.parametrize(
     "error",
-    [BadCredentials("no"), CaptchaRequired("captcha"), LayoutChanged("moved"), ValueError("bug")],
+    [
+        BadCredentials("no"),
+        CaptchaRequired("captcha"),
+        MfaFailed("code refused"),
+        LayoutChanged("moved"),
+        PageNotFound("404"),
+        RecordInvalid("bad amount", raw={}),
+        DisputeRejected("window closed"),
+        NotYetAvailable("not imaged"),
+        ValueError("bug"),
+    ],
 )
 async def test_never_retried(error: Exception) -> None:
     op = Flaky(error)
@@ -161,3 +179,32 @@ async def test_a_failed_relogin_is_tried_again_before_the_operation() -> None:
 
     assert await with_retries(operation, policy=FAST_TEST_POLICY, relogin=relogin) == "done"
     assert order == ["op", "login", "login", "op"]
+
+
+class PortalWentAway(Retryable):
+    """A retryable error this module has never heard of."""
+
+
+async def test_any_retryable_error_is_retried_by_its_class_alone() -> None:
+    op = Flaky(PortalWentAway("gone for a moment"))
+    assert await with_retries(op, policy=FAST_TEST_POLICY) == "done"
+    assert op.calls == 2
+
+
+def test_the_tree_says_what_the_runner_does() -> None:
+    """Two bases carry the behaviour; the public names and attributes stay."""
+    assert {c.__name__ for c in Retryable.__subclasses__()} >= {
+        "PortalUnavailable",
+        "RateLimited",
+        "SessionExpired",
+    }
+    assert {c.__name__ for c in NeedsPerson.__subclasses__()} == {"MfaFailed", "CaptchaRequired"}
+    assert [SessionExpired.relogin, PortalUnavailable.relogin] == [True, False]
+    assert RateLimited("429", retry_after=7).retry_after == 7
+    assert PortalUnavailable("502").retry_after is None
+    for cls in (BadCredentials, LayoutChanged, RecordInvalid, DisputeRejected, NotYetAvailable):
+        assert not issubclass(cls, (Retryable, NeedsPerson)), cls
+    assert [e.needs_human for e in (CaptchaRequired("c"), MfaFailed("m"))] == [True, True]
+    assert [e.needs_human for e in (BadCredentials("b"), SessionExpired("s"))] == [False, False]
+    err: PortalError = CaptchaRequired("solve it", portal="parcelnet", step="search", ref="123")
+    assert (err.error_class, str(err)) == ("CaptchaRequired", "[parcelnet:search] solve it")
