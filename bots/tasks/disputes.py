@@ -18,10 +18,11 @@ import asyncio
 from sqlalchemy import select
 
 from bots.context import JobContext
+from bots.tasks.documents import quarantine
 from dispute_filing.packets import build_packet
 from matching.approvals import window_refusal
 from portal_adapters.base import DisputePacket, RetailerAdapter
-from portal_adapters.errors import DisputeRejected
+from portal_adapters.errors import DisputeRejected, RecordInvalid
 from records.schemas import FINAL_DISPUTE_STATUSES, DisputeRecord, DisputeStatus
 from store.db import transaction
 from store.models import Decision, Deduction, Dispute, Verdict, utcnow
@@ -148,9 +149,14 @@ async def dispute_status(jc: JobContext) -> None:
     adapter = jc.adapter
     assert isinstance(adapter, RetailerAdapter)
     for dispute, external_id in await asyncio.to_thread(_disputes, jc, None, filed=True):
-        report = await jc.call(
-            lambda e=external_id: adapter.dispute_status(jc.session, e), what="dispute_status"
-        )
+        try:
+            report = await jc.call(
+                lambda e=external_id: adapter.dispute_status(jc.session, e),
+                what="dispute_status",
+            )
+        except RecordInvalid as exc:  # this claim's page alone
+            await asyncio.to_thread(quarantine, jc, exc)
+            continue
         jc.counts["disputes.checked"] += 1
         if report is None or report.status == dispute.status:
             continue

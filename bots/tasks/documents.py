@@ -14,13 +14,29 @@ import structlog
 
 from bots.context import JobContext
 from portal_adapters.base import FetchedDocument
+from portal_adapters.errors import RecordInvalid
 from records.schemas import DocumentRecord
 from store.archives import ArchiveError, safe_unzip
 from store.db import transaction
 from store.repositories import documents as documents_repo
+from store.repositories import quarantines as quarantine_repo
 from store.vault import DocumentTooLarge, StoredDocument
 
 log = structlog.get_logger(__name__)
+
+
+def quarantine(jc: JobContext, item: RecordInvalid) -> None:
+    """One record the portal showed that could not be read (a claim, a document,
+    a shipment): kept raw with the reason naming the field, counted, and the
+    job goes on. Runs off the event loop (asyncio.to_thread)."""
+    reason = str(item)[:500]
+    if item.field and item.field not in reason:
+        reason = f"{item.field}: {reason}"[:500]
+    with transaction(jc.db) as s:
+        quarantine_repo.quarantine(
+            s, jc.job.portal, item.kind, item.raw, reason, external_id=item.external_id
+        )
+    jc.counts["quarantined"] += 1
 
 
 def stored_refs(

@@ -23,13 +23,12 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bots.context import JobContext
-from bots.tasks.documents import store_fetched
+from bots.tasks.documents import quarantine, store_fetched
 from portal_adapters.base import CarrierAdapter, ShipmentDocuments
 from portal_adapters.errors import CaptchaRequired, RecordInvalid
 from records.schemas import Category, PodStatus
 from store.db import transaction
 from store.models import Deduction, Document, DocumentLink, Shipment
-from store.repositories import quarantines as quarantine_repo
 from store.repositories import shipments as shipments_repo
 
 POD_CATEGORIES = (Category.shortage, Category.damage, Category.compliance_fine, Category.other)
@@ -144,21 +143,13 @@ async def pods(jc: JobContext, targets: list[PodTarget] | None = None) -> None:
         except CaptchaRequired as exc:
             jc.human(t.ref, exc)
             continue
-        except RecordInvalid as exc:
-            await asyncio.to_thread(_quarantine, jc, exc, t.ref)
+        if isinstance(found, RecordInvalid):  # this shipment's record alone
+            await asyncio.to_thread(quarantine, jc, found)
             continue
         if found is None:
             jc.counts["pods.unknown_shipment"] += 1
             continue
         await asyncio.to_thread(_keep, jc, t, found, today)
-
-
-def _quarantine(jc: JobContext, exc: RecordInvalid, ref: str) -> None:
-    with transaction(jc.db) as s:
-        quarantine_repo.quarantine(
-            s, jc.job.portal, exc.kind, exc.raw, str(exc)[:500], external_id=exc.external_id or ref
-        )
-    jc.counts["quarantined"] += 1
 
 
 def _keep(jc: JobContext, t: PodTarget, found: ShipmentDocuments, today: date) -> None:

@@ -25,7 +25,7 @@ from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
 from bots.context import JobContext
-from bots.tasks.documents import store_fetched, stored_refs
+from bots.tasks.documents import quarantine, store_fetched, stored_refs
 from portal_adapters.base import RetailerAdapter
 from portal_adapters.errors import NotYetAvailable, RecordInvalid
 from records.normalize import portal_rules
@@ -33,7 +33,6 @@ from records.schemas import DeductionRecord
 from store.db import transaction
 from store.models import Deduction, DocumentLink
 from store.repositories import deductions as deductions_repo
-from store.repositories import quarantines as quarantine_repo
 from store.repositories import watermarks
 
 WATERMARK_OVERLAP = timedelta(days=7)
@@ -73,15 +72,6 @@ async def sync(jc: JobContext) -> None:
     # incremental one that skips claims already holding some of their documents.
     if newest is not None:
         await asyncio.to_thread(_watermark, jc, newest)
-
-
-def quarantine(jc: JobContext, item: RecordInvalid) -> None:
-    """One record the portal showed that could not be read: kept raw, with why."""
-    with transaction(jc.db) as s:
-        quarantine_repo.quarantine(
-            s, jc.job.portal, item.kind, item.raw, str(item)[:500], external_id=item.external_id
-        )
-    jc.counts["quarantined"] += 1
 
 
 def _upsert(jc: JobContext, item: DeductionRecord) -> str:
@@ -165,9 +155,14 @@ async def fetch_documents(
         recheck = rules.is_open(status or "") and (checked_on is None or checked_on < today)
         if only_missing and already and external_id not in also and not recheck:
             continue
-        refs = await jc.call(
-            lambda eid=external_id: adapter.list_documents(jc.session, eid), what="list_documents"
-        )
+        try:
+            refs = await jc.call(
+                lambda eid=external_id: adapter.list_documents(jc.session, eid),
+                what="list_documents",
+            )
+        except RecordInvalid as exc:  # this claim's page alone: the others go on
+            await asyncio.to_thread(quarantine, jc, exc)
+            continue
         jc.counts["documents.listed"] += len(refs)
         await asyncio.to_thread(_checked, jc, deduction_id)
         have = await asyncio.to_thread(stored_refs, jc, deduction_id=deduction_id)
@@ -182,6 +177,9 @@ async def fetch_documents(
                 )
             except NotYetAvailable:
                 jc.counts["documents.not_yet_available"] += 1
+                continue
+            except RecordInvalid as exc:  # this document alone
+                await asyncio.to_thread(quarantine, jc, exc)
                 continue
             for doc in fetched:
                 await asyncio.to_thread(
