@@ -31,6 +31,7 @@ _GROUPS: tuple[tuple[str, str | None], ...] = (
     ("fleet.commands.config", "config"),
     ("fleet.commands.retrieve", None),
     ("fleet.commands.scheduler", None),
+    ("fleet.commands.deductions", None),
 )
 
 
