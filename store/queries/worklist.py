@@ -62,6 +62,9 @@ but nobody types more than this to find one."""
 MAX_VALUES = 50
 """Most values one list filter takes (portals, statuses ...)."""
 MAX_AGE_DAYS = 36_500
+DISTINCT_CAP = 1_000
+"""Most distinct statuses (or ERP customers) matched in Python; beyond, the
+filter compares lower-cased text in the database (no index)."""
 NO_VERDICT = "none"
 """The validity filter's word for "not judged yet"."""
 
@@ -400,13 +403,13 @@ class _Terms:
 
     filters: Filters
     accounts: list[str]
-    statuses: list[str]
-    customer_names: list[str]
+    statuses: list[str] | None
+    customer_names: list[str] | None
     customer_portals: list[str]
 
     @classmethod
     def resolve(cls, session: Session, f: Filters) -> _Terms:
-        names: list[str] = []
+        names: list[str] | None = []
         portals: list[str] = []
         if f.customer is not None:
             names, portals = _customers(session, f.customer)
@@ -437,7 +440,13 @@ class _Terms:
             terms.append(c(D.c.account).in_(self.accounts))
         if f.customer is not None:
             options: list[ColumnElement[bool]] = []
-            if self.customer_names:
+            if self.customer_names is None:
+                needle = f.customer.strip().lower()
+                billed = select(I.c.invoice_number).where(
+                    func.lower(I.c.customer).contains(needle, autoescape=True)
+                )
+                options.append(c(D.c.invoice_number).in_(billed))
+            elif self.customer_names:
                 billed = select(I.c.invoice_number).where(I.c.customer.in_(self.customer_names))
                 options.append(c(D.c.invoice_number).in_(billed))
             if self.customer_portals:
@@ -447,7 +456,11 @@ class _Terms:
             effective = func.coalesce(V.c.category, D.c.category)
             terms.append(effective.in_(list(f.categories)))
         if f.statuses:
-            terms.append(c(D.c.status).in_(self.statuses))
+            if self.statuses is None:
+                lowered = [x.strip().lower() for x in f.statuses]
+                terms.append(func.lower(D.c.status).in_(lowered))
+            else:
+                terms.append(c(D.c.status).in_(self.statuses))
         if f.validities:
             wanted = [v.strip().lower() for v in f.validities]
             judged = [v for v in wanted if v != NO_VERDICT]
@@ -514,24 +527,34 @@ def _accounts(session: Session, wanted: Iterable[str]) -> list[str]:
     ]
 
 
-def _statuses(session: Session, wanted: Iterable[str]) -> list[str]:
-    """The portal statuses stored equal to ``wanted`` in any case (read through
-    the status index, so the filter itself can use it)."""
+def _distinct(session: Session, col: Any) -> list[str] | None:
+    """The distinct values of an indexed text column, one index probe each (a
+    loose index scan: ``SELECT DISTINCT`` would read the whole table); None when
+    there are more than :data:`DISTINCT_CAP`."""
+    v = select(func.min(col).label("x")).cte("distinct_values", recursive=True)
+    following = select(func.min(col)).where(col > v.c.x).scalar_subquery()
+    v = v.union_all(select(following).where(v.c.x.is_not(None)))
+    found = session.execute(select(v.c.x).where(v.c.x.is_not(None)).limit(DISTINCT_CAP + 1))
+    values = [str(x) for x in found.scalars()]
+    return None if len(values) > DISTINCT_CAP else values
+
+
+def _statuses(session: Session, wanted: Iterable[str]) -> list[str] | None:
+    """The portal statuses stored equal to ``wanted`` in any case, so that the
+    filter can use the status index; None when the portals use too many
+    different ones to list (the filter then compares in lower case)."""
     keys = {w.strip().casefold() for w in wanted}
-    return [
-        s for s in session.execute(select(D.c.status).distinct()).scalars() if s.casefold() in keys
-    ]
+    stored = _distinct(session, D.c.status)
+    return None if stored is None else [s for s in stored if s.casefold() in keys]
 
 
-def _customers(session: Session, text: str) -> tuple[list[str], list[str]]:
+def _customers(session: Session, text: str) -> tuple[list[str] | None, list[str]]:
     """(ERP customers, portals) whose name contains ``text`` in any case (the
-    portal's slug or its display name)."""
+    portal's slug or its display name); ERP customers None when there are too
+    many to list (the filter then compares in lower case)."""
     needle = text.strip().casefold()
-    names = [
-        c
-        for c in session.execute(select(I.c.customer).distinct()).scalars()
-        if needle in c.casefold()
-    ]
+    stored = _distinct(session, I.c.customer)
+    names = None if stored is None else [c for c in stored if needle in c.casefold()]
     portals = [
         name
         for name, shown in session.execute(select(Portal.name, Portal.display_name))

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from store.queries import worklist
 from store.queries.worklist import FilterError, Filters, Sort, list_deductions, prefix_range
 from tests.integration.store.conftest import Db
 from tests.integration.worklist.store import TODAY, fill
@@ -105,6 +106,26 @@ def test_each_filter_pages_the_same(db: Db, ids: dict[str, int]) -> None:
             ]
             got[repr(f)] = [by_id[r.id] for page in rows for r in page]
     assert got == {repr(f): expected for f, expected in FILTERS}
+
+
+def test_too_many_statuses_or_customers_to_list(
+    db: Db, ids: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past DISTINCT_CAP distinct values the filters compare lower-cased text in
+    the database instead, and select the same claims."""
+    monkeypatch.setattr(worklist, "DISTINCT_CAP", 2)
+    cases = [
+        {"statuses": ("OPEN",)},
+        {"statuses": ("paid", "disputed")},
+        {"customer": "stores, INC"},
+        {"customer": "grocers"},
+        {"customer": "megamart"},
+        {"customer": "%"},
+    ]
+    got = {repr(f): names(db, ids, **f) for f in cases}
+    assert got == {repr(f): expected for f, expected in FILTERS if f in cases} | {
+        repr({"customer": "%"}): []
+    }
 
 
 def test_search_finds_a_claim_by_any_of_its_numbers(db: Db, ids: dict[str, int]) -> None:
