@@ -41,7 +41,7 @@ where it is shown.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -325,7 +325,7 @@ def deduction_detail(session: Session, ref: str | int) -> DeductionDetail:
     or an external id that only one portal has. Raises :class:`UnknownRef` or
     :class:`AmbiguousRef` (with the candidates)."""
     ded = _deduction(session, ref)
-    fields = _fields(session, ded)
+    claim = _fields(session, ded)
     documents = _documents(session, ded.id)
     shipments = _shipments(session, ded, documents)
     documents += _shipment_documents(session, shipments)
@@ -340,9 +340,8 @@ def deduction_detail(session: Session, ref: str | int) -> DeductionDetail:
         ).scalars()
     ]
     disputes = _disputes(session, ded.id)
-    detail = DeductionDetail(fields, verdict, documents, shipments, decisions, comments, disputes)
-    detail.timeline.extend(_timeline(session, detail))
-    return detail
+    detail = DeductionDetail(claim, verdict, documents, shipments, decisions, comments, disputes)
+    return replace(detail, timeline=_timeline(session, detail))
 
 
 def _deduction(session: Session, ref: str | int) -> Deduction:
