@@ -77,6 +77,15 @@ def _t(value: object, limit: int | None = SHORT, style: str = "") -> Text:
     return Text(shown(value, limit), style=style)
 
 
+def _plain(value: object) -> str:
+    """A payload value as text: strings as they are, structures as JSON."""
+    if isinstance(value, str):
+        return value
+    from store.db import json_default
+
+    return json.dumps(value, ensure_ascii=False, default=json_default)
+
+
 def _money(text: str, option: str) -> Decimal:
     t = text.strip()
     if not _MONEY.fullmatch(t):
@@ -391,7 +400,7 @@ def _print_detail(out: Console, detail: DeductionDetail, today: date) -> None:
         out.print(t)
     if d.raw:
         _section(out, "As the portal showed it")
-        _field_table(out, [(shown(k, 40), shown(v, 300)) for k, v in d.raw.items()])
+        _field_table(out, [(shown(k, 40), shown(_plain(v), 300)) for k, v in d.raw.items()])
     _print_verdict(out, detail, today)
     _print_documents(out, detail)
     _print_approvals(out, detail)

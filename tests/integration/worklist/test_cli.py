@@ -181,6 +181,7 @@ def test_hostile_portal_text_is_printed_as_text(db: Db, fleet: Fleet) -> None:
                 memo="[bold]not bold[/bold] \x1b[31mred\x1b[0m \u202eFDP.exe\u202c <b>x</b>",
                 status="[red]Open[/red]",
                 reason_text="[link=http://evil.example]click[/link]",
+                raw={"detail": {"MEMO": "[bold]x[/bold]", "Amount": "1.00"}},
             ),
         )
         deductions.upsert(s, factories.deduction("LONG-1", memo=long_memo, amount=Decimal("1")))
@@ -190,6 +191,7 @@ def test_hostile_portal_text_is_printed_as_text(db: Db, fleet: Fleet) -> None:
     assert "[link=http://evil.example]click[/link]" in r.stdout
     assert "[red]Open[/red]" in r.stdout
     assert "<b>x</b>" in r.stdout
+    assert '{"Amount": "1.00", "MEMO": "[bold]x[/bold]"}' in r.stdout  # the payload, as JSON
     assert "\x1b" not in r.stdout  # no terminal escape reaches the screen
     assert "\u202e" not in r.stdout
     assert "\\u001b[31mred\\u001b[0m" in r.stdout  # shown, as an escape
