@@ -111,24 +111,34 @@ def _json(data: Any) -> None:
 
 def deductions(
     portal: Annotated[
-        list[str] | None, typer.Option("--portal", help="Portal slug (repeat for several).")
+        list[str] | None,
+        typer.Option("--portal", metavar="PORTAL", help="Portal slug (repeat for several)."),
     ] = None,
     account: Annotated[
-        list[str] | None, typer.Option("--account", help="Portal login (repeat for several).")
+        list[str] | None,
+        typer.Option("--account", metavar="LOGIN", help="Portal login (repeat for several)."),
     ] = None,
     customer: Annotated[
         str | None,
         typer.Option(
-            "--customer", help="Part of the customer's name (ERP invoice customer or portal)."
+            "--customer",
+            metavar="TEXT",
+            help="Part of the customer's name (ERP invoice customer or portal).",
         ),
     ] = None,
     category: Annotated[
         list[str] | None,
-        typer.Option("--category", help="shortage, pricing, promotion ... (repeat for several)."),
+        typer.Option(
+            "--category",
+            metavar="CATEGORY",
+            help="shortage, pricing, promotion ... (repeat for several).",
+        ),
     ] = None,
     status: Annotated[
         list[str] | None,
-        typer.Option("--status", help="The portal's status, any case (repeat for several)."),
+        typer.Option(
+            "--status", metavar="STATUS", help="The portal's status, any case (repeat for several)."
+        ),
     ] = None,
     verdict: Annotated[
         list[str] | None,
@@ -139,31 +149,42 @@ def deductions(
         ),
     ] = None,
     min_age: Annotated[
-        int | None, typer.Option("--min-age", min=0, help="At least this many days old.")
+        int | None,
+        typer.Option("--min-age", metavar="DAYS", min=0, help="At least this many days old."),
     ] = None,
     max_age: Annotated[
-        int | None, typer.Option("--max-age", min=0, help="At most this many days old.")
+        int | None,
+        typer.Option("--max-age", metavar="DAYS", min=0, help="At most this many days old."),
     ] = None,
     min_amount: Annotated[
-        str | None, typer.Option("--min-amount", help="Claimed amount at least (e.g. 500).")
+        str | None,
+        typer.Option("--min-amount", metavar="AMOUNT", help="Claimed amount at least (e.g. 500)."),
     ] = None,
     max_amount: Annotated[
-        str | None, typer.Option("--max-amount", help="Claimed amount at most.")
+        str | None, typer.Option("--max-amount", metavar="AMOUNT", help="Claimed amount at most.")
     ] = None,
     closes_by: Annotated[
         str | None,
-        typer.Option("--closes-by", help="Dispute window closes on or before (YYYY-MM-DD)."),
+        typer.Option(
+            "--closes-by", metavar="DATE", help="Dispute window closes on or before (YYYY-MM-DD)."
+        ),
     ] = None,
     closes_within: Annotated[
         int | None,
         typer.Option(
-            "--closes-within", min=0, help="Dispute window still open, closing within N days."
+            "--closes-within",
+            metavar="DAYS",
+            min=0,
+            help="Dispute window still open, closing within N days.",
         ),
     ] = None,
     search: Annotated[
         str | None,
         typer.Option(
-            "--search", "-q", help="Claim, invoice, PO, PRO or BOL number (exact or prefix)."
+            "--search",
+            "-q",
+            metavar="NUMBER",
+            help="Claim, invoice, PO, PRO or BOL number (exact or prefix).",
         ),
     ] = None,
     sort: Annotated[
@@ -174,12 +195,13 @@ def deductions(
             help="Order; a leading - reverses it (--sort=-amount: largest first).",
         ),
     ] = "deadline",
-    page: Annotated[int, typer.Option("--page", min=1, help="Page number.")] = 1,
+    page: Annotated[int, typer.Option("--page", metavar="N", min=1, help="Page number.")] = 1,
     page_size: Annotated[
-        int, typer.Option("--page-size", min=1, max=500, help="Rows per page.")
+        int, typer.Option("--page-size", metavar="N", min=1, max=500, help="Rows per page.")
     ] = 50,
     today: Annotated[
-        str | None, typer.Option("--today", help="Count ages and deadlines to this day.")
+        str | None,
+        typer.Option("--today", metavar="DATE", help="Count ages and deadlines to this day."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -302,7 +324,7 @@ def show(
         ),
     ],
     today: Annotated[
-        str | None, typer.Option("--today", help="Count days left to this day.")
+        str | None, typer.Option("--today", metavar="DATE", help="Count days left to this day.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
