@@ -439,7 +439,11 @@ class _Terms:
         if f.accounts:
             terms.append(c(D.c.account).in_(self.accounts))
         if f.customer is not None:
+            # The portal first: most of a customer's claims are on its own portal,
+            # and those then skip the invoice look-up.
             options: list[ColumnElement[bool]] = []
+            if self.customer_portals:
+                options.append(c(D.c.portal).in_(self.customer_portals))
             if self.customer_names is None:
                 needle = f.customer.strip().lower()
                 billed = select(I.c.invoice_number).where(
@@ -449,8 +453,6 @@ class _Terms:
             elif self.customer_names:
                 billed = select(I.c.invoice_number).where(I.c.customer.in_(self.customer_names))
                 options.append(c(D.c.invoice_number).in_(billed))
-            if self.customer_portals:
-                options.append(c(D.c.portal).in_(self.customer_portals))
             terms.append(or_(*options) if options else false())
         if f.categories:
             effective = func.coalesce(V.c.category, D.c.category)
