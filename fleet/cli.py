@@ -33,6 +33,7 @@ _GROUPS: tuple[tuple[str, str | None], ...] = (
     ("fleet.commands.retrieve", None),
     ("fleet.commands.scheduler", None),
     ("fleet.commands.disputes", "disputes"),
+    ("fleet.commands.deductions", None),
 )
 
 

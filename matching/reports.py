@@ -16,14 +16,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from records.outcomes import DISPUTE_LOST, DISPUTE_WON
 from store.models import Decision, Deduction, Dispute, Verdict
 from store.repositories import approvals as repo
 from store.repositories import audit
 
 ZERO = Decimal("0.00")
 AGING = ((30, "0-30"), (60, "31-60"), (90, "61-90"), (180, "91-180"))
-WON = ("approved", "won", "partially_approved", "partially approved")
-LOST = ("denied", "lost", "expired")
+WON = DISPUTE_WON
+LOST = DISPUTE_LOST
 CLOSED_STATUSES = ("reversed", "closed", "paid", "cancelled")
 
 

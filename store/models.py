@@ -43,7 +43,12 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql import coercions, roles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeDecorator
 
 from records.schemas import (
@@ -87,6 +92,38 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Bytewise(ColumnElement[str]):
+    """A text expression compared and ordered by code point, on every backend.
+
+    SQLite's default (BINARY) collation already does; a PostgreSQL database's
+    collation may be linguistic (en_US ignores punctuation at first), under which
+    the rows starting with a prefix are not one key range. There it renders
+    ``COLLATE "C"``: used alike in an index and in a query, prefix search
+    (``>= prefix AND < next``) and claim-number order walk that index, and both
+    backends order the same way."""
+
+    __visit_name__ = "bytewise"
+    inherit_cache = True
+    _traverse_internals = [("element", InternalTraversal.dp_clauseelement)]  # noqa: RUF012
+
+    def __init__(self, element: Any) -> None:
+        self.element = coercions.expect(roles.ExpressionElementRole, element)
+        self.type = self.element.type
+
+
+BYTEWISE_PG = 'COLLATE "C"'
+
+
+@compiles(Bytewise)
+def _bytewise(element: Bytewise, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.element, **kw)
+
+
+@compiles(Bytewise, "postgresql")
+def _bytewise_pg(element: Bytewise, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{compiler.process(element.element, **kw)} {BYTEWISE_PG}"
 
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER only
@@ -180,6 +217,22 @@ class Deduction(Base):
         # status first: a (portal, ...) index would compete with the unique key in
         # plans made before ANALYZE (a first bulk sync) and scan a whole portal.
         Index("ix_deductions_status_portal", "status", "portal"),
+        # The worklist (store/queries) searches claim, invoice, PO, PRO and BOL
+        # numbers by prefix, bytewise (see Bytewise): on PostgreSQL through indexes
+        # on ``column COLLATE "C"`` (written as postgresql_ops, which CREATE INDEX
+        # takes in the same place). On SQLite the plain indexes on invoice, PO and
+        # PRO numbers already are bytewise: there those three stay empty (WHERE 0),
+        # so every backend has the same index names and no write pays twice.
+        *(
+            Index(
+                f"ix_deductions_{c}_bytewise",
+                c,
+                postgresql_ops={c: BYTEWISE_PG},
+                sqlite_where=None if c in ("external_id", "bol_number") else text("0"),
+            )
+            for c in ("external_id", "bol_number", "invoice_number", "po_number", "pro_number")
+        ),
+        Index("ix_deductions_amount_id", "amount", "id"),  # the worklist's sort by amount
     )
 
     id: Mapped[int] = _id()
@@ -778,6 +831,8 @@ class Verdict(Base):
     the evidence used. Rewritten only when its content changes (``fingerprint``)."""
 
     __tablename__ = "verdicts"
+    # The worklist's deadline order walks this index (store/queries/worklist.py).
+    __table_args__ = (Index("ix_verdicts_window_closes", "window_closes", "deduction_id"),)
 
     id: Mapped[int] = _id()
     deduction_id: Mapped[int] = mapped_column(

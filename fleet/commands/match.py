@@ -2,7 +2,8 @@
 
 Wired with ``register(app)`` (top-level ``match`` and ``kpis``, groups ``audit``
 and ``export``). Exit codes: 0 done, 1 the store says no (unknown deduction,
-audit chain broken), 2 bad input.
+audit chain broken), 2 bad input (a REF on several portals: the candidates
+are listed).
 """
 
 from __future__ import annotations
@@ -104,15 +105,23 @@ def match(
 
 def deduction_or_exit(session, ref: str):  # type: ignore[no-untyped-def]
     """The deduction ``ref`` names ("portal:external_id", or the external id alone
-    when only one portal has it); exit 1 with the reason when none or several.
-    Shared by every command that takes a deduction REF."""
-    from store.repositories import matching as matching_repo
+    when only one portal has it, see ``store.queries.refs``); exit 1 when none,
+    2 listing the candidates when it is on several portals. Shared by every
+    command that takes a deduction REF."""
+    from store.queries.refs import resolve_ref
 
-    ded = matching_repo.find_deduction(session, ref)
-    if ded is None:
-        err.print(f"[red]error:[/] no single deduction {escape(ref[:80])} (try portal:id)")
-        raise typer.Exit(1)
-    return ded
+    found = resolve_ref(session, ref)
+    if found.deduction is not None:
+        return found.deduction
+    if found.candidates:
+        err.print(
+            f"[red]error:[/] {escape(ref[:80])} is on several portals; name one:", soft_wrap=True
+        )
+        for candidate in found.candidates:
+            err.print(f"  {escape(candidate)}", soft_wrap=True)
+        raise typer.Exit(2)
+    err.print(f"[red]error:[/] no single deduction {escape(ref[:80])} (try portal:id)")
+    raise typer.Exit(1)
 
 
 def _explain(db, ref: str, as_json: bool) -> None:  # type: ignore[no-untyped-def]

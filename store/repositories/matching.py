@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from store.db import json_dumps
 from store.models import AuditLog, CategoryOverride, Deduction, MatchingRun, Verdict, utcnow
+from store.queries.refs import resolve_ref
 from store.repositories._common import UpsertResult, insert_for
 from store.repositories.audit import GENESIS, _digest
 
@@ -140,14 +141,10 @@ def get_verdict(session: Session, deduction_id: int) -> Verdict | None:
 
 
 def find_deduction(session: Session, ref: str) -> Deduction | None:
-    """A deduction by "portal:external_id" or by its external id alone (when unique)."""
-    if ":" in ref:
-        portal, ext = ref.split(":", 1)
-        return session.execute(
-            select(Deduction).where(Deduction.portal == portal, Deduction.external_id == ext)
-        ).scalar_one_or_none()
-    found = list(session.execute(select(Deduction).where(Deduction.external_id == ref)).scalars())
-    return found[0] if len(found) == 1 else None
+    """A deduction by "portal:external_id" or by its external id alone (when
+    unique); None when the REF names none or several (``store.queries.refs``
+    tells which)."""
+    return resolve_ref(session, ref).deduction
 
 
 def set_category_override(
