@@ -4,6 +4,7 @@ verdict, approval chain, comments and dispute; and which deduction a REF names."
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -52,7 +53,8 @@ def _life_of_a_claim(db: Db, ids: dict[str, int]) -> None:
     with db.sessions() as s, s.begin():
         decision = approvals.propose(s, mm1, "dispute", "ana", note="the POD shows 40 of 40")
     with db.sessions() as s, s.begin():
-        approvals.act(s, decision.id, "mia", approve=True, note="ok")
+        # approved on a day inside the claim's dispute window
+        approvals.act(s, decision.id, "mia", approve=True, note="ok", today=date(2025, 4, 1))
     with db.sessions() as s, s.begin():
         approvals.comment(s, mm1, "ana", "Filed it, @mia: [bold]see[/bold] the POD")
     key = "megamart:CB-1001:dispute"
