@@ -5,8 +5,11 @@ Conventions:
 * natural keys are unique constraints (``portal + external_id``, ``sha256``,
   ``carrier + pro_number`` ...): repositories upsert on them, so running a bot
   job twice leaves one row;
-* money is ``Numeric(14, 2)`` read back as ``Decimal``; timestamps are UTC and
-  always time-zone aware in Python (stored naive-UTC on SQLite);
+* money is exact on both backends: a BIGINT of minor units (``store.money``),
+  scale 2 for amounts and 4 for unit prices and rates, read back as ``Decimal``;
+  a value with more decimals than its column's scale is refused, never rounded;
+* timestamps are UTC and always time-zone aware in Python (stored naive-UTC on
+  SQLite);
 * raw payloads are JSON (``json``, not ``jsonb``, on PostgreSQL: it keeps the
   payload byte-for-byte, odd escapes included);
 * no table holds a secret: accounts carry the username and the keyring entry is
@@ -55,6 +58,7 @@ from records.schemas import (
     RetrievalStatus,
     RunStatus,
 )
+from store.money import ExactMoney
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -90,7 +94,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER only
-Money = Numeric(14, 2, asdecimal=True)
+Money = ExactMoney(2)
+UnitPrice = ExactMoney(4)
 Json = JSON(none_as_null=True)
 
 
@@ -230,7 +235,7 @@ class DeductionLine(Base):
     sku: Mapped[str] = mapped_column(String(500), default="")
     description: Mapped[str] = mapped_column(String(500), default="")
     quantity: Mapped[int] = mapped_column(Integer, default=0)
-    unit_cost: Mapped[Decimal | None] = mapped_column(Money)
+    unit_cost: Mapped[Decimal | None] = mapped_column(UnitPrice)
     amount: Mapped[Decimal] = mapped_column(Money)
 
     deduction: Mapped[Deduction] = relationship(back_populates="lines")
@@ -440,7 +445,7 @@ class ErpInvoiceLine(Base):
     sku: Mapped[str] = mapped_column(String(500))
     description: Mapped[str] = mapped_column(String(500), default="")
     quantity: Mapped[int] = mapped_column(Integer)
-    unit_price: Mapped[Decimal] = mapped_column(Money)
+    unit_price: Mapped[Decimal] = mapped_column(UnitPrice)
     amount: Mapped[Decimal] = mapped_column(Money)
 
 
@@ -454,7 +459,7 @@ class ErpPromotion(Base):
     skus: Mapped[list[Any]] = mapped_column(Json, default=list)
     start_date: Mapped[date] = mapped_column(Date)
     end_date: Mapped[date] = mapped_column(Date)
-    rate_per_unit: Mapped[Decimal] = mapped_column(Money)
+    rate_per_unit: Mapped[Decimal] = mapped_column(UnitPrice)
     max_amount: Mapped[Decimal | None] = mapped_column(Money)
     raw: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     content_hash: Mapped[str] = mapped_column(String(64))
