@@ -408,16 +408,26 @@ class ErpShipmentRecord(RawRecord):
     freight_terms: Literal["prepaid", "collect"] | None = None
 
 
+Qualifier = Annotated[str, Field(max_length=3, pattern=r"^[A-Z0-9]*$")]
+
+
 class RemittanceAdjustmentRecord(Record):
-    reference: Short  # often a deduction id on some portal (X12 820 ADX)
+    reference: Short  # often a deduction id on some portal (X12 820 ADX04)
     reason_code: Short = ""
-    amount: Money  # positive reduces the payment
+    amount: Money  # positive reduces the payment, whatever sign the sender wrote
+    reference_qualifier: Qualifier = ""  # X12 820 ADX03 (what kind of number ADX04 is)
 
 
 class RemittanceLineRecord(Record):
+    """One remitted item. ``invoice_number`` is set only when the item is an
+    invoice; other items (an X12 ``RMR*IK``, a loop-level adjustment holder)
+    keep their number in ``reference`` and their X12 RMR01 in ``qualifier``."""
+
     invoice_number: Short
     invoice_amount: Money
     paid_amount: Money
+    qualifier: Qualifier = ""
+    reference: Short = ""
     adjustments: list[RemittanceAdjustmentRecord] = Field(default_factory=list, max_length=500)
 
 

@@ -241,6 +241,27 @@ class DeductionLine(Base):
     deduction: Mapped[Deduction] = relationship(back_populates="lines")
 
 
+class DeductionSource(Base):
+    """A deduction seen outside its portal: one EDI 812 transaction (one row per
+    distinct content), kept with its raw segments. A claim the robots fetched
+    and an 812 named is one deduction with both: its portal row and this."""
+
+    __tablename__ = "deduction_sources"
+    __table_args__ = (UniqueConstraint("deduction_id", "source", "digest"),)
+
+    id: Mapped[int] = _id()
+    deduction_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("deductions.id", ondelete="CASCADE"), index=True
+    )
+    source: Mapped[str] = mapped_column(String(32))  # "edi-812"
+    reference: Mapped[str] = mapped_column(String(500))  # file, interchange, transaction
+    digest: Mapped[str] = mapped_column(String(64))  # sha256 of the transaction's segments
+    amount: Mapped[Decimal] = mapped_column(Money)
+    raw: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    first_seen_at: Mapped[datetime] = _created()
+    last_seen_at: Mapped[datetime] = _created()
+
+
 class DeductionHistory(Base):
     """One field of a deduction changing between two observations. Append-only."""
 
@@ -518,6 +539,10 @@ class RemittanceLine(Base):
     invoice_number: Mapped[str] = mapped_column(String(500), index=True)
     invoice_amount: Mapped[Decimal] = mapped_column(Money)
     paid_amount: Mapped[Decimal] = mapped_column(Money)
+    # X12 RMR01 and RMR02: an item that is not an invoice (RMR*IK) has no
+    # invoice_number, only these. Empty for a loop-level adjustment holder.
+    qualifier: Mapped[str] = mapped_column(String(3), default="", server_default="")
+    reference: Mapped[str] = mapped_column(String(500), default="", server_default="")
 
     adjustments: Mapped[list[RemittanceAdjustment]] = relationship(
         order_by="RemittanceAdjustment.adj_no", cascade="all, delete-orphan", passive_deletes=True
@@ -535,7 +560,8 @@ class RemittanceAdjustment(Base):
     adj_no: Mapped[int] = mapped_column(Integer)
     reference: Mapped[str] = mapped_column(String(500), index=True)
     reason_code: Mapped[str] = mapped_column(String(500), default="")
-    amount: Mapped[Decimal] = mapped_column(Money)
+    amount: Mapped[Decimal] = mapped_column(Money)  # positive reduces the payment
+    reference_qualifier: Mapped[str] = mapped_column(String(3), default="", server_default="")
 
 
 # --------------------------------------------------------------------------- matching
@@ -957,6 +983,7 @@ __all__ = [
     "DeductionComment",
     "DeductionHistory",
     "DeductionLine",
+    "DeductionSource",
     "Delegation",
     "Dispute",
     "DisputeStatusHistory",
