@@ -268,7 +268,7 @@ class _Cursor:
             return None
         isa = text[start : i + 2]
         self.pos = i + 3
-        self.line += isa.count("\n")
+        self.line += isa.count("\n") + (terminator == "\n")
         return _Delimiters(sep, component, terminator), isa
 
     def next_segment(self, d: _Delimiters) -> tuple[str, int] | None:
