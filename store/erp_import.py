@@ -711,11 +711,16 @@ def import_file(
             if progress is not None and (i % 500 == 0 or i == len(good)):
                 progress(i, len(good))
     if bad:
-        out = rejects_path or path.with_name(path.name + ".rejects.csv")
-        with out.open("w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(["line", "error", "raw"])
-            for e in bad:
-                w.writerow([e.line, e.message, e.raw])
-        result.rejects_file = out
+        result.rejects_file = write_rejects(path, bad, rejects_path)
     return result
+
+
+def write_rejects(path: Path, bad: list[RowError], rejects_path: Path | None = None) -> Path:
+    """The refused rows beside the import (``FILE.rejects.csv``): where, why, raw."""
+    out = rejects_path or path.with_name(path.name + ".rejects.csv")
+    with out.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow([bad[0].unit if bad else "line", "error", "raw"])
+        for e in bad:
+            w.writerow([e.line, e.message, e.raw])
+    return out

@@ -19,7 +19,6 @@ the file unless ``skip_bad``, which imports the rest and writes the rejects.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.db import transaction
-from store.erp_import import MAX_FILE_BYTES, ImportRefused, RowError
+from store.erp_import import MAX_FILE_BYTES, ImportRefused, RowError, write_rejects
 from store.repositories import deduction_sources, deductions
 from store.x12.adjustments import SOURCE, Adjustment, read_adjustments
 from store.x12.envelope import decode_x12
@@ -101,13 +100,7 @@ def import_adjustments(
             if progress is not None and (i % 200 == 0 or i == len(read.adjustments)):
                 progress(i, len(read.adjustments))
     if result.rejected:
-        out = rejects_path or path.with_name(path.name + ".rejects.csv")
-        with out.open("w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(["segment", "error", "raw"])
-            for e in result.rejected:
-                w.writerow([e.line, e.message, e.raw])
-        result.rejects_file = out
+        result.rejects_file = write_rejects(path, result.rejected, rejects_path)
     return result
 
 

@@ -9,9 +9,10 @@ own figure beside the sum the fleet read. Exit 1 when a file is refused.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -27,6 +28,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+T = TypeVar("T")
 
 FileArg = Annotated[
     Path,
@@ -58,11 +60,23 @@ def _factory():  # type: ignore[no-untyped-def]
     return session_factory(init_db(settings.resolved_database_url))
 
 
-def _refused(progress: Progress, exc: Exception) -> typer.Exit:
-    progress.stop()
-    err.print(f"[red]refused:[/] {escape(str(exc))}")
-    err.print("Fix the lines above, or pass --skip-bad to import the rest.")
-    return typer.Exit(1)
+def _with_progress(label: str, run: Callable[[Any, Callable[[int, int], None]], T]) -> T:
+    """``run(factory, report)`` under a progress bar; a refusal exits 1 with its reasons
+    (a bad ``--retailer`` name is a refusal too)."""
+    from store.erp_import import ImportRefused
+
+    factory = _factory()
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task(label, total=None)
+        try:
+            return run(
+                factory, lambda done, total: progress.update(task, completed=done, total=total)
+            )
+        except (ImportRefused, ValueError) as exc:
+            progress.stop()
+            err.print(f"[red]refused:[/] {escape(str(exc))}")
+            err.print("Fix the lines above, or pass --skip-bad to import the rest.")
+            raise typer.Exit(1) from None
 
 
 def _money(value: Decimal) -> str:
@@ -70,22 +84,19 @@ def _money(value: Decimal) -> str:
 
 
 def _run(kind: str, path: Path, skip_bad: bool, rejects: Path | None) -> None:
-    from store.erp_import import ImportRefused, import_file
+    from store.erp_import import import_file
 
-    factory = _factory()
-    with Progress(console=err, transient=True) as progress:
-        task = progress.add_task(f"importing {kind}", total=None)
-        try:
-            result = import_file(
-                factory,
-                kind,  # type: ignore[arg-type]
-                path,
-                skip_bad=skip_bad,
-                rejects_path=rejects,
-                progress=lambda done, total: progress.update(task, completed=done, total=total),
-            )
-        except ImportRefused as exc:
-            raise _refused(progress, exc) from None
+    result = _with_progress(
+        f"importing {kind}",
+        lambda factory, report: import_file(
+            factory,
+            kind,  # type: ignore[arg-type]
+            path,
+            skip_bad=skip_bad,
+            rejects_path=rejects,
+            progress=report,
+        ),
+    )
     _report_erp(path, result)
 
 
@@ -109,13 +120,16 @@ def _report_erp(path: Path, result: ImportResult) -> None:
                 f"  [yellow]flagged[/] {escape(c.record)}: BPR02 {_money(c.stated)}, "
                 f"read {_money(c.read)} ({escape(c.note)})"
             )
-    for note in result.notices[:50]:
+    _report_tail(result.notices, len(result.rejected), result.rejects_file, "rows")
+
+
+def _report_tail(notices: list[str], rejected: int, rejects_file: Path | None, noun: str) -> None:
+    for note in notices[:50]:
         err.print(f"  [yellow]warning:[/] {escape(note)}")
-    if result.rejected:
-        err.print(
-            f"[yellow]{len(result.rejected)} rows rejected[/], written to "
-            f"{escape(str(result.rejects_file))}"
-        )
+    if len(notices) > 50:
+        err.print(f"  ... and {len(notices) - 50} more warnings")
+    if rejected:
+        err.print(f"[yellow]{rejected} {noun} rejected[/], written to {escape(str(rejects_file))}")
 
 
 @app.command()
@@ -148,23 +162,19 @@ def adjustments(
 ) -> None:
     """Retailers' deductions as EDI X12 812 (credit/debit adjustments), merged by
     (retailer, claim number) with what the robots fetched from the portals."""
-    from store.erp_import import ImportRefused
     from store.x12_import import import_adjustments
 
-    factory = _factory()
-    with Progress(console=err, transient=True) as progress:
-        task = progress.add_task("importing 812 adjustments", total=None)
-        try:
-            result = import_adjustments(
-                factory,
-                file,
-                retailer=retailer,
-                skip_bad=skip_bad,
-                rejects_path=rejects,
-                progress=lambda done, total: progress.update(task, completed=done, total=total),
-            )
-        except (ImportRefused, ValueError) as exc:
-            raise _refused(progress, exc) from None
+    result = _with_progress(
+        "importing 812 adjustments",
+        lambda factory, report: import_adjustments(
+            factory,
+            file,
+            retailer=retailer,
+            skip_bad=skip_bad,
+            rejects_path=rejects,
+            progress=report,
+        ),
+    )
     _report_812(result)
 
 
@@ -184,10 +194,4 @@ def _report_812(r: AdjustmentImport) -> None:
     )
     for line in r.differences[:50]:
         err.print(f"  [yellow]amount differs:[/] {escape(line)}")
-    for note in r.notices[:50]:
-        err.print(f"  [yellow]warning:[/] {escape(note)}")
-    if r.rejected:
-        err.print(
-            f"[yellow]{len(r.rejected)} transactions rejected[/], written to "
-            f"{escape(str(r.rejects_file))}"
-        )
+    _report_tail(r.notices, len(r.rejected), r.rejects_file, "transactions")

@@ -115,10 +115,6 @@ def _shape(tx: Transaction) -> _Shape:
     return shape
 
 
-def _refs(segs: list[Segment]) -> list[dict[str, str]]:
-    return [{"qualifier": s.el(1), "value": s.el(2), "description": s.el(3)} for s in segs]
-
-
 def _party(segs: list[Segment], *entities: str) -> Segment | None:
     return next((s for s in segs if s.el(1) in entities), None)
 
@@ -221,7 +217,7 @@ def _line(
             amount=stored,
         )
     except ValidationError as exc:
-        raise tx.error(cdd, None, _explain(exc)) from None
+        raise tx.error(cdd, None, el.explain(exc)) from None
     raw = {
         "segment": cdd.position,
         "reason_code": reason,
@@ -234,15 +230,9 @@ def _line(
         "unit_price": cdd.el(11),
         "text": cdd.el(14),
         "item_ids": ids,
-        "references": _refs(line.refs),
+        "references": el.references(line.refs),
     }
     return _ReadLine(record, amount if cd == flag else -amount, reason, claim_codes, text, raw)
-
-
-def _explain(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'record'}: {e['msg']}" for e in exc.errors()[:3]
-    )
 
 
 _FIELD_ELEMENT = {
@@ -316,7 +306,7 @@ def read_adjustment(tx: Transaction, retailer: str | None = None) -> Adjustment:
             seg = shape.cur if which == "cur" and shape.cur else bcd
         elif first and first[0] == "lines" and len(first) > 1 and isinstance(first[1], int):
             seg = shape.lines[first[1]].cdd
-        raise tx.error(seg, n, _explain(exc)) from None
+        raise tx.error(seg, n, el.explain(exc)) from None
     return Adjustment(
         record=record,
         where=tx.where(),
@@ -337,7 +327,7 @@ def _raw(
     known: bool,
     lines: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    refs = _refs(shape.refs)
+    refs = el.references(shape.refs)
     named = {_REF_NAMES[r["qualifier"]]: r["value"] for r in refs if r["qualifier"] in _REF_NAMES}
     return {
         "source": SOURCE,
@@ -359,10 +349,7 @@ def _raw(
         "currency": {"entity": shape.cur.el(1), "code": shape.cur.el(2)} if shape.cur else None,
         "references": refs,
         **named,
-        "parties": [
-            {"entity": p.el(1), "name": p.el(2), "id_qualifier": p.el(3), "id": p.el(4)}
-            for p in shape.parties
-        ],
+        "parties": el.parties(shape.parties),
         "lines": lines,
         "partner": {"file": partner.source, "known": known},
         "segments": [s.text for s in tx.segments],

@@ -14,6 +14,8 @@ import re
 from datetime import date
 from decimal import Decimal
 
+from pydantic import ValidationError
+
 from store.x12.envelope import Segment, Transaction, X12Error
 
 _IMPLIED = re.compile(r"^(-?)(\d{1,18})$")
@@ -100,12 +102,37 @@ def code(tx: Transaction, seg: Segment, n: int, allowed: tuple[str, ...]) -> str
     return value
 
 
+def references(segs: list[Segment]) -> list[dict[str, str]]:
+    """REF/N9/DTM segments as the raw payload keeps them."""
+    return [
+        {"segment": s.id, "qualifier": s.el(1), "value": s.el(2), "description": s.el(3)}
+        for s in segs
+    ]
+
+
+def parties(segs: list[Segment]) -> list[dict[str, str]]:
+    """N1 segments as the raw payload keeps them (N104 is a GLN when N103 is UL)."""
+    return [
+        {"entity": p.el(1), "name": p.el(2), "id_qualifier": p.el(3), "id": p.el(4)} for p in segs
+    ]
+
+
+def explain(exc: ValidationError) -> str:
+    """A record's validation failure as one line (field: message)."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'record'}: {e['msg']}" for e in exc.errors()[:3]
+    )
+
+
 __all__ = [
     "X12Error",
     "code",
+    "explain",
     "implied",
     "optional_date",
     "optional_written",
+    "parties",
+    "references",
     "whole",
     "written",
     "x12_date",

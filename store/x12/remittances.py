@@ -154,10 +154,6 @@ def _shape(tx: Transaction) -> _Shape:
     return shape
 
 
-def _refs(segs: list[Segment]) -> list[dict[str, str]]:
-    return [{"segment": s.id, "qualifier": s.el(1), "value": s.el(2)} for s in segs]
-
-
 def _partner(tx: Transaction, payer: Segment | None) -> tuple[Partner, bool]:
     ids = [payer.el(4)] if payer else []
     found = find([*ids, tx.interchange.sender, tx.group.sender], [payer.el(2)] if payer else [])
@@ -186,7 +182,7 @@ def _adjustments(tx: Transaction, adxs: list[_Adx], partner: Partner) -> _Built:
                 )
             )
         except ValidationError as exc:
-            raise tx.error(a.seg, None, _explain(exc)) from None
+            raise tx.error(a.seg, None, el.explain(exc)) from None
         total += amount
         raw.append(
             {
@@ -196,16 +192,10 @@ def _adjustments(tx: Transaction, adxs: list[_Adx], partner: Partner) -> _Built:
                 "reason_code": a.seg.el(2),
                 "qualifier": a.seg.el(3),
                 "reference": a.seg.el(4),
-                "references": _refs(a.refs),
+                "references": el.references(a.refs),
             }
         )
     return _Built(out, total, raw)
-
-
-def _explain(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'record'}: {e['msg']}" for e in exc.errors()[:3]
-    )
 
 
 def _payment_date(tx: Transaction, shape: _Shape, bpr: Segment) -> Any:
@@ -270,7 +260,7 @@ def read_remittance(tx: Transaction) -> Remittance:
                     )
                 )
             except ValidationError as exc:
-                raise tx.error(rmr, None, _explain(exc)) from None
+                raise tx.error(rmr, None, el.explain(exc)) from None
             line_segments.append(rmr)
             items_raw.append(
                 {
@@ -282,7 +272,7 @@ def read_remittance(tx: Transaction) -> Remittance:
                     "invoice_amount": rmr.el(5),
                     "discount": rmr.el(6),
                     "is_invoice": qualifier in partner.invoice_qualifiers,
-                    "references": _refs(item.refs),
+                    "references": el.references(item.refs),
                     "adjustments": own.raw,
                 }
             )
@@ -290,7 +280,7 @@ def read_remittance(tx: Transaction) -> Remittance:
             {
                 "ent": loop.ent.el(1) if loop.ent else None,
                 "segment": anchor.position if anchor else None,
-                "references": _refs(loop.refs),
+                "references": el.references(loop.refs),
                 "adjustments": held.raw,
                 "items": items_raw,
             }
@@ -308,11 +298,8 @@ def read_remittance(tx: Transaction) -> Remittance:
         },
         "trn": {"type": trn.el(1), "number": trn.el(2), "originator": trn.el(3)},
         "currency": {"entity": shape.cur.el(1), "code": shape.cur.el(2)} if shape.cur else None,
-        "references": _refs(shape.refs),
-        "parties": [
-            {"entity": p.el(1), "name": p.el(2), "id_qualifier": p.el(3), "id": p.el(4)}
-            for p in shape.parties
-        ],
+        "references": el.references(shape.refs),
+        "parties": el.parties(shape.parties),
         "convention": {"adx_sign": partner.adx_sign, "file": partner.source, "known": known},
         "balance": balance.as_raw(),
         "loops": loops_raw,
@@ -337,7 +324,7 @@ def read_remittance(tx: Transaction) -> Remittance:
             seg, n = shape.cur, 2
         elif loc and loc[0] == "lines" and len(loc) > 1 and isinstance(loc[1], int):
             seg = line_segments[loc[1]]
-        raise tx.error(seg, n, _explain(exc)) from None
+        raise tx.error(seg, n, el.explain(exc)) from None
     return Remittance(
         record=record,
         where=tx.where(),

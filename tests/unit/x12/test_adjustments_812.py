@@ -53,7 +53,9 @@ def test_megamart_812_on_one_line_with_reused_isa13() -> None:
         "id": "0614141000005",
     }
     assert raw["lines"][0]["item_ids"] == {"UP": "012345678905", "IN": "555001", "VN": "AC-10213"}
-    assert raw["lines"][0]["references"] == [{"qualifier": "CL", "value": "BNS", "description": ""}]
+    assert raw["lines"][0]["references"] == [
+        {"segment": "N9", "qualifier": "CL", "value": "BNS", "description": ""}
+    ]
     assert raw["lines"][0]["unit"] == "CA"
     assert raw["segments"][0] == "ST*812*0001"
     assert "CDD*24*D**21644***8*CA***27.055***CARTON SHORTAGE PRETZEL" in raw["segments"]

@@ -39,9 +39,13 @@ def test_an_ik_item_is_not_an_invoice_and_references_are_kept() -> None:
     ik = next(ln for ln in rem.record.lines if ln.qualifier == "IK")
     assert (ik.invoice_number, ik.reference, ik.paid_amount) == ("", "ADJ-5", Decimal("-5.00"))
     item = rem.record.raw["loops"][0]["items"][0]
-    assert item["references"] == [{"segment": "REF", "qualifier": "PO", "value": "4747948779"}]
+    assert item["references"] == [
+        {"segment": "REF", "qualifier": "PO", "value": "4747948779", "description": ""}
+    ]
     (adx,) = item["adjustments"]
-    assert adx["references"] == [{"segment": "REF", "qualifier": "CR", "value": "CLM-77"}]
+    assert adx["references"] == [
+        {"segment": "REF", "qualifier": "CR", "value": "CLM-77", "description": ""}
+    ]
     assert (adx["reason_code"], adx["qualifier"], adx["adx01"]) == ("22", "CB", "165.44")
     assert rem.record.raw["bpr"]["credit_debit"] == "C"
     assert rem.record.raw["segments"][0] == "ST*820*0001"
