@@ -285,7 +285,7 @@ MONEY_RULES: dict[str, tuple[int, bool]] = {
     "amount": (2, True),
     "rate_per_unit": (4, False),
     "max_amount": (2, False),
-    "total_paid": (2, False),
+    "total_paid": (2, True),  # deductions can exceed what a remittance pays
     "invoice_amount": (2, True),
     "paid_amount": (2, True),
     "adjustment amount": (2, True),  # positive reduces the payment

@@ -32,6 +32,7 @@ from store.erp_import import MAX_FILE_BYTES, ImportRefused, RowError, write_reje
 from store.repositories import deduction_sources, deductions
 from store.x12.adjustments import SOURCE, Adjustment, read_adjustments
 from store.x12.envelope import decode_x12
+from store.x12.partners import for_portal
 
 ZERO = Decimal("0.00")
 
@@ -72,6 +73,8 @@ def import_adjustments(
 ) -> AdjustmentImport:
     """Read the whole file, then write it in one transaction. ``retailer``
     (a portal name) says whose 812s these are when the file cannot tell."""
+    if retailer is not None:
+        for_portal(retailer)  # a name that cannot be a portal is refused before reading
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         raise ImportRefused(
@@ -95,56 +98,90 @@ def import_adjustments(
         raise ImportRefused(str(path), result.rejected)
     file_sha = hashlib.sha256(data).hexdigest()
     with transaction(factory) as session:
-        for i, adj in enumerate(read.adjustments, start=1):
-            _store(session, adj, path.name, file_sha, result)
-            if progress is not None and (i % 200 == 0 or i == len(read.adjustments)):
-                progress(i, len(read.adjustments))
+        _store(session, read.adjustments, path.name, file_sha, result, progress)
     if result.rejected:
         result.rejects_file = write_rejects(path, result.rejected, rejects_path)
     return result
 
 
 def _store(
-    session: Session, adj: Adjustment, file_name: str, file_sha: str, result: AdjustmentImport
+    session: Session,
+    adjustments: list[Adjustment],
+    file_name: str,
+    file_sha: str,
+    result: AdjustmentImport,
+    progress: Callable[[int, int], None] | None,
 ) -> None:
-    rec = adj.record
-    result.stated_total += adj.header_total
-    if adj.lines_total is None:
-        result.header_only += 1
-        result.lines_total += adj.header_total
-    else:
-        result.lines_total += adj.lines_total
-    result.portals[rec.portal] = result.portals.get(rec.portal, 0) + 1
-    existing = deductions.get(session, rec.portal, rec.external_id)
-    if existing is None or deduction_sources.made_by_edi(existing):
-        outcome = deductions.upsert(session, rec)
-        deduction_id = outcome.id
+    """Create or update the deductions only 812s know; record every 812 beside
+    its deduction; leave the portal's own deductions as the robots stored them."""
+    total = len(adjustments)
+    for adj in adjustments:
+        result.stated_total += adj.header_total
+        result.lines_total += adj.header_total if adj.lines_total is None else adj.lines_total
+        result.header_only += adj.lines_total is None
+        portal = adj.record.portal
+        result.portals[portal] = result.portals.get(portal, 0) + 1
+    keys = [(a.record.portal, a.record.external_id) for a in adjustments]
+    stored = deduction_sources.claims(session, keys)
+    ours = [
+        a
+        for a, k in zip(adjustments, keys, strict=True)
+        if k not in stored or stored[k].made_by_edi
+    ]
+    ids: dict[tuple[str, str], int] = {}
+    for adj, outcome in zip(
+        ours, deductions.upsert_many(session, [a.record for a in ours]), strict=True
+    ):
+        ids[(adj.record.portal, adj.record.external_id)] = outcome.id
         if outcome.created:
             result.created += 1
         elif outcome.changed:
             result.updated += 1
         else:
             result.unchanged += 1
-    else:
-        deduction_id = existing.id
-        if existing.amount != rec.amount:
+    if progress is not None:
+        progress(len(ours), total)
+    portals: set[tuple[str, str]] = set()
+    for adj, key in zip(adjustments, keys, strict=True):
+        if key in ids:
+            continue
+        portals.add(key)
+        ids[key] = stored[key].id
+        if stored[key].amount != adj.record.amount:
             result.differences.append(
-                f"{rec.portal} claim {rec.external_id}: the portal shows {existing.amount}, "
-                f"the 812 says {rec.amount} ({adj.where}); the portal's stays"
+                f"{key[0]} claim {key[1]}: the portal shows {stored[key].amount}, "
+                f"the 812 says {adj.record.amount} ({adj.where}); the portal's stays"
             )
-    env = rec.raw
-    reference = (
+    outcomes = deduction_sources.record_many(
+        session,
+        [
+            deduction_sources.Observation(
+                ids[key],
+                SOURCE,
+                _reference(adj, file_name, file_sha),
+                adj.digest,
+                adj.record.amount,
+                adj.record.raw,
+            )
+            for adj, key in zip(adjustments, keys, strict=True)
+        ],
+    )
+    for key, outcome in zip(keys, outcomes, strict=True):
+        if key in portals:
+            if outcome == "created":
+                result.merged += 1
+            else:
+                result.unchanged += 1
+    if progress is not None:
+        progress(total, total)
+
+
+def _reference(adj: Adjustment, file_name: str, file_sha: str) -> str:
+    env = adj.record.raw
+    return (
         f"{file_name} sha256:{file_sha[:16]} interchange {env['interchange']['control']} "
         f"(#{env['interchange']['ordinal']}) transaction {env['transaction']['control']}"
     )
-    seen = deduction_sources.record(
-        session, deduction_id, SOURCE, reference, adj.digest, rec.amount, rec.raw
-    )
-    if existing is not None and not deduction_sources.made_by_edi(existing):
-        if seen == "created":
-            result.merged += 1
-        else:
-            result.unchanged += 1
 
 
 __all__ = ["AdjustmentImport", "import_adjustments"]

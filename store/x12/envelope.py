@@ -409,6 +409,10 @@ class _Reader:
                 self.refuse(seg, f"not a segment: {raw[:40]!r}")
                 self.mark_broken()
                 continue
+            if "\x00" in raw:
+                self.refuse(seg, "segment contains a NUL character")
+                self.mark_broken()
+                continue
             if len(raw) > MAX_SEGMENT_CHARS:
                 self.refuse(seg, f"segment longer than {MAX_SEGMENT_CHARS} characters")
                 self.mark_broken()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -143,6 +143,11 @@ def for_portal(portal: str) -> Partner:
 
 def find(ids: list[str], names: list[str]) -> Partner | None:
     """The partner any of ``ids`` (GLN, ISA or GS sender) or ``names`` names."""
+    return _find(tuple(ids), tuple(names))
+
+
+@lru_cache(maxsize=4096)  # a file repeats its sender in every transaction
+def _find(ids: tuple[str, ...], names: tuple[str, ...]) -> Partner | None:
     known = [p for p in partners().values() if p.portal is not None]
     keys = [_key(i) for i in ids if i.strip()]
     for key in keys:

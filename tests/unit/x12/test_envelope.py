@@ -146,3 +146,11 @@ def test_versions_pyx12_does_not_know_are_read() -> None:
     parsed = read_x12(text)
     assert parsed.errors == []
     assert parsed.transactions[0].group.version == "008010UCS"
+
+
+def test_a_nul_character_refuses_its_transaction() -> None:
+    parsed = read_x12(_file().replace("TRN*1*EFT1", "TRN*1*EF\x00T1"))
+    assert parsed.transactions == []
+    assert any(
+        "segment 5 (TRN, line 1): segment contains a NUL character" in str(e) for e in parsed.errors
+    )
