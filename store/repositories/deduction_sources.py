@@ -77,13 +77,12 @@ def record_many(
     known: set[tuple[int, str, str]] = set()
     ids = sorted({o.deduction_id for o in observations})
     for i in range(0, len(ids), BATCH):
-        known.update(
-            session.execute(
-                select(S.c.deduction_id, S.c.source, S.c.digest).where(
-                    S.c.deduction_id.in_(ids[i : i + BATCH])
-                )
-            ).tuples()
-        )
+        for row in session.execute(
+            select(S.c.deduction_id, S.c.source, S.c.digest).where(
+                S.c.deduction_id.in_(ids[i : i + BATCH])
+            )
+        ):
+            known.add((row.deduction_id, row.source, row.digest))
     outcomes: list[Literal["created", "seen"]] = []
     new, seen = [], []
     for o in observations:
