@@ -408,7 +408,7 @@ class ErpShipmentRecord(RawRecord):
     freight_terms: Literal["prepaid", "collect"] | None = None
 
 
-Qualifier = Annotated[str, Field(max_length=3, pattern=r"^[A-Z0-9]*$")]
+Qualifier = Annotated[str, Field(max_length=3, pattern=r"^[A-Za-z0-9]*$")]
 
 
 class RemittanceAdjustmentRecord(Record):

@@ -178,7 +178,7 @@ def _adjustments(tx: Transaction, adxs: list[_Adx], partner: Partner) -> _Built:
                     reference=a.seg.el(4),
                     reason_code=a.seg.el(2),
                     amount=amount,
-                    reference_qualifier=a.seg.el(3)[:3],
+                    reference_qualifier=a.seg.el(3),
                 )
             )
         except ValidationError as exc:
@@ -255,7 +255,7 @@ def read_remittance(tx: Transaction) -> Remittance:
                         invoice_amount=paid if billed is None else billed,
                         paid_amount=paid,
                         adjustments=own.adjustments,
-                        qualifier=qualifier[:3],
+                        qualifier=qualifier,
                         reference=rmr.el(2),
                     )
                 )

@@ -158,3 +158,16 @@ def test_any_money_text_is_a_decimal_or_a_named_refusal(text: str) -> None:
     else:
         assert read >= 0
         assert read == read.quantize(Decimal("0.01"))
+
+
+def test_every_csv_row_of_a_grouped_record_is_kept_raw(tmp_path: Path) -> None:
+    f = _csv(
+        tmp_path,
+        INVOICE_HEADER
+        + "INV-1,C,2026-01-01,10.00,S1,1,4.00,4.00\nINV-1,C,2026-01-01,10.00,S2,1,6.00,6.00\n",
+    )
+    ((_, inv),), _ = read_file("invoices", f)
+    assert [(r["line"], r["sku"], r["amount"]) for r in inv.raw["rows"]] == [
+        (2, "S1", "4.00"),
+        (3, "S2", "6.00"),
+    ]
