@@ -278,6 +278,7 @@ def _skip_ws(text: str, i: int) -> int:
 # --------------------------------------------------------------------- building records
 
 
+MONEY_LIMIT = Decimal(10) ** 15  # past the store's checks too (records.schemas.MAX_AMOUNT)
 # Each money column: the decimals it keeps and whether it may be negative.
 MONEY_RULES: dict[str, tuple[int, bool]] = {
     "total": (2, True),  # a credit invoice is negative
@@ -330,6 +331,8 @@ def _money(value: Any, column: str) -> Decimal:
         raise NormalizationError(
             f"{column}: {shown[:40]!r} has more than {places} decimals; refused, not rounded"
         )
+    if abs(amount) >= MONEY_LIMIT:
+        raise NormalizationError(f"{column}: {shown[:40]!r} is larger than any amount")
     if amount < 0 and not signed:
         raise NormalizationError(f"{column}: {shown[:40]!r} is negative; {column} cannot be")
     return amount
