@@ -190,21 +190,24 @@ def parse_amount(
     s = unicodedata.normalize("NFKC", value).strip()
     if not s or len(s) > 64:
         raise NormalizationError(f"not an amount: {quote(raw)}")
-    negative = False
+    marks = 0  # ways the text says "negative"; two of them would be a silent sign flip
     if s.startswith("(") and s.endswith(")"):
-        negative, s = True, s[1:-1].strip()
+        marks, s = marks + 1, s[1:-1].strip()
     upper = s.upper()
     if upper.endswith("CR"):
-        negative, s = True, s[:-2].strip()
+        marks, s = marks + 1, s[:-2].strip()
     elif upper.endswith("DR"):
         s = s[:-2].strip()
     s = _CURRENCY_CI.sub("", s).strip()
     if s.endswith("-"):
-        negative, s = True, s[:-1].strip()
+        marks, s = marks + 1, s[:-1].strip()
     if s.startswith(("-", "\u2212")):
-        negative, s = not negative, s[1:].strip()
+        marks, s = marks + 1, s[1:].strip()
     elif s.startswith("+"):
         s = s[1:].strip()
+    if marks > 1:
+        raise NormalizationError(f"two signs in one amount: {quote(raw)}")
+    negative = marks == 1
     number = _number(s, decimal_comma)
     if number is None:
         raise NormalizationError(f"not an amount: {quote(raw)}")

@@ -5,7 +5,8 @@ repository. They take *typed* values: turning a portal's "1,234.56" or
 "03/04/25" into ``Decimal`` / ``date`` is ``records.normalize``'s job. What they
 promise:
 
-* money has at most 2 decimal places and fits ``Numeric(14, 2)``;
+* money has at most 2 decimal places (unit prices and rates at most 4) and is
+  never rounded to get there: more decimals are refused;
 * currencies are three ASCII letters (upper-cased);
 * dates fall between :data:`MIN_DATE` and about a year from today;
 * text is bounded and free of NUL characters (PostgreSQL cannot store them);
@@ -178,6 +179,24 @@ def _check_money(v: Decimal) -> Decimal:
     return cents
 
 
+UNIT_PRICE_PLACES = 4
+"""Unit prices and rates carry up to 4 decimals (EDI 812 CDD11 writes 7.3445)."""
+
+
+def _check_unit_price(v: Decimal) -> Decimal:
+    if not v.is_finite():
+        raise ValueError(f"unit price {v} is not a finite number")
+    if abs(v) > MAX_AMOUNT:
+        raise ValueError(f"unit price {v} is larger than {MAX_AMOUNT}")
+    exponent = v.as_tuple().exponent
+    assert isinstance(exponent, int)
+    if exponent < -UNIT_PRICE_PLACES and v != v.quantize(Decimal(1).scaleb(-UNIT_PRICE_PLACES)):
+        raise ValueError(f"unit price {v} has more than {UNIT_PRICE_PLACES} decimal places")
+    # Two places at least, more only when needed: 7.5 -> 7.50, 7.34450 -> 7.3445.
+    cents = v.quantize(CENT)
+    return cents if cents == v else v.normalize()
+
+
 def _reject_float(v: Any) -> Any:
     # A float has already lost cents (0.1 + 0.2); money arrives as Decimal, int or str.
     if isinstance(v, float):
@@ -195,6 +214,7 @@ def _check_currency(v: str) -> str:
 
 
 Money = Annotated[Decimal, BeforeValidator(_reject_float), AfterValidator(_check_money)]
+UnitPrice = Annotated[Decimal, BeforeValidator(_reject_float), AfterValidator(_check_unit_price)]
 Day = Annotated[date, AfterValidator(_check_date)]
 Timestamp = Annotated[datetime, AfterValidator(_check_datetime)]
 Currency = Annotated[str, AfterValidator(_check_currency)]
@@ -229,7 +249,7 @@ class DeductionLineRecord(Record):
     sku: Short = ""
     description: Short = ""
     quantity: int = Field(default=0, ge=-10_000_000, le=10_000_000)
-    unit_cost: Money | None = None
+    unit_cost: UnitPrice | None = None
     amount: Money
 
 
@@ -366,7 +386,7 @@ class ErpInvoiceLineRecord(Record):
     sku: Short
     description: Short = ""
     quantity: int = Field(ge=-10_000_000, le=10_000_000)
-    unit_price: Money
+    unit_price: UnitPrice
     amount: Money
 
 
@@ -389,7 +409,7 @@ class ErpPromotionRecord(RawRecord):
     skus: list[Short] = Field(default_factory=list, max_length=5000)
     start_date: Day
     end_date: Day
-    rate_per_unit: Money
+    rate_per_unit: UnitPrice
     max_amount: Money | None = None
 
     @model_validator(mode="after")
@@ -414,16 +434,26 @@ class ErpShipmentRecord(RawRecord):
     freight_terms: Literal["prepaid", "collect"] | None = None
 
 
+Qualifier = Annotated[str, Field(max_length=3, pattern=r"^[A-Za-z0-9]*$")]
+
+
 class RemittanceAdjustmentRecord(Record):
-    reference: Short  # often a deduction id on some portal (X12 820 ADX)
+    reference: Short  # often a deduction id on some portal (X12 820 ADX04)
     reason_code: Short = ""
-    amount: Money  # positive reduces the payment
+    amount: Money  # positive reduces the payment, whatever sign the sender wrote
+    reference_qualifier: Qualifier = ""  # X12 820 ADX03 (what kind of number ADX04 is)
 
 
 class RemittanceLineRecord(Record):
+    """One remitted item. ``invoice_number`` is set only when the item is an
+    invoice; other items (an X12 ``RMR*IK``, a loop-level adjustment holder)
+    keep their number in ``reference`` and their X12 RMR01 in ``qualifier``."""
+
     invoice_number: Short
     invoice_amount: Money
     paid_amount: Money
+    qualifier: Qualifier = ""
+    reference: Short = ""
     adjustments: list[RemittanceAdjustmentRecord] = Field(default_factory=list, max_length=500)
 
 
@@ -463,4 +493,5 @@ __all__ = [
     "RetrievalStatus",
     "RunStatus",
     "ShipmentRecord",
+    "UnitPrice",
 ]

@@ -6,6 +6,13 @@ file with any bad row is refused as a whole with line-numbered errors, so
 nothing is half-applied. ``skip_bad`` imports the good rows and writes the
 rejects (line, error, raw row) to a CSV beside the import. Column layouts are
 documented in docs/erp-import.md; ``fixtures export-erp`` writes exactly them.
+
+Numbers are exact or refused: an amount with more decimals than its column
+keeps (``0.125`` for a total) is refused, not rounded; an accountant's
+negative ``(5.00)`` is read as -5.00 and then meets its column's sign rule
+(a rate cannot be negative); a CSV header or JSON object that names a column
+twice is refused, naming it, instead of keeping the last value. X12 820 files
+are read by :mod:`store.x12.remittances`, which keeps each segment's text.
 """
 
 from __future__ import annotations
@@ -33,6 +40,8 @@ from records.schemas import (
     RemittanceRecord,
 )
 from store.repositories import erp
+from store.x12.envelope import decode_x12
+from store.x12.remittances import read_remittances
 
 Kind = Literal["invoices", "promotions", "shipments", "remittances"]
 KINDS: tuple[Kind, ...] = ("invoices", "promotions", "shipments", "remittances")
@@ -102,12 +111,16 @@ REQUIRED: dict[Kind, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class RowError:
+    """A refused row: ``line`` is a line number, or a segment position for X12
+    (``unit`` says which; an X12 message names the whole place itself)."""
+
     line: int
     message: str
     raw: str = ""
+    unit: str = "line"
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.message}"
+        return f"{self.unit} {self.line}: {self.message}"
 
 
 class ImportRefused(ValueError):
@@ -120,6 +133,18 @@ class ImportRefused(ValueError):
         super().__init__(f"{len(errors)} bad rows; nothing imported:\n{shown}{more}")
 
 
+@dataclass(frozen=True)
+class TotalCheck:
+    """A file's own total beside the sum the fleet read (an X12 820's BPR02
+    against its RMR04s and loop-level adjustments)."""
+
+    record: str
+    stated: Decimal
+    read: Decimal
+    ok: bool
+    note: str = ""
+
+
 @dataclass
 class ImportResult:
     kind: Kind
@@ -129,6 +154,9 @@ class ImportResult:
     unchanged: int = 0
     rejected: list[RowError] = field(default_factory=list)
     rejects_file: Path | None = None
+    transactions: int | None = None  # X12: transaction sets read
+    checks: list[TotalCheck] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------- reading
@@ -148,6 +176,16 @@ def _rows_csv(text: str, kind: Kind) -> Iterator[tuple[int, dict[str, str]]]:
     csv.field_size_limit(MAX_FIELD_CHARS)
     reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
     header = [h.strip() for h in (reader.fieldnames or [])]
+    twice = sorted({h for h in header if header.count(h) > 1})
+    if twice:
+        raise ImportRefused(
+            "",
+            [
+                RowError(
+                    1, f"column(s) named twice: {', '.join(twice)}; which one counts is unknown"
+                )
+            ],
+        )
     missing = [c for c in REQUIRED[kind] if c not in header]
     if missing:
         raise ImportRefused(
@@ -175,15 +213,37 @@ def _rows_csv(text: str, kind: Kind) -> Iterator[tuple[int, dict[str, str]]]:
         raise ImportRefused("", [RowError(reader.line_num, f"unreadable CSV: {exc}")]) from None
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing a key given twice (json keeps the last silently)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(
+                f"key {key!r} given twice in one object; which one counts is unknown"
+            )
+        out[key] = value
+    return out
+
+
+# Numbers stay exact: a JSON 0.125 is Decimal("0.125"), never a float.
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_float=Decimal)
+
+
 def _rows_json(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """Top-level array items (or an object's single list) with the line each starts on."""
-    decoder = json.JSONDecoder()
+    decoder = _DECODER
     i = _skip_ws(text, 0)
     if text.startswith("{", i):
         try:
-            obj = json.loads(text)
+            obj = decoder.decode(text)
         except json.JSONDecodeError as exc:
             raise ImportRefused("", [RowError(exc.lineno, f"invalid JSON: {exc.msg}")]) from None
+        except _DuplicateKey as exc:
+            raise ImportRefused("", [RowError(1, str(exc))]) from None
         lists = [v for v in obj.values() if isinstance(v, list)] if isinstance(obj, dict) else []
         if len(lists) != 1:
             raise ImportRefused(
@@ -200,6 +260,8 @@ def _rows_json(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
             item, end = decoder.raw_decode(text, i)
         except json.JSONDecodeError as exc:
             raise ImportRefused("", [RowError(exc.lineno, f"invalid JSON: {exc.msg}")]) from None
+        except _DuplicateKey as exc:
+            raise ImportRefused("", [RowError(line, str(exc))]) from None
         yield line, item if isinstance(item, dict) else {"__error__": "not a JSON object"}
         i = _skip_ws(text, end)
         if i < len(text) and text[i] == ",":
@@ -215,12 +277,41 @@ def _skip_ws(text: str, i: int) -> int:
 # --------------------------------------------------------------------- building records
 
 
-def _amount(v: Any) -> Decimal:
-    return parse_amount(v if not isinstance(v, float) else repr(v))
+# Each money column: the decimals it keeps and whether it may be negative.
+MONEY_RULES: dict[str, tuple[int, bool]] = {
+    "total": (2, True),  # a credit invoice is negative
+    "unit_price": (4, False),
+    "amount": (2, True),
+    "rate_per_unit": (4, False),
+    "max_amount": (2, False),
+    "total_paid": (2, True),  # deductions can exceed what a remittance pays
+    "invoice_amount": (2, True),
+    "paid_amount": (2, True),
+    "adjustment amount": (2, True),  # positive reduces the payment
+}
 
 
-def _opt_amount(v: Any) -> Decimal | None:
-    return None if v in (None, "") else _amount(v)
+def _money(value: Any, column: str) -> Decimal:
+    """An ERP amount, exact, read by the one parser (records.parse.parse_amount):
+    ``1234.56``, ``"1,234.56"``, ``$1,234.56``, ``-5.00``, ``5.00-`` and an
+    accountant's ``(5.00)`` are all read; more decimals than ``column`` keeps,
+    two signs, or a negative where it cannot be, is refused with the column's
+    name; nothing is rounded. A binary float is refused outright."""
+    places, signed = MONEY_RULES[column]
+    if isinstance(value, bool | float):
+        raise NormalizationError(f"{column}: {value!r} is not an exact amount")
+    try:
+        amount = parse_amount(value, places=places)
+    except NormalizationError as exc:
+        raise NormalizationError(f"{column}: {exc}") from None
+    if amount < 0 and not signed:
+        shown = str(value).strip()[:40]
+        raise NormalizationError(f"{column}: {shown!r} is negative; {column} cannot be")
+    return amount
+
+
+def _opt_money(v: Any, column: str) -> Decimal | None:
+    return None if v in (None, "") else _money(v, column)
 
 
 def _opt_date(v: Any) -> Any:
@@ -243,8 +334,8 @@ def _invoice_line(r: dict[str, Any]) -> ErpInvoiceLineRecord | None:
         sku=r["sku"],
         description=clean_text(r.get("description")),
         quantity=_int(r.get("quantity")),
-        unit_price=_amount(r.get("unit_price") or 0),
-        amount=_amount(r.get("amount") or 0),
+        unit_price=_money(r.get("unit_price") or 0, "unit_price"),
+        amount=_money(r.get("amount") or 0, "amount"),
     )
 
 
@@ -255,8 +346,8 @@ def _invoice(r: dict[str, Any]) -> ErpInvoiceRecord:
             ErpInvoiceLineRecord(
                 **{
                     **ln,
-                    "unit_price": _amount(ln.get("unit_price", 0)),
-                    "amount": _amount(ln.get("amount", 0)),
+                    "unit_price": _money(ln.get("unit_price", 0), "unit_price"),
+                    "amount": _money(ln.get("amount", 0), "amount"),
                 }
             )
             for ln in lines
@@ -272,7 +363,7 @@ def _invoice(r: dict[str, Any]) -> ErpInvoiceRecord:
         due_date=_opt_date(r.get("due_date")),
         ship_to=clean_text(r.get("ship_to")),
         currency=str(r.get("currency") or "USD"),
-        total=_amount(r["total"]),
+        total=_money(r["total"], "total"),
         lines=built,
         raw=_raw(r),
     )
@@ -289,8 +380,8 @@ def _promotion(r: dict[str, Any]) -> ErpPromotionRecord:
         skus=skus,
         start_date=parse_date(r["start_date"]),
         end_date=parse_date(r["end_date"]),
-        rate_per_unit=_amount(r["rate_per_unit"]),
-        max_amount=_opt_amount(r.get("max_amount")),
+        rate_per_unit=_money(r["rate_per_unit"], "rate_per_unit"),
+        max_amount=_opt_money(r.get("max_amount"), "max_amount"),
         raw=_raw(r),
     )
 
@@ -318,15 +409,15 @@ def _remittance_json(r: dict[str, Any]) -> RemittanceRecord:
             RemittanceAdjustmentRecord(
                 reference=str(a.get("reference", "")),
                 reason_code=str(a.get("reason_code") or ""),
-                amount=_amount(a["amount"]),
+                amount=_money(a["amount"], "adjustment amount"),
             )
             for a in ln.get("adjustments") or []
         ]
         lines.append(
             RemittanceLineRecord(
                 invoice_number=str(ln.get("invoice_number", "")),
-                invoice_amount=_amount(ln["invoice_amount"]),
-                paid_amount=_amount(ln["paid_amount"]),
+                invoice_amount=_money(ln["invoice_amount"], "invoice_amount"),
+                paid_amount=_money(ln["paid_amount"], "paid_amount"),
                 adjustments=adjs,
             )
         )
@@ -334,7 +425,7 @@ def _remittance_json(r: dict[str, Any]) -> RemittanceRecord:
         remittance_id=str(r.get("remittance_id", "")),
         customer=str(r.get("customer", "")),
         payment_date=parse_date(r["payment_date"]),
-        total_paid=_amount(r["total_paid"]),
+        total_paid=_money(r["total_paid"], "total_paid"),
         currency=str(r.get("currency") or "USD"),
         lines=lines,
         raw=_raw(r),
@@ -420,6 +511,9 @@ def _group_csv(kind: Kind, rows: Iterator[tuple[int, dict[str, str]]]) -> Iterat
                 rec: BaseModel = _invoice({**first, "lines": [x.model_dump() for x in lines]})
             else:
                 rec = _remittance_json({**first, "lines": _remittance_lines(members)})
+            if len(members) > 1:  # every row's text is kept, not only the first's
+                rows = [{"line": ln, **r} for ln, r in members]
+                rec = rec.model_copy(update={"raw": {**rec.raw, "rows": rows}})  # type: ignore[attr-defined]
             yield first_line, rec, None
         except (ValidationError, NormalizationError, KeyError, TypeError, ValueError) as exc:
             yield first_line, None, RowError(first_line, _explain(exc))
@@ -457,8 +551,22 @@ MAKERS: dict[Kind, Callable[[dict[str, Any]], BaseModel]] = {
 }
 
 
+@dataclass
+class _Read:
+    good: list[tuple[int, BaseModel]]
+    bad: list[RowError]
+    transactions: int | None = None
+    checks: list[TotalCheck] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+
+
 def read_file(kind: Kind, path: Path) -> tuple[list[tuple[int, BaseModel]], list[RowError]]:
     """Parse and validate a whole file: (line, record) pairs and the bad lines."""
+    read = _read(kind, path)
+    return read.good, read.bad
+
+
+def _read(kind: Kind, path: Path) -> _Read:
     if kind not in KINDS:
         raise ValueError(f"unknown import kind {kind!r}; one of {', '.join(KINDS)}")
     size = path.stat().st_size
@@ -467,13 +575,15 @@ def read_file(kind: Kind, path: Path) -> tuple[list[tuple[int, BaseModel]], list
             str(path), [RowError(0, f"file is {size} bytes, over the {MAX_FILE_BYTES} limit")]
         )
     fmt = detect_format(path)
+    out = _Read([], [])
     try:
         if fmt == "x12":
             if kind != "remittances":
-                raise ImportRefused(str(path), [RowError(1, "X12 files are remittances (820)")])
-            from store.x12_820 import read_820
-
-            built: Iterator[Built] = iter(read_820(path))
+                raise ImportRefused(
+                    str(path),
+                    [RowError(1, "X12 files here are remittances (820); 812s: import adjustments")],
+                )
+            built: Iterator[Built] = iter(_x12_remittances(path, out))
         else:
             text = path.read_text(encoding="utf-8-sig")
             if fmt == "json":
@@ -485,22 +595,45 @@ def read_file(kind: Kind, path: Path) -> tuple[list[tuple[int, BaseModel]], list
         raise ImportRefused(str(path), [RowError(0, f"not UTF-8 text: {exc.reason}")]) from None
     except ImportRefused as exc:
         raise ImportRefused(str(path), exc.errors) from None
-    good: list[tuple[int, BaseModel]] = []
-    bad: list[RowError] = []
     seen: dict[tuple[str, ...], int] = {}
+    unit = "segment" if fmt == "x12" else "line"
     for line, rec, err in built:
         if err is not None:
-            bad.append(err)
+            out.bad.append(err)
             continue
         assert rec is not None
         key = _key(kind, rec)
         if key in seen:
-            bad.append(RowError(line, f"duplicate of the record on line {seen[key]}"))
+            out.bad.append(
+                RowError(line, f"duplicate of the record on {unit} {seen[key]}", unit=unit)
+            )
             continue
         seen[key] = line
-        good.append((line, rec))
-    bad.sort(key=lambda e: e.line)
-    return good, bad
+        out.good.append((line, rec))
+    out.bad.sort(key=lambda e: e.line)
+    return out
+
+
+def _x12_remittances(path: Path, out: _Read) -> list[Built]:
+    """An 820 file through the X12 reader; totals checked and warnings kept in ``out``."""
+    text, decoded = decode_x12(path.read_bytes())
+    read = read_remittances(text)
+    out.transactions = len(read.parsed.transactions)
+    out.notices = ([decoded] if decoded else []) + [str(n) for n in read.notices]
+    built: list[Built] = []
+    for err in read.errors:
+        seg = err.where.segment or 0
+        built.append((seg, None, RowError(seg, str(err), err.text, "segment")))
+    for rem in read.remittances:
+        b = rem.balance
+        note = "" if b.balanced else "; ".join(("flagged: BPR02 does not balance", *b.hints))
+        out.checks.append(
+            TotalCheck(
+                f"remittance {rem.record.remittance_id}", b.bpr02, b.computed, b.balanced, note
+            )
+        )
+        built.append((rem.where.segment or 0, rem.record, None))
+    return built
 
 
 def _key(kind: Kind, rec: BaseModel) -> tuple[str, ...]:
@@ -532,10 +665,18 @@ def import_file(
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportResult:
     """Validate the whole file, then write it in one transaction."""
-    good, bad = read_file(kind, path)
+    read = _read(kind, path)
+    good, bad = read.good, read.bad
     if bad and not skip_bad:
         raise ImportRefused(str(path), bad)
-    result = ImportResult(kind=kind, records=len(good), rejected=bad)
+    result = ImportResult(
+        kind=kind,
+        records=len(good),
+        rejected=bad,
+        transactions=read.transactions,
+        checks=read.checks,
+        notices=read.notices,
+    )
     with factory() as session, session.begin():
         for i, (_, rec) in enumerate(good, start=1):
             outcome = UPSERT[kind](session, rec)
@@ -548,11 +689,16 @@ def import_file(
             if progress is not None and (i % 500 == 0 or i == len(good)):
                 progress(i, len(good))
     if bad:
-        out = rejects_path or path.with_name(path.name + ".rejects.csv")
-        with out.open("w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(["line", "error", "raw"])
-            for e in bad:
-                w.writerow([e.line, e.message, e.raw])
-        result.rejects_file = out
+        result.rejects_file = write_rejects(path, bad, rejects_path)
     return result
+
+
+def write_rejects(path: Path, bad: list[RowError], rejects_path: Path | None = None) -> Path:
+    """The refused rows beside the import (``FILE.rejects.csv``): where, why, raw."""
+    out = rejects_path or path.with_name(path.name + ".rejects.csv")
+    with out.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow([bad[0].unit if bad else "line", "error", "raw"])
+        for e in bad:
+            w.writerow([e.line, e.message, e.raw])
+    return out

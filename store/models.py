@@ -5,8 +5,11 @@ Conventions:
 * natural keys are unique constraints (``portal + external_id``, ``sha256``,
   ``carrier + pro_number`` ...): repositories upsert on them, so running a bot
   job twice leaves one row;
-* money is ``Numeric(14, 2)`` read back as ``Decimal``; timestamps are UTC and
-  always time-zone aware in Python (stored naive-UTC on SQLite);
+* money is exact on both backends: a BIGINT of minor units (``store.money``),
+  scale 2 for amounts and 4 for unit prices and rates, read back as ``Decimal``;
+  a value with more decimals than its column's scale is refused, never rounded;
+* timestamps are UTC and always time-zone aware in Python (stored naive-UTC on
+  SQLite);
 * raw payloads are JSON (``json``, not ``jsonb``, on PostgreSQL: it keeps the
   payload byte-for-byte, odd escapes included);
 * no table holds a secret: accounts carry the username and the keyring entry is
@@ -60,6 +63,7 @@ from records.schemas import (
     RetrievalStatus,
     RunStatus,
 )
+from store.money import ExactMoney
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -127,7 +131,8 @@ def _bytewise_pg(element: Bytewise, compiler: SQLCompiler, **kw: Any) -> str:
 
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER only
-Money = Numeric(14, 2, asdecimal=True)
+Money = ExactMoney(2)
+UnitPrice = ExactMoney(4)
 Json = JSON(none_as_null=True)
 
 
@@ -286,10 +291,31 @@ class DeductionLine(Base):
     sku: Mapped[str] = mapped_column(String(500), default="")
     description: Mapped[str] = mapped_column(String(500), default="")
     quantity: Mapped[int] = mapped_column(Integer, default=0)
-    unit_cost: Mapped[Decimal | None] = mapped_column(Money)
+    unit_cost: Mapped[Decimal | None] = mapped_column(UnitPrice)
     amount: Mapped[Decimal] = mapped_column(Money)
 
     deduction: Mapped[Deduction] = relationship(back_populates="lines")
+
+
+class DeductionSource(Base):
+    """A deduction seen outside its portal: one EDI 812 transaction (one row per
+    distinct content), kept with its raw segments. A claim the robots fetched
+    and an 812 named is one deduction with both: its portal row and this."""
+
+    __tablename__ = "deduction_sources"
+    __table_args__ = (UniqueConstraint("deduction_id", "source", "digest"),)
+
+    id: Mapped[int] = _id()
+    deduction_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("deductions.id", ondelete="CASCADE"), index=True
+    )
+    source: Mapped[str] = mapped_column(String(32))  # "edi-812"
+    reference: Mapped[str] = mapped_column(String(500))  # file, interchange, transaction
+    digest: Mapped[str] = mapped_column(String(64))  # sha256 of the transaction's segments
+    amount: Mapped[Decimal] = mapped_column(Money)
+    raw: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    first_seen_at: Mapped[datetime] = _created()
+    last_seen_at: Mapped[datetime] = _created()
 
 
 class DeductionHistory(Base):
@@ -498,7 +524,7 @@ class ErpInvoiceLine(Base):
     sku: Mapped[str] = mapped_column(String(500))
     description: Mapped[str] = mapped_column(String(500), default="")
     quantity: Mapped[int] = mapped_column(Integer)
-    unit_price: Mapped[Decimal] = mapped_column(Money)
+    unit_price: Mapped[Decimal] = mapped_column(UnitPrice)
     amount: Mapped[Decimal] = mapped_column(Money)
 
 
@@ -512,7 +538,7 @@ class ErpPromotion(Base):
     skus: Mapped[list[Any]] = mapped_column(Json, default=list)
     start_date: Mapped[date] = mapped_column(Date)
     end_date: Mapped[date] = mapped_column(Date)
-    rate_per_unit: Mapped[Decimal] = mapped_column(Money)
+    rate_per_unit: Mapped[Decimal] = mapped_column(UnitPrice)
     max_amount: Mapped[Decimal | None] = mapped_column(Money)
     raw: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     content_hash: Mapped[str] = mapped_column(String(64))
@@ -571,6 +597,10 @@ class RemittanceLine(Base):
     invoice_number: Mapped[str] = mapped_column(String(500), index=True)
     invoice_amount: Mapped[Decimal] = mapped_column(Money)
     paid_amount: Mapped[Decimal] = mapped_column(Money)
+    # X12 RMR01 and RMR02: an item that is not an invoice (RMR*IK) has no
+    # invoice_number, only these. Empty for a loop-level adjustment holder.
+    qualifier: Mapped[str] = mapped_column(String(3), default="", server_default="")
+    reference: Mapped[str] = mapped_column(String(500), default="", server_default="")
 
     adjustments: Mapped[list[RemittanceAdjustment]] = relationship(
         order_by="RemittanceAdjustment.adj_no", cascade="all, delete-orphan", passive_deletes=True
@@ -588,7 +618,8 @@ class RemittanceAdjustment(Base):
     adj_no: Mapped[int] = mapped_column(Integer)
     reference: Mapped[str] = mapped_column(String(500), index=True)
     reason_code: Mapped[str] = mapped_column(String(500), default="")
-    amount: Mapped[Decimal] = mapped_column(Money)
+    amount: Mapped[Decimal] = mapped_column(Money)  # positive reduces the payment
+    reference_qualifier: Mapped[str] = mapped_column(String(3), default="", server_default="")
 
 
 # --------------------------------------------------------------------------- matching
@@ -1015,6 +1046,7 @@ __all__ = [
     "DeductionComment",
     "DeductionHistory",
     "DeductionLine",
+    "DeductionSource",
     "Delegation",
     "Dispute",
     "DisputeStatusHistory",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import getpass
 import json
+import re
 import sys
 from datetime import date
 from pathlib import Path
@@ -241,11 +242,25 @@ def _render(rows: list[dict[str, Any]], fmt: str) -> str:
     w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     w.writeheader()
     for r in rows:
-        # A cell starting with = + - @ is a formula in a spreadsheet: quote it.
-        w.writerow(
-            {k: ("'" + v if isinstance(v, str) and v[:1] in "=+-@" else v) for k, v in r.items()}
-        )
+        w.writerow({k: spreadsheet_safe(v) for k, v in r.items()})
     return buf.getvalue()
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A CSV cell a spreadsheet will not run: text starting with = + - @, a tab
+    or a carriage return gets a leading ``'``. Empty cells and plain numbers
+    (``-5.00``) are left as they are, so amounts stay numbers."""
+    if (
+        isinstance(value, str)
+        and value.startswith(_FORMULA_START)
+        and not _PLAIN_NUMBER.match(value)
+    ):
+        return "'" + value
+    return value
 
 
 def kpis(
@@ -265,4 +280,4 @@ def kpis(
         out.print(f"{key}: {escape(json.dumps(value) if isinstance(value, dict) else str(value))}")
 
 
-__all__ = ["audit_app", "deduction_or_exit", "export_app", "register"]
+__all__ = ["audit_app", "deduction_or_exit", "export_app", "register", "spreadsheet_safe"]

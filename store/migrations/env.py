@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 
 from store.db import make_engine
@@ -29,12 +31,25 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+def _check_foreign_keys(conn: Any) -> None:
+    """Refuse to commit a SQLite migration that left a dangling reference."""
+    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise RuntimeError(f"migration left {len(broken)} broken foreign key(s): {broken[:5]}")
+
+
 def run_migrations_online() -> None:
     engine = make_engine(_url())
     sqlite = engine.dialect.name == "sqlite"
     try:
         with engine.connect() as conn:
             if sqlite:
+                # A batch migration rebuilds a table (create, copy, drop, rename):
+                # with foreign keys on, the DROP would first delete every row that
+                # references it (ON DELETE CASCADE). The pragma only takes effect
+                # outside a transaction, so it is set on the raw connection before
+                # BEGIN, and the keys are checked before the migration commits.
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
                 conn = conn.execution_options(fleet_sqlite_begin="IMMEDIATE")
             context.configure(
                 connection=conn,
@@ -42,10 +57,16 @@ def run_migrations_online() -> None:
                 render_as_batch=sqlite,
                 compare_type=True,
             )
-            with context.begin_transaction():
-                if not sqlite:
-                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
-                context.run_migrations()
+            try:
+                with context.begin_transaction():
+                    if not sqlite:
+                        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
+                    context.run_migrations()
+                    if sqlite:
+                        _check_foreign_keys(conn)
+            finally:
+                if sqlite:
+                    conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
     finally:
         engine.dispose()
 

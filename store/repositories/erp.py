@@ -161,17 +161,33 @@ def upsert_shipment(session: Session, record: ErpShipmentRecord) -> UpsertResult
 _REM_FIELDS = ["customer", "payment_date", "total_paid", "currency", "raw"]
 
 
+def _rem_adj(reference: str, reason: str, amount: Any, qualifier: str) -> list[Any]:
+    return [reference, reason, _money(amount), qualifier]
+
+
+def _rem_line(
+    invoice: str, billed: Any, paid: Any, qualifier: str, reference: str, adjustments: list
+) -> list[Any]:
+    """A remittance line as content: what a re-import compares."""
+    return [invoice, _money(billed), _money(paid), qualifier, reference, adjustments]
+
+
 def upsert_remittance(session: Session, record: RemittanceRecord) -> UpsertResult:
     """A remittance with its lines and adjustments (X12 820 RMR / ADX)."""
     tracked: dict[str, Any] = {f: getattr(record, f) for f in _REM_FIELDS}
     tracked["raw"] = _raw(record.raw)
     tracked["lines"] = [
-        [
+        _rem_line(
             x.invoice_number,
-            _money(x.invoice_amount),
-            _money(x.paid_amount),
-            [[a.reference, a.reason_code, _money(a.amount)] for a in x.adjustments],
-        ]
+            x.invoice_amount,
+            x.paid_amount,
+            x.qualifier,
+            x.reference,
+            [
+                _rem_adj(a.reference, a.reason_code, a.amount, a.reference_qualifier)
+                for a in x.adjustments
+            ],
+        )
         for x in record.lines
     ]
 
@@ -188,15 +204,17 @@ def upsert_remittance(session: Session, record: RemittanceRecord) -> UpsertResul
                 .order_by(REM_A.c.line_id, REM_A.c.adj_no)
             ):
                 adjustments.setdefault(a.line_id, []).append(
-                    [a.reference, a.reason_code, _money(a.amount)]
+                    _rem_adj(a.reference, a.reason_code, a.amount, a.reference_qualifier)
                 )
         values["lines"] = [
-            [
+            _rem_line(
                 r.invoice_number,
-                _money(r.invoice_amount),
-                _money(r.paid_amount),
+                r.invoice_amount,
+                r.paid_amount,
+                r.qualifier,
+                r.reference,
                 adjustments.get(r.id, []),
-            ]
+            )
             for r in lines
         ]
         return values
@@ -211,6 +229,8 @@ def upsert_remittance(session: Session, record: RemittanceRecord) -> UpsertResul
                     invoice_number=x.invoice_number,
                     invoice_amount=x.invoice_amount,
                     paid_amount=x.paid_amount,
+                    qualifier=x.qualifier,
+                    reference=x.reference,
                 )
                 .returning(REM_L.c.id)
             ).scalar_one()

@@ -223,8 +223,12 @@ def test_x12_not_820_or_broken_is_refused(tmp_path: Path) -> None:
     assert any("not 820" in e.message for e in bad)
     f.write_text(EDI_820.replace("BPR*C*1034.56", "BPR*C*lots"))
     _, bad = read_file("remittances", f)
-    assert any("amount" in e.message for e in bad)
-    with pytest.raises(ImportRefused, match="X12 files are remittances"):
+    assert [e.message for e in bad] == [
+        "interchange 000000001 (#1), group 1, transaction 0001, segment 4 (BPR, line 1), "
+        "element BPR02: 'lots' is not a decimal number"
+    ]
+    assert bad[0].raw.startswith("BPR*C*lots*C*ACH")
+    with pytest.raises(ImportRefused, match="X12 files here are remittances"):
         read_file("invoices", f)
 
 
