@@ -42,9 +42,10 @@ from bots.politeness import Politeness
 from bots.retry import RetryPolicy
 from bots.tasks import BROWSER_TASK_FUNCTIONS, CORE_TASK_FUNCTIONS
 from credentials.keyring_vault import CredentialVault
+from credentials.login import Login, NoPassword
 from credentials.session_state import SessionStore
 from dispute_filing.policy import FilingPolicy
-from portal_adapters.base import AdapterSession, PortalCredentials
+from portal_adapters.base import AdapterSession
 from portal_adapters.errors import BadCredentials, PortalError
 from portal_adapters.registry import get_adapter
 from records.schemas import RunStatus
@@ -106,28 +107,22 @@ class FleetRuntime:
         self.services = Services(
             db=db, vault=vault, policy=self.policy, filing=filing or FilingPolicy(), today=today
         )
-        self._creds_cache: dict[tuple[str, str], PortalCredentials] = {}
+        self._creds_cache: dict[tuple[str, str], Login] = {}
 
     # ------------------------------------------------------------------ credentials
 
-    def portal_credentials(self, portal: str, account: str) -> PortalCredentials:
+    def portal_credentials(self, portal: str, account: str) -> Login:
         """The login from the keyring, read once per process (keyring reads are slow)."""
         key = (portal, account)
         if key not in self._creds_cache:
-            c = self.credentials.credentials(portal, account)
-            if c.password is None:
+            try:
+                self._creds_cache[key] = self.credentials.login(portal, account)
+            except NoPassword:
                 raise BadCredentials(
                     f"no password stored for this account (fleet credentials set {portal} ACCOUNT)",
                     portal=portal,
                     step="credentials",
-                )
-            self._creds_cache[key] = PortalCredentials(
-                username=account,
-                password=c.password,
-                totp_secret=c.totp_secret,
-                security_answer=c.security_answer,
-                api_key=c.api_key,
-            )
+                ) from None
         return self._creds_cache[key]
 
     # ------------------------------------------------------------------ running

@@ -27,7 +27,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -37,6 +37,7 @@ from keyring.backend import KeyringBackend
 from keyring.errors import KeyringError, PasswordDeleteError
 
 from credentials.backends import backend_name, select_backend
+from credentials.login import Login, NoPassword
 from credentials.registry import REGISTRY
 from credentials.secret import Secret
 from credentials.totp import normalize_totp_secret
@@ -44,7 +45,6 @@ from records.filelock import locked
 
 __all__ = [
     "SERVICE_PREFIX",
-    "AccountCredentials",
     "AccountEntry",
     "CredentialInputError",
     "CredentialVault",
@@ -122,19 +122,6 @@ class AccountEntry:
 
     def has(self, kind: SecretKind) -> bool:
         return kind in self.kinds
-
-
-@dataclass(frozen=True, slots=True)
-class AccountCredentials:
-    """What an adapter's ``login(page, creds)`` gets. Every value is a masked Secret."""
-
-    portal: str
-    account: str
-    password: Secret | None = None
-    totp_secret: Secret | None = None
-    security_answer: Secret | None = None
-    api_key: Secret | None = None
-    kinds: frozenset[SecretKind] = field(default_factory=frozenset)
 
 
 class CredentialVault:
@@ -294,8 +281,9 @@ class CredentialVault:
                 return e
         return None
 
-    def credentials(self, portal: str, account: str) -> AccountCredentials:
-        """Every stored secret of one account, for an adapter's login.
+    def login(self, portal: str, account: str) -> Login:
+        """Every stored secret of one account, for an adapter's login; raises
+        NoPassword when no password is stored.
 
         Reads only the kinds the index lists (one key derivation each on the file
         backend); falls back to trying every kind when the index does not know the
@@ -310,14 +298,16 @@ class CredentialVault:
                 value = self._kr_get(_service(portal, k), account)
                 if value is not None:
                     values[k] = Secret(value)
-        return AccountCredentials(
+        password = values.get(SecretKind.PASSWORD)
+        if password is None:
+            raise NoPassword(f"no password stored for {portal}/{account}")
+        return Login(
             portal=portal,
-            account=account,
-            password=values.get(SecretKind.PASSWORD),
+            username=account,
+            password=password,
             totp_secret=values.get(SecretKind.TOTP),
             security_answer=values.get(SecretKind.SECURITY_ANSWER),
             api_key=values.get(SecretKind.API_KEY),
-            kinds=frozenset(values),
         )
 
     def get_or_create_internal(self, name: str, make: Callable[[], Secret]) -> Secret:

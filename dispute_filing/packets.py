@@ -15,18 +15,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal_adapters.base import DisputePacket
-from records.schemas import Category, DisputeRecord, DisputeStatus
+from records.schemas import Category, DisputeReason, DisputeRecord, DisputeStatus
 from store.models import Deduction, Dispute, Document, DocumentLink
 from store.repositories import disputes as disputes_repo
 from store.vault import DocumentVault
 
-REASON_BY_CATEGORY: dict[Category | None, str] = {
-    Category.shortage: "proof_of_delivery",
-    Category.damage: "proof_of_delivery",
-    Category.promotion: "allowance_not_owed",
-    Category.pricing: "pricing_per_agreement",
-    Category.duplicate_post_audit: "duplicate_deduction",
-    Category.compliance_fine: "compliance_met",
+REASON_BY_CATEGORY: dict[Category | None, DisputeReason] = {
+    Category.shortage: DisputeReason.proof_of_delivery,
+    Category.damage: DisputeReason.proof_of_delivery,
+    Category.promotion: DisputeReason.allowance_not_owed,
+    Category.pricing: DisputeReason.pricing_per_agreement,
+    Category.duplicate_post_audit: DisputeReason.duplicate_deduction,
+    Category.compliance_fine: DisputeReason.compliance_met,
 }
 EVIDENCE_ORDER = ("pod", "bol", "backup", "deal_sheet", "remittance")
 MAX_ATTACHMENTS = 3  # the strictest portal's form; adapters merge where they take fewer
@@ -97,7 +97,7 @@ def build_packet(session: Session, vault: DocumentVault, dispute: Dispute) -> Di
             continue
         seen.add(sha)
         attachments.append((_pdf_name(name, len(attachments)), vault.read_bytes(sha)))
-    reason = REASON_BY_CATEGORY.get(d.category, "other")
+    reason = REASON_BY_CATEGORY.get(d.category, DisputeReason.other)
     named = ", ".join(n for n, _ in attachments) or "none"
     explanation = (
         f"We dispute {dispute.amount} {dispute.currency} of claim {d.external_id} "

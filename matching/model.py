@@ -15,6 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from records.schemas import Validity
 from store.extraction.labels import REVIEW_BELOW
 
 ZERO = Decimal("0.00")
@@ -24,10 +25,10 @@ extraction pass sends such documents to review with the same threshold)."""
 LINE_ROLES = ("line_detail", "backup")
 """Where a claim's lines may come from when the portal shows none, in order."""
 
-VALID = "valid"
-INVALID = "invalid"
-PARTIAL = "partial"
-NEEDS_REVIEW = "needs_review"
+VALID = Validity.valid
+INVALID = Validity.invalid
+PARTIAL = Validity.partial
+NEEDS_REVIEW = Validity.needs_review
 VALIDITIES = (VALID, PARTIAL, INVALID, NEEDS_REVIEW)
 
 

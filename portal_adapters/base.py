@@ -20,28 +20,15 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, ClassVar, Literal
 
+from credentials.login import Login
+
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, Page
 
-    from credentials.secret import Secret
     from portal_adapters.errors import RecordInvalid
-    from records.schemas import DeductionRecord, ShipmentRecord
+    from records.schemas import DeductionRecord, DisputeReason, DisputeStatus, ShipmentRecord
 
 PortalKind = Literal["retailer", "carrier"]
-
-
-@dataclass(frozen=True, repr=False)
-class PortalCredentials:
-    """A login. Secrets stay wrapped until the moment they are typed."""
-
-    username: str
-    password: Secret
-    totp_secret: Secret | None = None
-    security_answer: Secret | None = None
-    api_key: Secret | None = None
-
-    def __repr__(self) -> str:
-        return f"PortalCredentials(username={self.username!r}, secrets=masked)"
 
 
 @dataclass
@@ -57,7 +44,7 @@ class AdapterSession:
     account: str
     base_url: str
     context: BrowserContext
-    credentials: PortalCredentials
+    credentials: Login
     page: Page | None = None
     requests: int = 0
     logged_in: bool = False
@@ -127,46 +114,25 @@ class DisputePacket:
 
     deduction_external_id: str
     idempotency_key: str
-    reason: str  # one of DISPUTE_REASONS; adapters map it to the portal's list
+    reason: DisputeReason  # adapters map it to the portal's list
     amount: Decimal
     explanation: str
     attachments: tuple[tuple[str, bytes], ...] = ()
     case_type: str = ""  # portals that ask for a claim type (freshco)
 
 
-DISPUTE_REASONS = (
-    "proof_of_delivery",  # POD shows full delivery / no damage
-    "allowance_not_owed",  # no promotion, or over-deducted
-    "pricing_per_agreement",
-    "duplicate_deduction",
-    "compliance_met",
-    "other",
-)
-
-
 @dataclass(frozen=True)
 class DisputeReceipt:
     dispute_number: str
-    status: str  # normalized: draft, research, supplier_action, approved, ...
+    status: DisputeStatus  # the portal's words normalised (draft, research, approved, ...)
     already_filed: bool = False  # found on the portal instead of filed now
 
 
 @dataclass(frozen=True)
 class DisputeStatusReport:
     dispute_number: str
-    status: str  # normalized, as DisputeReceipt.status
+    status: DisputeStatus  # normalised, as DisputeReceipt.status
     portal_label: str  # the portal's own words
-
-
-DISPUTE_STATUSES = (
-    "draft",
-    "research",
-    "supplier_action",
-    "approved",
-    "partially_approved",
-    "denied",
-    "expired",
-)
 
 
 class PortalAdapter(ABC):

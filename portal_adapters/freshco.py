@@ -106,7 +106,7 @@ from portal_adapters.web import (
     upload_file,
 )
 from records.normalize import NormalizationError, clean_text, normalize_location, portal_rules
-from records.schemas import DeductionRecord, LinkRole
+from records.schemas import DeductionRecord, DisputeStatus, LinkRole
 
 PORTAL = "freshco"
 
@@ -166,14 +166,14 @@ DOC_ROLES: dict[str, str] = {
     "BILL OF LADING": LinkRole.bol.value,
 }
 
-STATUS_BY_LABEL: dict[str, str] = {
-    "not submitted": "draft",
-    "under review": "research",
-    "information requested": "supplier_action",
-    "closed - paid": "approved",
-    "closed - partial": "partially_approved",
-    "closed - denied": "denied",
-    "closed - expired": "expired",
+STATUS_BY_LABEL: dict[str, DisputeStatus] = {
+    "not submitted": DisputeStatus.draft,
+    "under review": DisputeStatus.research,
+    "information requested": DisputeStatus.supplier_action,
+    "closed - paid": DisputeStatus.approved,
+    "closed - partial": DisputeStatus.partially_approved,
+    "closed - denied": DisputeStatus.denied,
+    "closed - expired": DisputeStatus.expired,
 }
 
 # packet.reason -> FreshCo case type, when neither the packet nor the claim names one.
@@ -233,7 +233,7 @@ def _claim_path(claim: str) -> str:
     return f"{CLAIMS_PATH}/{quote(claim, safe='')}"
 
 
-def _status(label: str, *, step: str) -> str:
+def _status(label: str, *, step: str) -> DisputeStatus:
     status = STATUS_BY_LABEL.get(clean_text(label).casefold())
     if status is None:
         raise LayoutChanged(f"unknown package status {label[:60]!r}", portal=PORTAL, step=step)

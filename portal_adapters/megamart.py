@@ -106,7 +106,7 @@ from records.normalize import (
     parse_currency,
     portal_rules,
 )
-from records.schemas import DeductionLineRecord, DeductionRecord
+from records.schemas import DeductionLineRecord, DeductionRecord, DisputeStatus
 
 PORTAL = "megamart"
 
@@ -146,7 +146,7 @@ LIST_COLUMNS = (
 LINE_COLUMNS = ("Item", "Description", "Quantity", "Unit Cost", "Amount")
 DOC_COLUMNS = ("Document Type", "File Name")
 
-# packet.reason (DISPUTE_REASONS) -> MegaMart's "Dispute reason" option.
+# packet.reason (records.schemas.DisputeReason) -> MegaMart's "Dispute reason" option.
 REASON_OPTIONS: dict[str, str] = {
     "proof_of_delivery": "Proof of delivery attached",
     "allowance_not_owed": "Allowance not owed",
@@ -156,15 +156,15 @@ REASON_OPTIONS: dict[str, str] = {
     "other": "Other",
 }
 
-# MegaMart's dispute status labels -> DISPUTE_STATUSES.
-STATUS_BY_LABEL: dict[str, str] = {
-    "draft": "draft",
-    "megamart research": "research",
-    "supplier action": "supplier_action",
-    "approved": "approved",
-    "partially approved": "partially_approved",
-    "denied": "denied",
-    "expired": "expired",
+# MegaMart's dispute status labels -> records.schemas.DisputeStatus.
+STATUS_BY_LABEL: dict[str, DisputeStatus] = {
+    "draft": DisputeStatus.draft,
+    "megamart research": DisputeStatus.research,
+    "supplier action": DisputeStatus.supplier_action,
+    "approved": DisputeStatus.approved,
+    "partially approved": DisputeStatus.partially_approved,
+    "denied": DisputeStatus.denied,
+    "expired": DisputeStatus.expired,
 }
 
 # The claim page's "Document Type" -> records.schemas.LinkRole value.
@@ -262,7 +262,7 @@ def _claim_path(claim: str) -> str:
     return f"/deductions/{quote(claim, safe='')}"
 
 
-def _normalize_status(label: str, *, step: str) -> str:
+def _normalize_status(label: str, *, step: str) -> DisputeStatus:
     status = STATUS_BY_LABEL.get(clean_text(label).casefold())
     if status is None:
         raise LayoutChanged(

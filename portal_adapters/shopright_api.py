@@ -55,7 +55,7 @@ from portal_adapters.web import (
     url_path,
 )
 from records.normalize import NormalizationError, PortalRules, clean_text, normalize_location
-from records.schemas import Category, DeductionLineRecord, DeductionRecord, LinkRole
+from records.schemas import Category, DeductionLineRecord, DeductionRecord, DisputeStatus, LinkRole
 
 PORTAL = "shopright"
 T = TypeVar("T")
@@ -64,15 +64,15 @@ PAGE_LIMIT = 500  # the portal caps it at its own page size
 MAX_CACHED_DEDUCTIONS = 20_000
 DOCS_NOTE = "shopright.documents"
 
-# The portal's case labels -> DISPUTE_STATUSES.
-STATUS_BY_LABEL: dict[str, str] = {
-    "draft": "draft",
-    "in review": "research",
-    "vendor response required": "supplier_action",
-    "approved": "approved",
-    "partially approved": "partially_approved",
-    "denied": "denied",
-    "closed - no response": "expired",
+# The portal's case labels -> records.schemas.DisputeStatus.
+STATUS_BY_LABEL: dict[str, DisputeStatus] = {
+    "draft": DisputeStatus.draft,
+    "in review": DisputeStatus.research,
+    "vendor response required": DisputeStatus.supplier_action,
+    "approved": DisputeStatus.approved,
+    "partially approved": DisputeStatus.partially_approved,
+    "denied": DisputeStatus.denied,
+    "closed - no response": DisputeStatus.expired,
 }
 _API_STATUSES = frozenset(STATUS_BY_LABEL.values())
 

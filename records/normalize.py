@@ -19,7 +19,6 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -31,21 +30,9 @@ from records.parse import (
     parse_date,
 )
 from records.parse import quote as _quote
+from records.schemas import Category
 
 PORTAL_DATA = Path(__file__).parent / "data" / "portals"
-
-
-class Category(StrEnum):
-    """What every retailer's reason codes normalise to (DOMAIN.md)."""
-
-    promotion = "promotion"
-    pricing = "pricing"
-    shortage = "shortage"
-    damage = "damage"
-    compliance_fine = "compliance_fine"
-    return_unsaleable = "return_unsaleable"
-    duplicate_post_audit = "duplicate_post_audit"
-    other = "other"
 
 
 # Amounts, dates and currencies: one parser for portals and documents (records/parse.py).

@@ -99,6 +99,26 @@ ACTIVE_RETRIEVAL_STATUSES: tuple[RetrievalStatus, ...] = (
 )
 
 
+class Validity(StrEnum):
+    """A verdict on a deduction: how much of it the supplier owes."""
+
+    valid = "valid"  # owed in full
+    partial = "partial"  # part owed, part to recover
+    invalid = "invalid"  # nothing owed: dispute it all
+    needs_review = "needs_review"  # evidence missing or ambiguous: a person decides
+
+
+class DisputeReason(StrEnum):
+    """Why the supplier disputes; each adapter maps it to its portal's own words."""
+
+    proof_of_delivery = "proof_of_delivery"  # POD shows full delivery / no damage
+    allowance_not_owed = "allowance_not_owed"  # no promotion, or over-deducted
+    pricing_per_agreement = "pricing_per_agreement"
+    duplicate_deduction = "duplicate_deduction"
+    compliance_met = "compliance_met"
+    other = "other"
+
+
 class DisputeStatus(StrEnum):
     """Where a dispute stands. The fleet's own steps come first, then what the
     portal says (adapters normalise each portal's words to these)."""
@@ -476,6 +496,7 @@ __all__ = [
     "Category",
     "DeductionLineRecord",
     "DeductionRecord",
+    "DisputeReason",
     "DisputeRecord",
     "DisputeStatus",
     "DocumentRecord",
@@ -494,4 +515,5 @@ __all__ = [
     "RunStatus",
     "ShipmentRecord",
     "UnitPrice",
+    "Validity",
 ]

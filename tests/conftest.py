@@ -91,8 +91,9 @@ def adapter_session(context: BrowserContext):  # type: ignore[no-untyped-def]
     The login comes from the scenario (as the credential vault would hand it
     over, every secret wrapped); the context is the test's own.
     """
+    from credentials.login import Login
     from credentials.secret import Secret
-    from portal_adapters.base import AdapterSession, PortalCredentials
+    from portal_adapters.base import AdapterSession
 
     def make(running, portal: str, username: str | None = None):  # type: ignore[no-untyped-def]
         accounts = running.world.scenario.accounts_on(portal)
@@ -101,7 +102,8 @@ def adapter_session(context: BrowserContext):  # type: ignore[no-untyped-def]
         def wrap(v: str | None) -> Secret | None:
             return Secret(v) if v else None
 
-        creds = PortalCredentials(
+        creds = Login(
+            portal=portal,
             username=acct.username,
             password=Secret(acct.password),
             totp_secret=wrap(acct.totp_secret),

@@ -11,6 +11,7 @@ from credentials.keyring_vault import (
     SecretKind,
     list_accounts,
 )
+from credentials.login import NoPassword
 from credentials.secret import Secret
 from credentials.totp import InvalidTotpSecretError
 
@@ -26,8 +27,7 @@ def test_round_trip_on_the_encrypted_file_backend(vault: CredentialVault, vault_
     vault.set("megamart", "ap@acme.example", Secret(ANSWER), SecretKind.SECURITY_ANSWER)
     vault.set("shipfast", "ops", Secret(API_KEY), SecretKind.API_KEY)
 
-    creds = vault.credentials("megamart", "ap@acme.example")
-    assert creds.password is not None
+    creds = vault.login("megamart", "ap@acme.example")
     assert creds.password.reveal() == PASSWORD
     assert creds.totp_secret is not None
     assert creds.totp_secret.reveal() == TOTP  # normalised to upper case
@@ -91,3 +91,15 @@ def test_corrupt_index_reads_as_empty(tmp_path: Path) -> None:
     (tmp_path / "credentials" / "accounts.json").write_text("{not json", encoding="utf-8")
     assert list_accounts(tmp_path) == []
     assert list_accounts(tmp_path / "nowhere") == []
+
+
+def test_a_login_needs_a_password_and_shows_no_secret(vault: CredentialVault) -> None:
+    vault.set("megamart", "no-pass", Secret(TOTP), SecretKind.TOTP)
+    with pytest.raises(NoPassword, match="megamart/no-pass"):
+        vault.login("megamart", "no-pass")
+    vault.set("megamart", "no-pass", Secret(PASSWORD))
+    login = vault.login("megamart", "no-pass")
+    assert repr(login) == (
+        "Login(portal='megamart', username='no-pass', secrets=masked: password, totp)"
+    )
+    assert PASSWORD not in repr(login)

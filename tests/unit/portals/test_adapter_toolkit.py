@@ -11,8 +11,9 @@ import pytest
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
+from credentials.login import Login
 from credentials.secret import Secret
-from portal_adapters.base import AdapterSession, PortalCredentials
+from portal_adapters.base import AdapterSession
 from portal_adapters.errors import LayoutChanged, PortalUnavailable, RecordInvalid
 from portal_adapters.web import (
     FieldError,
@@ -188,7 +189,7 @@ def test_upload_names_are_safe_file_names(name: str, suffix: str, safe: str) -> 
 
 def session_on(base_url: str) -> AdapterSession:
     """An AdapterSession for the URL rules alone (no browser is touched)."""
-    creds = PortalCredentials(username="u", password=Secret("p"))
+    creds = Login(portal="megamart", username="u", password=Secret("p"))
     return AdapterSession(
         portal="freshco",
         account="u",
