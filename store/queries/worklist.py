@@ -41,7 +41,6 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from records.schemas import Category
 from store.models import (
     Account,
-    Bytewise,
     Decision,
     Deduction,
     Dispute,
@@ -50,6 +49,7 @@ from store.models import (
     Portal,
     Verdict,
 )
+from store.models.base import Bytewise
 
 D = Deduction.__table__
 V = Verdict.__table__
