@@ -28,7 +28,7 @@ from portal_adapters.base import CarrierAdapter, ShipmentDocuments
 from portal_adapters.errors import CaptchaRequired, RecordInvalid
 from records.schemas import Category, PodStatus
 from store.db import transaction
-from store.models import Deduction, Document, DocumentLink, Shipment
+from store.models import Deduction, Document, DocumentLink, ErpShipment, Shipment
 from store.repositories import shipments as shipments_repo
 
 POD_CATEGORIES = (Category.shortage, Category.damage, Category.compliance_fine, Category.other)
@@ -67,7 +67,14 @@ def pod_targets(db: sessionmaker[Session], carrier: str, today: date) -> list[Po
     )
     with db() as s:
         rows = s.execute(
-            select(Deduction.id, Deduction.carrier, Deduction.pro_number, Deduction.bol_number)
+            select(
+                Deduction.id,
+                Deduction.carrier,
+                Deduction.pro_number,
+                Deduction.bol_number,
+                Deduction.category,
+                Deduction.invoice_number,
+            )
             .where(
                 or_(Deduction.category.in_(POD_CATEGORIES), Deduction.category.is_(None)),
                 Deduction.id.not_in(pod_linked),
@@ -76,6 +83,16 @@ def pod_targets(db: sessionmaker[Session], carrier: str, today: date) -> list[Po
         ).all()
         extracted = _extracted_numbers(
             s, [r.id for r in rows if not (r.pro_number or r.bol_number)]
+        )
+        shipped = _erp_numbers(
+            s,
+            {
+                r.invoice_number
+                for r in rows
+                if r.category == Category.compliance_fine
+                and r.invoice_number
+                and not (r.pro_number or r.bol_number or r.id in extracted)
+            },
         )
         recent = set(
             s.execute(
@@ -87,9 +104,12 @@ def pod_targets(db: sessionmaker[Session], carrier: str, today: date) -> list[Po
             ).scalars()
         )
     targets: dict[tuple[str | None, str | None], PodTarget] = {}
-    for d_id, named, pro, bol in rows:
+    for d_id, named, pro, bol, category, invoice in rows:
         if not (pro or bol):
             pro, bol = extracted.get(d_id, (None, None))
+        if not (pro or bol) and category == Category.compliance_fine and invoice in shipped:
+            # an on-time fine names no shipment: the ERP's shipment of its invoice does
+            pro, bol, named = shipped[invoice]
         if not (pro or bol) or (pro and pro in recent):
             continue
         named_carrier = carrier_of(named)
@@ -98,6 +118,24 @@ def pod_targets(db: sessionmaker[Session], carrier: str, today: date) -> list[Po
         key = (pro or None, None if pro else bol)
         targets.setdefault(key, PodTarget(pro or None, bol or None)).deduction_ids.append(d_id)
     return list(targets.values())
+
+
+def _erp_numbers(s: Session, invoices: set[str]) -> dict[str, tuple[str | None, str | None, str]]:
+    """invoice number -> (PRO, BOL, carrier) of the ERP shipment that carried it."""
+    if not invoices:
+        return {}
+    found: dict[str, tuple[str | None, str | None, str]] = {}
+    for invoice, pro, bol, carrier in s.execute(
+        select(
+            ErpShipment.invoice_number,
+            ErpShipment.pro_number,
+            ErpShipment.bol_number,
+            ErpShipment.carrier,
+        ).where(ErpShipment.invoice_number.in_(sorted(invoices)))
+    ):
+        if pro or bol:
+            found.setdefault(invoice, (pro or None, bol or None, carrier or ""))
+    return found
 
 
 def _extracted_numbers(s, deduction_ids: list[int]) -> dict[int, tuple[str | None, str | None]]:  # type: ignore[no-untyped-def]
