@@ -48,7 +48,7 @@ from fleet.settings import Settings
 from matching.approvals import ApprovalError, act, add_user, propose
 from records.schemas import DisputeStatus
 from scheduler.config import FleetConfig, load_config
-from scheduler.pipeline import pending_work, start_jobs
+from scheduler.pipeline import pending_work, portal_kind, start_jobs
 from store.db import transaction
 from store.erp_import import import_file
 from store.models import Decision, DecisionStep, Deduction, Dispute, Verdict
@@ -146,6 +146,16 @@ class FleetDemo:
     @property
     def accounts(self) -> list[tuple[str, str]]:
         return [(a.portal, a.username) for a in self.config.accounts]
+
+    @property
+    def retail_jobs(self) -> list[Job]:
+        """A sync of every retailer account (the pipeline's start)."""
+        return start_jobs(a for a in self.accounts if portal_kind(a[0]) != "carrier")
+
+    @property
+    def carrier_jobs(self) -> list[Job]:
+        """A pods job on every carrier account."""
+        return [Job(p, a, "pods") for p, a in self.accounts if portal_kind(p) == "carrier"]
 
     async def run_jobs(self, jobs: list[Job]) -> list[JobResult]:
         """These jobs alone (no follow-ups), concurrently."""
