@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import TypeVar
 
 import structlog
@@ -43,6 +44,8 @@ class Services:
     today: Callable[[], date]
     """The business day the fleet works on: the real date, or the simulated
     world's in the demo. Matching windows and filing deadlines use it."""
+    data_dir: Path | None = None
+    """The fleet's data dir (a user's dispute templates live under it)."""
 
 
 @dataclass

@@ -61,7 +61,12 @@ class AccountDisabled(Exception):
     """The account is disabled (after BadCredentials); a person must re-enable it."""
 
 
-ATTENTION_COUNTS = ("quarantined", "disputes.rejected", "disputes.window_closed")
+ATTENTION_COUNTS = (
+    "quarantined",
+    "disputes.rejected",
+    "disputes.window_closed",
+    "disputes.held",
+)
 """Counts that make a finished job ``partial``: something in it needs a person."""
 
 
@@ -105,7 +110,12 @@ class FleetRuntime:
         self.artifacts = ArtifactKeeper(data_dir / "artifacts")
         self.heartbeat_seconds = heartbeat_seconds
         self.services = Services(
-            db=db, vault=vault, policy=self.policy, filing=filing or FilingPolicy(), today=today
+            db=db,
+            vault=vault,
+            policy=self.policy,
+            filing=filing or FilingPolicy(),
+            today=today,
+            data_dir=data_dir,
         )
         self._creds_cache: dict[tuple[str, str], Login] = {}
 

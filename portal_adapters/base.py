@@ -119,6 +119,9 @@ class DisputePacket:
     explanation: str
     attachments: tuple[tuple[str, bytes], ...] = ()
     case_type: str = ""  # portals that ask for a claim type (freshco)
+    portal_reason: str = ""
+    """The portal's own reason (its list's words, or a case type), from the
+    portal's habits data; empty: the adapter maps ``reason`` itself."""
 
 
 @dataclass(frozen=True)

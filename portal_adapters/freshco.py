@@ -764,7 +764,12 @@ class FreshcoAdapter(RetailerAdapter):
     ) -> None:
         select = page.get_by_label("CASE TYPE", exact=True)
         options = [(v, clean_text(t)) for v, t in await select.evaluate(_OPTIONS_JS) if v]
-        wanted = packet.case_type or claim_type or CASE_TYPE_BY_REASON.get(packet.reason, "ORAD")
+        wanted = (
+            packet.case_type
+            or claim_type
+            or packet.portal_reason
+            or CASE_TYPE_BY_REASON.get(packet.reason, "ORAD")
+        )
         m = _CASE_CODE.match(wanted)
         code = m.group(1).upper() if m else ""
         for value, label in options:

@@ -680,7 +680,7 @@ class MegamartAdapter(RetailerAdapter):
         """
         step = "file_dispute"
         claim = packet.deduction_external_id
-        option = REASON_OPTIONS.get(packet.reason)
+        option = packet.portal_reason or REASON_OPTIONS.get(packet.reason)
         if option is None:
             raise DisputeRejected(
                 f"dispute reason {packet.reason!r} has no MegaMart equivalent",

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import date
@@ -92,6 +91,7 @@ from portal_adapters.web import (
     url_path,
 )
 from records.normalize import clean_text, portal_rules
+from records.pdfs import merge_pdfs
 from records.schemas import DeductionRecord, LinkRole
 
 LOGIN_PATH = "/login"
@@ -299,7 +299,7 @@ class ShoprightAdapter(RetailerAdapter):
         the portal acts, and the next attempt looks first).
         """
         step = "file_dispute"
-        label = REASON_LABELS.get(packet.reason)
+        label = packet.portal_reason or REASON_LABELS.get(packet.reason)
         if label is None:
             raise ValueError(f"unknown dispute reason {packet.reason!r}")
         eid = packet.deduction_external_id
@@ -560,7 +560,7 @@ async def _one_pdf(packet: DisputePacket) -> tuple[str, bytes] | None:
     if len(atts) == 1:
         return _pdf_name(atts[0][0], 1), atts[0][1]
     try:
-        data = await asyncio.to_thread(_combine_pdfs, [d for _, d in atts])
+        data = await asyncio.to_thread(merge_pdfs, [d for _, d in atts])
     except Exception as exc:  # pypdf raises many types on hostile input
         raise DisputeRejected(
             f"the attachments cannot be combined into the one PDF ShopRight takes: "
@@ -569,17 +569,6 @@ async def _one_pdf(packet: DisputePacket) -> tuple[str, bytes] | None:
             step="file_dispute",
         ) from None
     return _pdf_name(f"{packet.deduction_external_id}_supporting_documents.pdf", 1), data
-
-
-def _combine_pdfs(parts: list[bytes]) -> bytes:
-    from pypdf import PdfReader, PdfWriter
-
-    writer = PdfWriter()
-    for data in parts:
-        writer.append(PdfReader(io.BytesIO(data)))
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
 
 
 def _pdf_name(name: str, index: int) -> str:

@@ -397,6 +397,10 @@ class DisputeRecord(Record):
     filed_at: Timestamp | None = None
     filed_on: date | None = None  # the fleet's business day of filing
     attempts: int = Field(default=0, ge=0, le=1000)
+    hold_reason: Annotated[str, Field(max_length=500)] | None = None
+    """Why the robot left the dispute to a person (None: it may file it)."""
+    packet: dict[str, Any] | None = None
+    """What was sent (reason, text digest, attachments with sizes and sha256)."""
 
 
 # --------------------------------------------------------------------------- ERP

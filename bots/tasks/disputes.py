@@ -9,19 +9,28 @@ A dispute whose window closed since it was queued is refused before the
 portal is touched (unless its approver overrode the window), and a dispute
 the portal rejects is recorded as ``rejected``: both are health events and
 leave the job ``partial``, so ``fleet run`` and ``fleet health`` show them.
+
+A packet that cannot be filed as approved (a partial amount on a portal whose
+form takes none, a file over the portal's size cap, a text over its length) is
+held before the portal is touched: the dispute waits for a person
+(``awaiting_person``) with the reason in ``hold_reason`` and a
+``dispute_needs_person`` health event; nothing is filed. What is sent is kept:
+every attachment in the vault, and the packet's summary (reason, text digest,
+attachments with size and sha256) on the dispute.
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from sqlalchemy import select
 
 from bots.context import JobContext
 from bots.tasks.documents import quarantine
-from dispute_filing.packets import build_packet
+from dispute_filing.packets import Prepared, prepare
 from matching.approvals import window_refusal
-from portal_adapters.base import DisputePacket, RetailerAdapter
+from portal_adapters.base import RetailerAdapter
 from portal_adapters.errors import DisputeRejected, RecordInvalid
 from records.schemas import FINAL_DISPUTE_STATUSES, DisputeRecord, DisputeStatus
 from store.db import transaction
@@ -66,11 +75,27 @@ def _window_closed(jc: JobContext, dispute: Dispute) -> str | None:
     return None if overridden else window_refusal(closes, jc.services.today())
 
 
-def _refuse(jc: JobContext, dispute: Dispute, external_id: str, status: str, **detail: str) -> None:
-    kind = "dispute_rejected" if status == DisputeStatus.rejected else "dispute_window_closed"
-    jc.counts[f"disputes.{status}"] += 1
+_REFUSALS = {
+    DisputeStatus.rejected: ("dispute_rejected", "DisputeRejected"),
+    DisputeStatus.window_closed: ("dispute_window_closed", "WindowClosed"),
+    DisputeStatus.awaiting_person: ("dispute_needs_person", "PacketDoesNotFit"),
+}
+
+
+def _refuse(
+    jc: JobContext,
+    dispute: Dispute,
+    external_id: str,
+    status: str,
+    update: dict[str, Any] | None = None,
+    **detail: str,
+) -> None:
+    kind, error_class = _REFUSALS[DisputeStatus(status)]
+    jc.counts[f"disputes.{'held' if kind == 'dispute_needs_person' else status}"] += 1
     with transaction(jc.db) as s:
-        record = disputes_repo.as_record(dispute, external_id).model_copy(update={"status": status})
+        record = disputes_repo.as_record(dispute, external_id).model_copy(
+            update={"status": status, **(update or {})}
+        )
         disputes_repo.upsert(s, record, run_id=jc.run_id)
         runs_repo.health_event(
             s,
@@ -79,7 +104,7 @@ def _refuse(jc: JobContext, dispute: Dispute, external_id: str, status: str, **d
             account=jc.job.account,
             run_id=jc.run_id,
             severity="warning",
-            error_class="DisputeRejected" if kind == "dispute_rejected" else "WindowClosed",
+            error_class=error_class,
             detail={"deduction": external_id, **detail},
         )
 
@@ -96,7 +121,19 @@ async def file_dispute(jc: JobContext) -> None:
                 _refuse, jc, dispute, external_id, DisputeStatus.window_closed, reason=refusal
             )
             continue
-        stored, packet = await asyncio.to_thread(_start_attempt, jc, dispute, external_id)
+        stored, prepared = await asyncio.to_thread(_start_attempt, jc, dispute, external_id)
+        if prepared.refusal:
+            await asyncio.to_thread(
+                _refuse,
+                jc,
+                dispute,
+                external_id,
+                DisputeStatus.awaiting_person,
+                {"hold_reason": prepared.refusal[:500], "packet": prepared.summary()},
+                reason=prepared.refusal[:300],
+            )
+            continue
+        packet = prepared.packet
         try:
             receipt = await jc.call(
                 lambda p=packet: adapter.file_dispute(jc.session, p), what="file_dispute"
@@ -127,16 +164,26 @@ async def file_dispute(jc: JobContext) -> None:
 
 def _start_attempt(
     jc: JobContext, dispute: Dispute, external_id: str
-) -> tuple[DisputeRecord, DisputePacket]:
-    """Mark the attempt before the portal is touched; build the packet."""
+) -> tuple[DisputeRecord, Prepared]:
+    """Build the packet; when it fits, keep what is sent (vault and summary) and
+    mark the attempt before the portal is touched."""
     with transaction(jc.db) as s:
-        stored = disputes_repo.as_record(dispute, external_id)
+        prepared = prepare(
+            s, jc.vault, dispute, data_dir=jc.services.data_dir, today=jc.services.today()
+        )
+        stored = disputes_repo.as_record(dispute, external_id).model_copy(
+            update={"hold_reason": None, "packet": prepared.summary()}
+        )
+        if prepared.refusal:
+            return stored, prepared
+        for a in prepared.attachments:
+            jc.vault.put(a.data, a.name, "application/pdf")
         disputes_repo.upsert(
             s,
             stored.model_copy(update={"status": "filing", "attempts": dispute.attempts + 1}),
             run_id=jc.run_id,
         )
-        return stored, build_packet(s, jc.vault, dispute)
+        return stored, prepared
 
 
 def _save(jc: JobContext, record: DisputeRecord) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     Date,
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from store.models.base import (
     Base,
     BigId,
+    Json,
     Money,
     UTCDateTime,
     created_column,
@@ -45,6 +47,10 @@ class Dispute(Base):
     filed_on: Mapped[date | None] = mapped_column(Date)  # the fleet's business day
     idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    hold_reason: Mapped[str | None] = mapped_column(String(500))
+    """Why the robot left this dispute to a person (None: it may file it)."""
+    packet: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    """What was sent: reason, text digest, attachments (name, size, sha256)."""
     created_at: Mapped[datetime] = created_column()
     updated_at: Mapped[datetime] = created_column()
 

@@ -19,7 +19,17 @@ from store.repositories._keyed import keyed_upsert, stored_columns
 
 T = Dispute.__table__
 SH = DisputeStatusHistory.__table__
-FIELDS = ["dispute_number", "status", "amount", "currency", "filed_at", "filed_on", "attempts"]
+FIELDS = [
+    "dispute_number",
+    "status",
+    "amount",
+    "currency",
+    "filed_at",
+    "filed_on",
+    "attempts",
+    "hold_reason",
+    "packet",
+]
 
 
 def upsert(session: Session, record: DisputeRecord, run_id: str | None = None) -> UpsertResult:
@@ -73,6 +83,8 @@ def as_record(d: Dispute, external_id: str) -> DisputeRecord:
         filed_at=d.filed_at,
         filed_on=d.filed_on,
         attempts=d.attempts,
+        hold_reason=d.hold_reason,
+        packet=d.packet,
     )
 
 

@@ -303,9 +303,9 @@ def test_api_shape_and_status_checks() -> None:
 
 
 def test_combined_pdf_keeps_every_page() -> None:
-    from portal_adapters.shopright import _combine_pdfs
+    from records.pdfs import merge_pdfs
 
-    merged = _combine_pdfs([pdf("one"), pdf("two")])
+    merged = merge_pdfs([pdf("one"), pdf("two")])
     assert len(PdfReader(io.BytesIO(merged)).pages) == 2
 
 

@@ -1,0 +1,32 @@
+"""disputes: ``hold_reason`` (why the robot left a dispute to a person: a portal
+that takes no amount for a partial dispute, a packet over the portal's limits)
+and ``packet`` (what was sent: the portal's reason, the text's length and
+digest, every attachment's name, size and sha256 in the vault).
+
+Revision ID: 0011
+Revises: 0009
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0011"
+down_revision: str | None = "0009"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("disputes") as batch:
+        batch.add_column(sa.Column("hold_reason", sa.String(500), nullable=True))
+        batch.add_column(sa.Column("packet", sa.JSON(none_as_null=True), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("disputes") as batch:
+        batch.drop_column("packet")
+        batch.drop_column("hold_reason")

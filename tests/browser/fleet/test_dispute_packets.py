@@ -1,0 +1,232 @@
+"""Dispute packets as a recovery team files them, against the fixture world in
+real Chromium: a split files only its approved part where the portal takes an
+amount (and waits for a person where it takes none), the cover letter reads
+back with the facts, every file arrives intact (the world's sha256 of what it
+received equals the vault's), a portal that takes fewer files gets them
+merged, and a packet that cannot fit is refused before anything is filed."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from bots.jobs import Job
+from dispute_filing.habits import habits
+from dispute_filing.narrative import OVERRIDE_DIR
+from dispute_filing.packets import dispute_key, queue_dispute
+from records.schemas import DocumentRecord
+from store.models import Deduction, HealthEvent, Verdict
+from store.repositories import disputes as disputes_repo
+from store.repositories import documents as documents_repo
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]
+
+RETAILERS = ("megamart", "shopright", "freshco")
+
+
+def _claims(demo, portal: str) -> list[Deduction]:  # type: ignore[no-untyped-def]
+    """Claims with the window open and PDF evidence, not disputed yet (the ones the
+    fleet judged invalid first)."""
+    world = demo.world.world
+    out = []
+    with demo.runtime.db() as s:
+        rows = s.execute(
+            select(Deduction, Verdict.window_closes)
+            .join(Verdict, Verdict.deduction_id == Deduction.id)
+            .where(Deduction.portal == portal)
+            .order_by(Verdict.validity != "invalid", Deduction.id)
+        ).all()
+        for d, closes in rows:
+            wd = world.deduction(portal, d.account, d.external_id)
+            if wd is None or closes is None or closes < world.clock.today():
+                continue
+            if world.dispute_for(portal, d.external_id) is not None:
+                continue
+            if disputes_repo.by_key(s, dispute_key(portal, d.external_id)) is not None:
+                continue
+            if not any(doc.form.value == "pdf" for doc in world.available_documents(wd)):
+                continue
+            if world.current_amount(wd) != d.amount or d.amount < 2:
+                continue
+            s.expunge(d)
+            out.append(d)
+    assert out, f"no disputable claim on {portal}"
+    return out
+
+
+def _stored(demo, portal: str, claim: str):  # type: ignore[no-untyped-def]
+    with demo.runtime.db() as s:
+        row = disputes_repo.by_key(s, dispute_key(portal, claim))
+        assert row is not None
+        s.expunge(row)
+        return row
+
+
+async def _file(demo, portal: str, account: str):  # type: ignore[no-untyped-def]
+    (result,) = await demo.run_jobs([Job(portal, account, "file_dispute")])
+    assert result.error_class is None, result
+    return result
+
+
+def _received_intact(demo, portal: str, claim: str):  # type: ignore[no-untyped-def]
+    """What the portal recorded equals what the vault keeps, file by file."""
+    on_portal = demo.world.world.dispute_for(portal, claim)
+    assert on_portal is not None, f"{portal}:{claim} was not filed"
+    sent = _stored(demo, portal, claim).packet["attachments"]
+    assert [a.sha256 for a in on_portal.attachments] == [a["sha256"] for a in sent]
+    assert [a.size for a in on_portal.attachments] == [a["size"] for a in sent]
+    for a in on_portal.attachments:
+        assert demo.runtime.vault.verify(a.sha256), "the vault holds what was sent, intact"
+    return on_portal, sent
+
+
+async def test_splits_file_their_part_and_packets_arrive_intact(make_demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    async with make_demo() as demo:
+        await demo.sync_everything()
+        world = demo.world.world
+        half: dict[str, tuple[Deduction, Decimal]] = {}
+        whole: dict[str, Deduction] = {}
+        with demo.runtime.db() as s, s.begin():
+            for portal in RETAILERS:
+                first, second = _claims(demo, portal)[:2]
+                part = (first.amount / 2).quantize(Decimal("0.01"))
+                queue_dispute(s, portal, first.external_id, part)
+                half[portal] = (first, part)
+                queue_dispute(s, portal, second.external_id)
+                whole[portal] = second
+        for portal in RETAILERS:
+            await _file(demo, portal, half[portal][0].account)
+
+        # A split files its disputed part only, wherever the form takes an amount.
+        for portal in ("shopright", "freshco"):
+            d, part = half[portal]
+            on_portal = world.dispute_for(portal, d.external_id)
+            assert on_portal is not None
+            assert on_portal.amount == part < d.amount
+            assert f"{part:,.2f}" in on_portal.comment, "the narrative names the disputed part"
+        # MegaMart's form takes no amount: nothing filed, the dispute waits for a person.
+        d, part = half["megamart"]
+        assert world.dispute_for("megamart", d.external_id) is None
+        held = _stored(demo, "megamart", d.external_id)
+        assert held.status == "awaiting_person"
+        assert "takes no amount" in held.hold_reason
+        assert f"{part}" in held.hold_reason
+        assert f"{d.amount}" in held.hold_reason
+        with demo.runtime.db() as s:
+            kinds = s.scalars(select(HealthEvent.kind)).all()
+        assert "dispute_needs_person" in kinds
+
+        # Whole claims: filed with the portal's own reason, intact, within its limits.
+        for portal in RETAILERS:
+            d = whole[portal]
+            on_portal, sent = _received_intact(demo, portal, d.external_id)
+            assert on_portal.amount == d.amount
+            limits = habits(portal).limits
+            assert len(sent) <= limits.max_attachments
+            assert all(a["size"] <= limits.max_attachment_bytes for a in sent)
+            assert len(on_portal.comment) <= limits.max_text
+            if portal == "freshco":  # a case type: the claim's own, as Lavante wants
+                assert on_portal.fields["case_type"] in ("SH", "PU", "LC", "OI", "CV", "OV", "ORAD")
+            else:
+                category = _category(demo, portal, d.external_id)
+                assert on_portal.reason == habits(portal).reason_for(category)
+        # ShopRight takes one file: cover letter and evidence merged into it, in order.
+        (merged,) = _stored(demo, "shopright", whole["shopright"].external_id).packet["attachments"]
+        assert merged["kind"] == "merged"
+        assert merged["sources"][0].startswith("cover_letter")
+        data = demo.runtime.vault.read_bytes(merged["sha256"])
+        letter_text = PdfReader(io.BytesIO(data)).pages[0].extract_text()
+        assert whole["shopright"].external_id in letter_text
+
+        # MegaMart: the cover letter first, the evidence files as the vault has them.
+        d = whole["megamart"]
+        on_portal, sent = _received_intact(demo, "megamart", d.external_id)
+        assert sent[0]["kind"] == "cover_letter"
+        with demo.runtime.db() as s:
+            evidence_shas = {doc.sha256 for doc, _ in documents_repo.for_deduction(s, d.id)}
+        assert {a["sha256"] for a in sent[1:]} <= evidence_shas | _shipment_shas(demo, d)
+        letter = PdfReader(io.BytesIO(demo.runtime.vault.read_bytes(sent[0]["sha256"])))
+        text = "\n".join(p.extract_text() for p in letter.pages)
+        assert f"Dispute of claim {d.external_id}" in text
+        assert d.invoice_number in text
+        assert f"{d.amount}" in text
+        for a in sent[1:]:
+            assert a["name"] in text, "the letter lists the evidence it encloses"
+        flat = " ".join(text.split())
+        assert " ".join(on_portal.comment.split()) in flat, "the letter carries the narrative"
+        (tmp_path / f"cover_letter_{d.external_id}.pdf").write_bytes(
+            demo.runtime.vault.read_bytes(sent[0]["sha256"])
+        )
+
+
+def _category(demo, portal: str, claim: str) -> str:  # type: ignore[no-untyped-def]
+    with demo.runtime.db() as s:
+        return s.scalar(
+            select(Verdict.category)
+            .join(Deduction, Deduction.id == Verdict.deduction_id)
+            .where(Deduction.portal == portal, Deduction.external_id == claim)
+        )
+
+
+def _shipment_shas(demo, d: Deduction) -> set[str]:  # type: ignore[no-untyped-def]
+    from store.models import Shipment
+
+    out: set[str] = set()
+    with demo.runtime.db() as s:
+        for ship in s.scalars(select(Shipment).where(Shipment.pro_number == d.pro_number)):
+            out |= {doc.sha256 for doc, _ in documents_repo.for_shipment(s, ship.id)}
+    return out
+
+
+async def test_a_packet_that_cannot_fit_is_refused_and_nothing_filed(
+    make_demo, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    data_dir = tmp_path / "fleet"
+    async with make_demo(data_dir=data_dir) as demo:
+        await demo.sync_everything()
+        world = demo.world.world
+        big, wordy, edited = _claims(demo, "freshco")[:3]
+        # A backup over FreshCo's 5 MB a file (a scan, say), stored as a sync would.
+        blob = b"%PDF-1.4\n" + b"0" * (habits("freshco").limits.max_attachment_bytes + 10)
+        stored = demo.runtime.vault.put(blob, "scan.pdf", "application/pdf")
+        with demo.runtime.db() as s, s.begin():
+            doc = documents_repo.register(
+                s,
+                DocumentRecord(
+                    sha256=stored.sha256,
+                    size_bytes=stored.size,
+                    media_type="application/pdf",
+                    original_filename="scan.pdf",
+                    vault_path=str(stored.path.relative_to(demo.runtime.vault.root)),
+                ),
+            )
+            documents_repo.link(s, doc.id, "backup", deduction_id=big.id)
+            queue_dispute(s, "freshco", big.external_id)
+        # An analyst's template for FreshCo: one for every claim, one too long.
+        overrides = data_dir / OVERRIDE_DIR / "freshco"
+        overrides.mkdir(parents=True)
+        (overrides / "default.j2").write_text(
+            "{% if claim.number == '" + wordy.external_id + "' %}{{ 'x' * 1200 }}{% endif %}"
+            "Claim {{ claim.number }}: our own words. Please credit "
+            "{{ claim.disputed|money }}.\n"
+        )
+        with demo.runtime.db() as s, s.begin():
+            queue_dispute(s, "freshco", wordy.external_id)
+            queue_dispute(s, "freshco", edited.external_id)
+        result = await _file(demo, "freshco", big.account)
+        assert result.status == "partial"
+        assert result.counts["disputes.held"] == 2
+        assert result.counts["disputes.filed"] == 1
+        for d, why in ((big, "bytes; freshco takes at most"), (wordy, "characters; freshco")):
+            assert world.dispute_for("freshco", d.external_id) is None, "nothing filed"
+            row = _stored(demo, "freshco", d.external_id)
+            assert row.status == "awaiting_person"
+            assert why in row.hold_reason, row.hold_reason
+        filed = world.dispute_for("freshco", edited.external_id)
+        assert filed is not None
+        assert filed.comment.startswith(f"Claim {edited.external_id}: our own words.")
