@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from records.schemas import DisputeStatus, RetrievalStatus, RunStatus
@@ -136,12 +136,14 @@ def health_report(session: Session, *, now: datetime | None = None) -> dict[str,
 
 
 def refused_disputes(session: Session, limit: int = 500) -> list[dict[str, Any]]:
-    """Disputes the portal rejected or whose window closed before filing, each
-    with the reason last recorded for it: money that will not come back unless
-    a person acts."""
+    """Disputes the portal rejected, whose window closed before filing, or whose
+    packet the robot could not file as approved (held for a person), each with
+    the reason last recorded for it: money that will not come back unless a
+    person acts."""
     rows = session.execute(
         select(
             Dispute.status,
+            Dispute.hold_reason,
             Dispute.amount,
             Dispute.updated_at,
             Deduction.portal,
@@ -150,7 +152,15 @@ def refused_disputes(session: Session, limit: int = 500) -> list[dict[str, Any]]
         )
         .join(Deduction, Deduction.id == Dispute.deduction_id)
         .where(
-            Dispute.status.in_((DisputeStatus.rejected.value, DisputeStatus.window_closed.value))
+            or_(
+                Dispute.status.in_(
+                    (DisputeStatus.rejected.value, DisputeStatus.window_closed.value)
+                ),
+                and_(
+                    Dispute.status == DisputeStatus.awaiting_person.value,
+                    Dispute.hold_reason.is_not(None),
+                ),
+            )
         )
         .order_by(Dispute.updated_at.desc())
         .limit(limit)
@@ -173,7 +183,7 @@ def refused_disputes(session: Session, limit: int = 500) -> list[dict[str, Any]]
             "deduction": r.external_id,
             "status": r.status,
             "amount": str(r.amount),
-            "why": why.get((r.portal, r.external_id), ""),
+            "why": r.hold_reason or why.get((r.portal, r.external_id), ""),
             "since": _iso(r.updated_at),
         }
         for r in rows

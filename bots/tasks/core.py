@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 
 from bots.context import CoreContext
+from dispute_filing import deadlines
 from dispute_filing.handoff import queue_approved_disputes
 from matching.service import run_matching
 from store.db import transaction
@@ -38,6 +39,8 @@ async def queue_disputes(cc: CoreContext) -> None:
     def hand_over() -> None:
         with transaction(cc.db) as s:
             counts, _handed = queue_approved_disputes(s, cc.services.filing, cc.services.today())
+            if deadlines.alert(s, cc.services.today()) is not None:
+                counts["deadline_alerts"] += 1
         cc.counts.update({f"disputes.{k}": v for k, v in counts.items()})
 
     await asyncio.to_thread(hand_over)

@@ -5,8 +5,11 @@ deadline, amount and status. ``fleet disputes file REF`` releases a dispute
 the filing policy left for a person (fleet.toml ``[disputes]``): it becomes
 ``queued`` and the next ``file_dispute`` job of its account files it (the
 scheduler starts one within ``housekeeping_seconds``; ``fleet run --task
-file_dispute`` does it now). The rules live in dispute_filing/; this module
-only reads options and prints.
+file_dispute`` does it now). ``fleet disputes preview REF`` shows exactly what
+would be sent (reason, text, attachments with sizes) or why it cannot be;
+``fleet disputes deadlines [--days N]`` lists the open deductions whose window
+closes in the next N days, largest amount at risk first. The rules live in
+dispute_filing/; this module only reads options and prints.
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ def disputes(
                 "deadline": closes.isoformat() if closes else None,
                 "filed_on": d.filed_on.isoformat() if d.filed_on else None,
                 "attempts": d.attempts,
+                "held_because": d.hold_reason,
             }
             for d, portal, external_id, closes in s.execute(q).all()
         ]
@@ -67,7 +71,15 @@ def disputes(
         print(json.dumps(rows, indent=1))
         return
     t = Table(title=f"Disputes ({len(rows)})")
-    for col in ("claim", "amount", "status", "portal number", "deadline", "filed on"):
+    for col in (
+        "claim",
+        "amount",
+        "status",
+        "portal number",
+        "deadline",
+        "filed on",
+        "held because",
+    ):
         t.add_column(col)
     for r in rows:
         t.add_row(
@@ -77,6 +89,7 @@ def disputes(
             escape(r["dispute_number"] or ""),
             r["deadline"] or "",
             r["filed_on"] or "",
+            escape(r["held_because"] or ""),
         )
     out = Console()
     (out if out.is_terminal else Console(width=120)).print(t)
@@ -120,6 +133,98 @@ def file(
         "file_dispute job of its account files it (fleet run --task file_dispute: now)",
         soft_wrap=True,
     )
+
+
+@app.command("preview")
+def preview(
+    ref: Annotated[str, typer.Argument(help="The claim: portal:claim, or a unique claim number.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Exactly what the robot would send for this claim's dispute: the portal's
+    reason, the amount, the text and every attachment with its size."""
+    from dispute_filing.packets import dispute_key, prepare
+    from fleet.commands.approvals import _fail
+    from fleet.commands.match import deduction_or_exit
+    from fleet.config_loader import load_settings
+    from store.repositories import disputes as disputes_repo
+    from store.vault import DocumentVault
+
+    settings = load_settings()
+    with _db()() as s:
+        ded = deduction_or_exit(s, ref)
+        dispute = disputes_repo.by_key(s, dispute_key(ded.portal, ded.external_id))
+        if dispute is None:
+            _fail(f"{ref} has no dispute: propose one (fleet propose) and approve it first")
+        prepared = prepare(
+            s,
+            DocumentVault(settings.data_dir / "vault"),
+            dispute,
+            data_dir=settings.data_dir,
+            today=settings.today(),
+        )
+        claim = f"{ded.portal}:{ded.external_id}"
+    summary = prepared.summary() | {
+        "claim": claim,
+        "status": dispute.status,
+        "currency": dispute.currency,
+        "text": prepared.packet.explanation,
+    }
+    if as_json:
+        print(json.dumps(summary, indent=1))
+        return
+    out = Console()
+    out.print(f"[bold]Dispute of {escape(claim)}[/] ({escape(dispute.status)})", soft_wrap=True)
+    out.print(f"reason:   {escape(summary['portal_reason'])}", soft_wrap=True)
+    out.print(f"amount:   {summary['amount']} {dispute.currency}")
+    out.print(f"template: {escape(summary['template'])}")
+    out.print(f"text ({summary['text_chars']} characters):", soft_wrap=True)
+    out.print(escape(summary["text"]), soft_wrap=True, highlight=False)
+    out.print(f"attachments ({len(summary['attachments'])}):")
+    for i, a in enumerate(summary["attachments"], start=1):
+        merged = f"  [{', '.join(a['sources'])}]" if a.get("sources") else ""
+        out.print(
+            f"  {i}. {escape(a['name'])}  {a['size']:,} bytes  {a['kind']}{escape(merged)}",
+            soft_wrap=True,
+            highlight=False,
+        )
+    for left in summary["left_out"]:
+        out.print(f"  left out: {escape(left)}", soft_wrap=True)
+    if summary["refusal"]:
+        out.print(
+            f"[red]cannot be filed by the robot:[/] {escape(summary['refusal'])}", soft_wrap=True
+        )
+
+
+@app.command("deadlines")
+def deadlines(
+    days: Annotated[int, typer.Option(min=0, max=3650, help="Closing within this many days.")] = 14,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Open deductions whose dispute window closes within DAYS, not yet disputed on
+    the portal, largest amount at risk first."""
+    from dispute_filing.deadlines import closing
+    from fleet.config_loader import load_settings
+
+    with _db()() as s:
+        found = closing(s, load_settings().today(), days)
+    if as_json:
+        print(json.dumps([d.as_dict() for d in found], indent=1))
+        return
+    total = sum((d.amount_at_risk for d in found), start=0)
+    t = Table(title=f"Closing in the next {days} days: {len(found)} claims, {total} at risk")
+    for col in ("claim", "at risk", "closes", "days left", "category", "dispute"):
+        t.add_column(col)
+    for d in found:
+        t.add_row(
+            escape(d.claim),
+            f"{d.amount_at_risk} {d.currency}",
+            d.closes.isoformat(),
+            str(d.days_left),
+            d.category,
+            d.dispute_status or "none",
+        )
+    out = Console()
+    (out if out.is_terminal else Console(width=120)).print(t)
 
 
 def _db() -> Any:

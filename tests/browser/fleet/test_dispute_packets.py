@@ -8,6 +8,7 @@ merged, and a packet that cannot fit is refused before anything is filed."""
 from __future__ import annotations
 
 import io
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from records.schemas import DocumentRecord
 from store.models import Deduction, HealthEvent, Verdict
 from store.repositories import disputes as disputes_repo
 from store.repositories import documents as documents_repo
+from tests.browser.fleet.test_pipeline import _cli
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -230,3 +232,40 @@ async def test_a_packet_that_cannot_fit_is_refused_and_nothing_filed(
         filed = world.dispute_for("freshco", edited.external_id)
         assert filed is not None
         assert filed.comment.startswith(f"Claim {edited.external_id}: our own words.")
+
+        # What a person sees: the preview says what would be sent, or why it cannot be.
+        day = demo.today()
+        shown = _cli(data_dir, day, "disputes", "preview", f"freshco:{big.external_id}")
+        assert shown.returncode == 0, shown.stderr
+        assert "cannot be filed by the robot" in shown.stdout
+        assert f"scan.pdf  {len(blob):,} bytes" in shown.stdout
+        exact = _cli(
+            data_dir, day, "disputes", "preview", f"freshco:{edited.external_id}", "--json"
+        )
+        assert exact.returncode == 0, exact.stderr
+        previewed = json.loads(exact.stdout)
+        assert previewed["text"] == filed.comment
+        assert [(a["name"], a["size"], a["sha256"]) for a in previewed["attachments"]] == [
+            (a.filename, a.size, a.sha256) for a in filed.attachments
+        ], "the preview is exactly what the portal received"
+        listed = {
+            r["claim"]: r for r in json.loads(_cli(data_dir, day, "disputes", "--json").stdout)
+        }
+        assert "takes at most" in listed[f"freshco:{big.external_id}"]["held_because"]
+        health = json.loads(_cli(data_dir, day, "health", "--json").stdout)
+        held = {r["deduction"]: r["why"] for r in health["disputes_refused"]}
+        assert "characters; freshco" in held[wordy.external_id]
+
+        # Deadlines: what closes soon and is not on a portal yet, largest amount first.
+        soon = json.loads(
+            _cli(data_dir, day, "disputes", "deadlines", "--days", "400", "--json").stdout
+        )
+        assert soon, "the world has windows closing within 400 days"
+        amounts = [Decimal(x["amount_at_risk"]) for x in soon]
+        assert amounts == sorted(amounts, reverse=True)
+        claims = {x["claim"] for x in soon}
+        assert f"freshco:{edited.external_id}" not in claims, "a filed dispute is not at risk"
+        assert f"freshco:{big.external_id}" in claims, "a held one still is"
+        assert all(0 <= x["days_left"] <= 400 for x in soon)
+        table = _cli(data_dir, day, "disputes", "deadlines", "--days", "400")
+        assert soon[0]["claim"] in table.stdout
