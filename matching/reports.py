@@ -3,7 +3,9 @@
 ``export_credits`` takes approved decisions that accept money (credit memo or
 write-off, including the accepted part of a split) and not exported yet, puts
 them in a new export batch (recorded, audited) and returns the rows; a second
-call never returns them again, even when two exports race.
+call never returns them again, even when two exports race. Decided disputes
+ride along, once each: what the portal paid back (``recovered``) and the rest
+of the disputed amount (``dispute_write_off``), from ``recovered_amount``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from records.outcomes import DISPUTE_LOST, DISPUTE_WON
 from store.models import Decision, Deduction, Dispute, Verdict
 from store.repositories import approvals as repo
 from store.repositories import audit
+from store.repositories import disputes as disputes_repo
 
 ZERO = Decimal("0.00")
 AGING = ((30, "0-30"), (60, "31-60"), (90, "61-90"), (180, "91-180"))
@@ -42,11 +45,23 @@ def export_credits(session: Session, since: date, actor: str) -> list[dict[str, 
         )
         .order_by(Decision.id)
     ).all()
-    if not rows:
+    outcomes = session.execute(
+        select(Dispute, Deduction)
+        .join(Deduction, Deduction.id == Dispute.deduction_id)
+        .where(
+            Dispute.recovered_amount.is_not(None),
+            Dispute.outcome_batch_id.is_(None),
+            Dispute.status.in_(WON + LOST),
+            Dispute.updated_at >= start,
+        )
+        .order_by(Dispute.id)
+    ).all()
+    if not rows and not outcomes:
         return []
     batch, claimed = repo.claim_for_export(
         session, [d.id for d, _ in rows], "credits", since, actor
     )
+    settled = set(disputes_repo.claim_outcomes(session, [d.id for d, _ in outcomes], batch.id))
     mine = set(claimed)
     out = []
     for decision, ded in rows:
@@ -66,6 +81,27 @@ def export_credits(session: Session, since: date, actor: str) -> list[dict[str, 
                 "decided_at": decision.decided_at.isoformat() if decision.decided_at else "",
             }
         )
+    for dispute, ded in outcomes:
+        if dispute.id not in settled:
+            continue
+        back = dispute.recovered_amount or ZERO
+        for kind, amount in (("recovered", back), ("dispute_write_off", dispute.amount - back)):
+            if amount <= 0:
+                continue
+            out.append(
+                {
+                    "batch": batch.id,
+                    "decision": "",
+                    "portal": ded.portal,
+                    "deduction": ded.external_id,
+                    "invoice_number": ded.invoice_number,
+                    "kind": kind,
+                    "amount": str(amount),
+                    "currency": dispute.currency,
+                    "reason_code": ded.reason_code,
+                    "decided_at": dispute.updated_at.isoformat() if dispute.updated_at else "",
+                }
+            )
     batch.count = len(out)
     batch.total = sum((Decimal(r["amount"]) for r in out), ZERO)
     session.flush()
@@ -75,7 +111,12 @@ def export_credits(session: Session, since: date, actor: str) -> list[dict[str, 
         "export",
         f"export_batch:{batch.id}",
         None,
-        {"count": batch.count, "total": str(batch.total), "decisions": sorted(mine)},
+        {
+            "count": batch.count,
+            "total": str(batch.total),
+            "decisions": sorted(mine),
+            "disputes": sorted(settled),
+        },
     )
     return out
 
@@ -129,10 +170,23 @@ def kpis(session: Session, today: date, period_days: int = 90) -> dict[str, Any]
     statuses = Counter((s or "").lower() for s in session.execute(select(Dispute.status)).scalars())
     won = sum(statuses[s] for s in WON)
     lost = sum(statuses[s] for s in LOST)
-    recovered = sum(
-        session.execute(select(Dispute.amount).where(Dispute.status.in_(WON))).scalars(),
-        ZERO,
-    )
+    recovered = ZERO
+    recovered_by_portal: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    recovered_by_category: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for portal, d_id, amount, back, status in session.execute(
+        select(
+            Dispute.portal,
+            Dispute.deduction_id,
+            Dispute.amount,
+            Dispute.recovered_amount,
+            Dispute.status,
+        ).where(Dispute.status.in_(WON))
+    ):
+        # a full approval that named no amount paid the disputed amount back
+        got = back if back is not None else (amount if status == "approved" else ZERO)
+        recovered += got
+        recovered_by_portal[portal] += got
+        recovered_by_category[categories.get(d_id) or "other"] += got
     return {
         "as_of": today.isoformat(),
         "deductions": total,
@@ -143,6 +197,8 @@ def kpis(session: Session, today: date, period_days: int = 90) -> dict[str, Any]
         "open_by_portal": {k: str(v) for k, v in sorted(by_portal.items())},
         "dispute_win_rate": None if not won + lost else round(won / (won + lost), 3),
         "amount_recovered": str(recovered),
+        "recovered_by_portal": {k: str(v) for k, v in sorted(recovered_by_portal.items())},
+        "recovered_by_category": {k: str(v) for k, v in sorted(recovered_by_category.items())},
         "complete_evidence_share": None if not total else round(complete / total, 3),
     }
 

@@ -136,6 +136,8 @@ class DisputeStatusReport:
     dispute_number: str
     status: DisputeStatus  # normalised, as DisputeReceipt.status
     portal_label: str  # the portal's own words
+    approved_amount: Decimal | None = None
+    """What the portal says it pays back, once it decided (None: it does not say)."""
 
 
 class PortalAdapter(ABC):

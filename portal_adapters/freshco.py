@@ -59,6 +59,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any, ClassVar, NoReturn
 from urllib.parse import quote, unquote, urlsplit
 
@@ -832,7 +833,28 @@ class FreshcoAdapter(RetailerAdapter):
         if detail.package is None:
             return None
         number, label = detail.package
-        return DisputeStatusReport(number, _status(label, step=step), label)
+        status = _status(label, step=step)
+        approved = None
+        if status in (DisputeStatus.approved, DisputeStatus.partially_approved):
+            approved = await self._amount_paid(session, number, step=step)
+        return DisputeStatusReport(number, status, label, approved_amount=approved)
+
+    async def _amount_paid(
+        self, session: AdapterSession, number: str, *, step: str
+    ) -> Decimal | None:
+        """The package page's AMOUNT PAID (one more page, only once it is closed paid)."""
+        page = await goto(session, f"/disputes/{quote(number, safe='')}", step=step)
+        await self._expect(page, f"DISPUTE PACKAGE - {number}", step=step)
+        async with playwright_errors(PORTAL, step):
+            table = page.get_by_role("table", name=PACKAGE_TABLE, exact=True)
+            fields = (
+                _pairs(await table.first.evaluate(TABLE_CELLS_JS)) if await table.count() else {}
+            )
+        raw = clean_text(fields.get("AMOUNT PAID", ""))
+        try:
+            return portal_rules(PORTAL).amount(raw) if raw else None
+        except NormalizationError:
+            return None
 
     # ------------------------------------------------------------------ page plumbing
 

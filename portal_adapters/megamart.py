@@ -782,7 +782,32 @@ class MegamartAdapter(RetailerAdapter):
         if detail.dispute is None:
             return None
         number, label = detail.dispute
-        return DisputeStatusReport(number, _normalize_status(label, step=step), label)
+        status = _normalize_status(label, step=step)
+        approved = None
+        if status in (DisputeStatus.approved, DisputeStatus.partially_approved):
+            approved = await self._approved_amount(session, number, step=step)
+        return DisputeStatusReport(number, status, label, approved_amount=approved)
+
+    async def _approved_amount(
+        self, session: AdapterSession, number: str, *, step: str
+    ) -> Decimal | None:
+        """The dispute page's "Approved Amount" (one more page, only once decided)."""
+        page = await goto(session, f"/disputes/{quote(number, safe='')}", step=step)
+        heading = await heading_text(page, portal=PORTAL, step=step)
+        if heading == LOGIN_HEADING:
+            raise SessionExpired("the portal showed its sign-in page", portal=PORTAL, step=step)
+        if heading != f"Dispute {number}":
+            raise LayoutChanged(
+                f"expected the page of dispute {number}, saw {await describe_page(page)}",
+                portal=PORTAL,
+                step=step,
+            )
+        async with playwright_errors(PORTAL, step):
+            raw = (await self._facts(page)).get("Approved Amount", "")
+        try:
+            return portal_rules(PORTAL).amount(raw) if raw else None
+        except NormalizationError:
+            return None
 
     # ------------------------------------------------------------------ plumbing
 

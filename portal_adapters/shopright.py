@@ -43,6 +43,7 @@ import contextlib
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import date
+from decimal import Decimal
 from functools import partial
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
@@ -90,7 +91,7 @@ from portal_adapters.web import (
     upload_name,
     url_path,
 )
-from records.normalize import clean_text, portal_rules
+from records.normalize import NormalizationError, clean_text, portal_rules
 from records.pdfs import merge_pdfs
 from records.schemas import DeductionRecord, LinkRole
 
@@ -415,11 +416,24 @@ class ShoprightAdapter(RetailerAdapter):
         require(case, CASE_KEYS, what="case", step=step)
         if scalar_text(case["document_number"]) != scalar_text(detail["document_number"]):
             raise LayoutChanged("the case belongs to another claim", portal=PORTAL, step=step)
+        status = normalize_status(case, step=step)
         return DisputeStatusReport(
             dispute_number=scalar_text(case["case_number"]),
-            status=normalize_status(case, step=step),
+            status=status,
             portal_label=clean_text(scalar_text(case["status_label"])),
+            approved_amount=_paid_back(case, status),
         )
+
+
+def _paid_back(case: dict[str, Any], status: str) -> Decimal | None:
+    """The case's "Approved amount", once ShopRight approved it (in full or in part)."""
+    if status not in ("approved", "partially_approved"):
+        return None
+    raw = scalar_text(case.get("approved_amount", ""))
+    try:
+        return portal_rules(PORTAL).amount(raw) if raw else None
+    except NormalizationError:
+        return None
 
 
 # ====================================================================== UI plumbing

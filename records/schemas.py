@@ -401,6 +401,8 @@ class DisputeRecord(Record):
     """Why the robot left the dispute to a person (None: it may file it)."""
     packet: dict[str, Any] | None = None
     """What was sent (reason, text digest, attachments with sizes and sha256)."""
+    recovered_amount: Money | None = None
+    """What came back once the portal decided (None: not decided)."""
 
 
 # --------------------------------------------------------------------------- ERP

@@ -28,6 +28,7 @@ from sqlalchemy import select
 
 from bots.context import JobContext
 from bots.tasks.documents import quarantine
+from dispute_filing.outcomes import recovered
 from dispute_filing.packets import Prepared, prepare
 from matching.approvals import window_refusal
 from portal_adapters.base import RetailerAdapter
@@ -205,8 +206,18 @@ async def dispute_status(jc: JobContext) -> None:
             await asyncio.to_thread(quarantine, jc, exc)
             continue
         jc.counts["disputes.checked"] += 1
-        if report is None or report.status == dispute.status:
+        if report is None:
             continue
-        jc.counts["disputes.status_changed"] += 1
+        back = recovered(report.status, report.approved_amount, dispute.amount)
+        if report.status == dispute.status and back == dispute.recovered_amount:
+            continue
+        if report.status != dispute.status:
+            jc.counts["disputes.status_changed"] += 1
+        if back is not None and back != dispute.recovered_amount:
+            jc.counts["disputes.outcomes"] += 1
         record = disputes_repo.as_record(dispute, external_id)
-        await asyncio.to_thread(_save, jc, record.model_copy(update={"status": report.status}))
+        await asyncio.to_thread(
+            _save,
+            jc,
+            record.model_copy(update={"status": report.status, "recovered_amount": back}),
+        )

@@ -42,6 +42,7 @@ def disputes(
         return
     from sqlalchemy import select
 
+    from dispute_filing.outcomes import outcome
     from store.models import Deduction, Dispute, Verdict
 
     with _db()() as s:
@@ -64,6 +65,8 @@ def disputes(
                 "filed_on": d.filed_on.isoformat() if d.filed_on else None,
                 "attempts": d.attempts,
                 "held_because": d.hold_reason,
+                "outcome": outcome(d.status),
+                "recovered": None if d.recovered_amount is None else str(d.recovered_amount),
             }
             for d, portal, external_id, closes in s.execute(q).all()
         ]
@@ -89,6 +92,7 @@ def disputes(
             escape(r["dispute_number"] or ""),
             r["deadline"] or "",
             r["filed_on"] or "",
+            f"{r['recovered']} ({r['outcome']})" if r["recovered"] is not None else "",
             escape(r["held_because"] or ""),
         )
     out = Console()

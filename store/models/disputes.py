@@ -51,6 +51,12 @@ class Dispute(Base):
     """Why the robot left this dispute to a person (None: it may file it)."""
     packet: Mapped[dict[str, Any] | None] = mapped_column(Json)
     """What was sent: reason, text digest, attachments (name, size, sha256)."""
+    recovered_amount: Mapped[Decimal | None] = mapped_column(Money)
+    """What came back, as the portal says once it decided (None: not decided)."""
+    outcome_batch_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("export_batches.id", ondelete="SET NULL"), index=True
+    )
+    """The ``fleet export credits`` batch that carried the outcome (once)."""
     created_at: Mapped[datetime] = created_column()
     updated_at: Mapped[datetime] = created_column()
 

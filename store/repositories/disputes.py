@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from records.schemas import DisputeRecord
@@ -29,6 +29,7 @@ FIELDS = [
     "attempts",
     "hold_reason",
     "packet",
+    "recovered_amount",
 ]
 
 
@@ -85,6 +86,22 @@ def as_record(d: Dispute, external_id: str) -> DisputeRecord:
         attempts=d.attempts,
         hold_reason=d.hold_reason,
         packet=d.packet,
+        recovered_amount=d.recovered_amount,
+    )
+
+
+def claim_outcomes(session: Session, dispute_ids: list[int], batch_id: int) -> list[int]:
+    """Put these decided disputes in export batch ``batch_id``, those not in one
+    yet (compare-and-set): an outcome is exported exactly once. Returns the ids
+    the batch holds."""
+    for i in range(0, len(dispute_ids), 500):
+        session.execute(
+            update(Dispute)
+            .where(Dispute.id.in_(dispute_ids[i : i + 500]), Dispute.outcome_batch_id.is_(None))
+            .values(outcome_batch_id=batch_id)
+        )
+    return list(
+        session.execute(select(Dispute.id).where(Dispute.outcome_batch_id == batch_id)).scalars()
     )
 
 
@@ -104,4 +121,4 @@ def status_history(session: Session, dispute_id: int) -> list[DisputeStatusHisto
     )
 
 
-__all__ = ["as_record", "by_key", "status_history", "upsert"]
+__all__ = ["as_record", "by_key", "claim_outcomes", "status_history", "upsert"]

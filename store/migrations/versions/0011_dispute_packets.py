@@ -20,13 +20,32 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+BIGID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
 def upgrade() -> None:
     with op.batch_alter_table("disputes") as batch:
         batch.add_column(sa.Column("hold_reason", sa.String(500), nullable=True))
         batch.add_column(sa.Column("packet", sa.JSON(none_as_null=True), nullable=True))
+        batch.add_column(sa.Column("recovered_amount", sa.BigInteger(), nullable=True))
+        batch.add_column(sa.Column("outcome_batch_id", BIGID, nullable=True))
+        batch.create_foreign_key(
+            op.f("fk_disputes_outcome_batch_id_export_batches"),
+            "export_batches",
+            ["outcome_batch_id"],
+            ["id"],
+            ondelete="SET NULL",
+        )
+        batch.create_index(op.f("ix_disputes_outcome_batch_id"), ["outcome_batch_id"])
 
 
 def downgrade() -> None:
     with op.batch_alter_table("disputes") as batch:
+        batch.drop_index(op.f("ix_disputes_outcome_batch_id"))
+        batch.drop_constraint(
+            op.f("fk_disputes_outcome_batch_id_export_batches"), type_="foreignkey"
+        )
+        batch.drop_column("outcome_batch_id")
+        batch.drop_column("recovered_amount")
         batch.drop_column("packet")
         batch.drop_column("hold_reason")

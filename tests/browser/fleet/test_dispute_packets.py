@@ -269,3 +269,72 @@ async def test_a_packet_that_cannot_fit_is_refused_and_nothing_filed(
         assert all(0 <= x["days_left"] <= 400 for x in soon)
         table = _cli(data_dir, day, "disputes", "deadlines", "--days", "400")
         assert soon[0]["claim"] in table.stdout
+
+
+async def test_status_sync_records_partial_and_full_wins(make_demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data_dir = tmp_path / "fleet"
+    async with make_demo(data_dir=data_dir) as demo:
+        await demo.sync_everything()
+        world = demo.world.world
+        picked: dict[tuple[str, str], Deduction] = {}  # one of each outcome a portal has
+        for portal in RETAILERS:
+            for d in _claims(demo, portal):
+                script = demo.scenario.truth.deductions[f"{portal}:{d.external_id}"].dispute
+                if script is not None and script.outcome.value in (
+                    "approved",
+                    "partially_approved",
+                ):
+                    picked.setdefault((portal, script.outcome.value), d)
+        assert {o for _, o in picked} == {"approved", "partially_approved"}, picked
+        chosen = [(p, d) for (p, _), d in picked.items()]
+        with demo.runtime.db() as s, s.begin():
+            for portal, d in chosen:
+                queue_dispute(s, portal, d.external_id)
+        accounts = {(p, d.account) for p, d in chosen}
+        for portal, account in sorted(accounts):
+            await _file(demo, portal, account)
+        longest = max(
+            demo.scenario.truth.deductions[f"{p}:{d.external_id}"].dispute.days_to_outcome
+            for p, d in chosen
+        )
+        demo.world.advance_clock(days=longest + 1)
+        for portal, account in sorted(accounts):
+            (result,) = await demo.run_jobs([Job(portal, account, "dispute_status")])
+            assert result.error_class is None, result
+        now = world.clock.now()
+        expected_total = Decimal("0.00")
+        partial_claims = []
+        for portal, d in chosen:
+            on_portal = world.dispute_for(portal, d.external_id)
+            assert on_portal is not None
+            row = _stored(demo, portal, d.external_id)
+            assert row.status == on_portal.status_at(now).value
+            paid = on_portal.approved_amount_at(now)
+            assert row.recovered_amount == paid, f"{portal}: the portal's approved amount"
+            expected_total += paid
+            if row.status == "partially_approved":
+                assert paid < row.amount
+                partial_claims.append((portal, d, row.amount - paid))
+        assert partial_claims
+
+        day = demo.today()
+        figures = json.loads(_cli(data_dir, day, "kpis", "--json").stdout)
+        assert Decimal(figures["amount_recovered"]) == expected_total
+        assert set(figures["recovered_by_portal"]) == {p for p, _ in chosen}
+        listed = {
+            r["claim"]: r for r in json.loads(_cli(data_dir, day, "disputes", "--json").stdout)
+        }
+        portal, d, lost = partial_claims[0]
+        assert listed[f"{portal}:{d.external_id}"]["outcome"] == "partially won"
+        exported = _cli(
+            data_dir, day, "export", "credits", "--since", "2000-01-01", "--format", "json"
+        )
+        assert exported.returncode == 0, exported.stderr
+        rows = json.loads(exported.stdout)
+        back = {(r["portal"], r["deduction"], r["kind"]): Decimal(r["amount"]) for r in rows}
+        assert sum(v for (_, _, k), v in back.items() if k == "recovered") == expected_total
+        assert back[(portal, d.external_id, "dispute_write_off")] == lost
+        again = _cli(
+            data_dir, day, "export", "credits", "--since", "2000-01-01", "--format", "json"
+        )
+        assert not [r for r in json.loads(again.stdout) if r["kind"] == "recovered"], "once"
