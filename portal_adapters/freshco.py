@@ -95,6 +95,7 @@ from portal_adapters.web import (
     fetched_document,
     goto,
     heading_text,
+    optional_amount,
     playwright_errors,
     portal_url,
     raise_for_status,
@@ -850,11 +851,7 @@ class FreshcoAdapter(RetailerAdapter):
             fields = (
                 _pairs(await table.first.evaluate(TABLE_CELLS_JS)) if await table.count() else {}
             )
-        raw = clean_text(fields.get("AMOUNT PAID", ""))
-        try:
-            return portal_rules(PORTAL).amount(raw) if raw else None
-        except NormalizationError:
-            return None
+        return optional_amount(PORTAL, clean_text(fields.get("AMOUNT PAID", "")))
 
     # ------------------------------------------------------------------ page plumbing
 

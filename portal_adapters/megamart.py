@@ -86,6 +86,7 @@ from portal_adapters.web import (
     fetched_document,
     goto,
     heading_text,
+    optional_amount,
     playwright_errors,
     portal_url,
     read_field,
@@ -720,15 +721,7 @@ class MegamartAdapter(RetailerAdapter):
         detail: _Claim,
     ) -> DisputeReceipt:
         step = "file_dispute"
-        heading = await heading_text(page, portal=PORTAL, step=step)
-        if heading == LOGIN_HEADING:
-            raise SessionExpired("the portal showed its sign-in page", portal=PORTAL, step=step)
-        if heading != f"Dispute {number}":
-            raise LayoutChanged(
-                f"expected the page of dispute {number}, saw {await describe_page(page)}",
-                portal=PORTAL,
-                step=step,
-            )
+        await _expect_dispute_page(page, number, step=step)
         async with playwright_errors(PORTAL, step):
             facts = await self._facts(page)
             status = _normalize_status(facts.get("Status", ""), step=step)
@@ -793,21 +786,10 @@ class MegamartAdapter(RetailerAdapter):
     ) -> Decimal | None:
         """The dispute page's "Approved Amount" (one more page, only once decided)."""
         page = await goto(session, f"/disputes/{quote(number, safe='')}", step=step)
-        heading = await heading_text(page, portal=PORTAL, step=step)
-        if heading == LOGIN_HEADING:
-            raise SessionExpired("the portal showed its sign-in page", portal=PORTAL, step=step)
-        if heading != f"Dispute {number}":
-            raise LayoutChanged(
-                f"expected the page of dispute {number}, saw {await describe_page(page)}",
-                portal=PORTAL,
-                step=step,
-            )
+        await _expect_dispute_page(page, number, step=step)
         async with playwright_errors(PORTAL, step):
             raw = (await self._facts(page)).get("Approved Amount", "")
-        try:
-            return portal_rules(PORTAL).amount(raw) if raw else None
-        except NormalizationError:
-            return None
+        return optional_amount(PORTAL, raw)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -826,6 +808,19 @@ class MegamartAdapter(RetailerAdapter):
             raise DisputeRejected(alert, portal=PORTAL, step=step)
         raise LayoutChanged(
             f"the dispute form led to {await describe_page(page)}", portal=PORTAL, step=step
+        )
+
+
+async def _expect_dispute_page(page: Page, number: str, *, step: str) -> None:
+    """The page is dispute ``number``'s; the sign-in page instead is SessionExpired."""
+    heading = await heading_text(page, portal=PORTAL, step=step)
+    if heading == LOGIN_HEADING:
+        raise SessionExpired("the portal showed its sign-in page", portal=PORTAL, step=step)
+    if heading != f"Dispute {number}":
+        raise LayoutChanged(
+            f"expected the page of dispute {number}, saw {await describe_page(page)}",
+            portal=PORTAL,
+            step=step,
         )
 
 

@@ -86,12 +86,13 @@ from portal_adapters.web import (
     goto,
     is_pdf,
     one_time_code,
+    optional_amount,
     playwright_errors,
     raise_for_status,
     upload_name,
     url_path,
 )
-from records.normalize import NormalizationError, clean_text, portal_rules
+from records.normalize import clean_text, portal_rules
 from records.pdfs import merge_pdfs
 from records.schemas import DeductionRecord, LinkRole
 
@@ -429,11 +430,7 @@ def _paid_back(case: dict[str, Any], status: str) -> Decimal | None:
     """The case's "Approved amount", once ShopRight approved it (in full or in part)."""
     if status not in ("approved", "partially_approved"):
         return None
-    raw = scalar_text(case.get("approved_amount", ""))
-    try:
-        return portal_rules(PORTAL).amount(raw) if raw else None
-    except NormalizationError:
-        return None
+    return optional_amount(PORTAL, scalar_text(case.get("approved_amount", "")))
 
 
 # ====================================================================== UI plumbing

@@ -4,6 +4,7 @@ sign-in codes and uploads."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 from playwright.async_api import Error as PlaywrightError
@@ -17,7 +18,7 @@ from portal_adapters.errors import LayoutChanged, MfaFailed, PageNotFound, Sessi
 from portal_adapters.web.failures import playwright_errors, translate_playwright_error
 from portal_adapters.web.http import check_response, is_pdf, portal_url, same_origin, url_path
 from records.filenames import MAX_FILENAME_BYTES, sanitize_filename
-from records.normalize import clean_text
+from records.normalize import NormalizationError, clean_text, portal_rules
 from records.sniff import PDF
 
 NAV_TIMEOUT_MS = 30_000
@@ -252,3 +253,12 @@ async def submit_code(
     async with playwright_errors(session.portal, step):
         await page.get_by_label(label, exact=True).fill(code.reveal())
     await submit_form(session, page, button, step)
+
+
+def optional_amount(portal: str, raw: str) -> Decimal | None:
+    """An amount the portal shows, in its own format; None when it shows none or
+    something that is not an amount (an optional figure never fails a read)."""
+    try:
+        return portal_rules(portal).amount(raw) if raw.strip() else None
+    except NormalizationError:
+        return None
