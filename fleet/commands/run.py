@@ -89,13 +89,15 @@ def run(
     results = asyncio.run(_run_all(config, settings, jobs, chain=task is None, console=console))
     _print_results(results)
     refused = sum(
-        r.counts.get("disputes.rejected", 0) + r.counts.get("disputes.window_closed", 0)
+        r.counts.get("disputes.rejected", 0)
+        + r.counts.get("disputes.window_closed", 0)
+        + r.counts.get("disputes.held", 0)
         for r in results
     )
     if refused:
         console.print(
-            f"[yellow]{refused} dispute(s) refused[/] (rejected by the portal or window "
-            "closed): fleet health shows why"
+            f"[yellow]{refused} dispute(s) refused[/] (rejected by the portal, window "
+            "closed, or a packet the portal cannot take as approved): fleet health shows why"
         )
     if refused or any(r.status == "failed" for r in results):
         raise typer.Exit(1)
@@ -136,6 +138,8 @@ def _line(result: Any, elapsed: float) -> str:
         ("filed", ("disputes.filed",)),
         ("rejected", ("disputes.rejected",)),
         ("window closed", ("disputes.window_closed",)),
+        ("held for a person", ("disputes.held",)),
+        ("outcomes", ("disputes.outcomes",)),
         ("status changes", ("disputes.status_changed",)),
         ("quarantined", ("quarantined",)),
         ("needs a person", ("needs_human",)),
