@@ -20,6 +20,7 @@ from bots.jobs import Job
 from dispute_filing.habits import habits
 from dispute_filing.narrative import OVERRIDE_DIR
 from dispute_filing.packets import dispute_key, queue_dispute
+from portal_adapters.registry import retailer_adapter
 from records.schemas import DocumentRecord
 from store.models import Deduction, HealthEvent, Verdict
 from store.repositories import disputes as disputes_repo
@@ -87,7 +88,18 @@ def _received_intact(demo, portal: str, claim: str):  # type: ignore[no-untyped-
     return on_portal, sent
 
 
-async def test_splits_file_their_part_and_packets_arrive_intact(make_demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def _screenshot(adapter_session, running, portal: str, path: str, out: Path) -> None:  # type: ignore[no-untyped-def]
+    """The portal's own page of a filed dispute, as a person would check it."""
+    session = adapter_session(running, portal)
+    await retailer_adapter(portal).login(session)
+    page = await session.main_page()
+    await page.goto(session.base_url + path)
+    await page.screenshot(path=str(out), full_page=True)
+
+
+async def test_splits_file_their_part_and_packets_arrive_intact(
+    make_demo, adapter_session, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]  # type: ignore[no-untyped-def]
     async with make_demo() as demo:
         await demo.sync_everything()
         world = demo.world.world
@@ -111,6 +123,10 @@ async def test_splits_file_their_part_and_packets_arrive_intact(make_demo, tmp_p
             assert on_portal is not None
             assert on_portal.amount == part < d.amount
             assert f"{part:,.2f}" in on_portal.comment, "the narrative names the disputed part"
+        number = world.dispute_for("freshco", half["freshco"][0].external_id).number
+        await _screenshot(
+            adapter_session, demo.world, "freshco", f"/disputes/{number}", tmp_path / "freshco.png"
+        )
         # MegaMart's form takes no amount: nothing filed, the dispute waits for a person.
         d, part = half["megamart"]
         assert world.dispute_for("megamart", d.external_id) is None
@@ -159,6 +175,13 @@ async def test_splits_file_their_part_and_packets_arrive_intact(make_demo, tmp_p
         assert f"{d.amount}" in text
         for a in sent[1:]:
             assert a["name"] in text, "the letter lists the evidence it encloses"
+        await _screenshot(
+            adapter_session,
+            demo.world,
+            "megamart",
+            f"/disputes/{on_portal.number}",
+            tmp_path / "megamart.png",
+        )
         flat = " ".join(text.split())
         assert " ".join(on_portal.comment.split()) in flat, "the letter carries the narrative"
         (tmp_path / f"cover_letter_{d.external_id}.pdf").write_bytes(
