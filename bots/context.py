@@ -45,7 +45,11 @@ class Services:
     """The business day the fleet works on: the real date, or the simulated
     world's in the demo. Matching windows and filing deadlines use it."""
     data_dir: Path | None = None
-    """The fleet's data dir (a user's dispute templates live under it)."""
+    """The fleet's data dir (a user's dispute templates live under it, the
+    e-mail outbox in ``outbox/``)."""
+    smtp_url: str | None = None
+    """Where e-mail disputes are sent (None: written to the outbox only)."""
+    mail_from: str = "deductions@supplier.example"
 
 
 @dataclass

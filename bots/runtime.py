@@ -94,6 +94,8 @@ class FleetRuntime:
         heartbeat_seconds: float = 30.0,
         filing: FilingPolicy | None = None,
         today: Callable[[], date] = _today_utc,
+        smtp_url: str | None = None,
+        mail_from: str = "deductions@supplier.example",
     ) -> None:
         self.data_dir = data_dir
         self.db = db
@@ -116,6 +118,8 @@ class FleetRuntime:
             filing=filing or FilingPolicy(),
             today=today,
             data_dir=data_dir,
+            smtp_url=smtp_url,
+            mail_from=mail_from,
         )
         self._creds_cache: dict[tuple[str, str], Login] = {}
 

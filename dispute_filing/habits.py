@@ -43,6 +43,8 @@ class DisputeHabits(BaseModel):
     reasons: dict[str, str] = Field(default_factory=dict)
     """Category -> the portal's own reason (its list's words, or a case type)."""
     limits: DisputeLimits = DisputeLimits()
+    email: dict[str, str] = Field(default_factory=dict)
+    """Category -> the address that takes its disputes by e-mail (no form for them)."""
 
     def reason_for(self, category: str) -> str:
         return self.reasons.get(category) or self.reasons.get("other", "")

@@ -146,6 +146,7 @@ class Prepared:
     attachments: tuple[Attachment, ...]
     refusal: str | None = None
     left_out: tuple[str, ...] = field(default=())  # evidence the portal does not accept
+    email_to: str | None = None  # the retailer takes this one by e-mail (no form)
 
     def summary(self) -> dict[str, Any]:
         """What is (or would be) sent, for the dispute's ``packet`` column and previews."""
@@ -159,6 +160,7 @@ class Prepared:
             "attachments": [a.summary() for a in self.attachments],
             "left_out": list(self.left_out),
             "refusal": self.refusal,
+            "channel": "email" if self.email_to else "portal",
         }
 
 
@@ -191,7 +193,10 @@ def prepare(
     files = [Attachment(letter_name, letter, "cover_letter")]
     files += evidence
     files, refusal = _fit(files, hab, d.external_id)
-    refusal = _amount_refusal(hab, dispute, d) or refusal or _limit_refusal(hab, files, narrative)
+    email_to = hab.email.get(category)
+    # an e-mail states any amount; a form that takes none cannot file a part
+    amount_refusal = None if email_to else _amount_refusal(hab, dispute, d)
+    refusal = amount_refusal or refusal or _limit_refusal(hab, files, narrative)
     try:
         reason = REASON_BY_CATEGORY.get(Category(category), DisputeReason.other)
     except ValueError:
@@ -205,7 +210,7 @@ def prepare(
         attachments=tuple((a.name, a.data) for a in files),
         portal_reason=hab.reason_for(category),
     )
-    return Prepared(packet, hab, facts, template, tuple(files), refusal, tuple(left_out))
+    return Prepared(packet, hab, facts, template, tuple(files), refusal, tuple(left_out), email_to)
 
 
 def build_packet(session: Session, vault: DocumentVault, dispute: Dispute) -> DisputePacket:

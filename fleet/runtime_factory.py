@@ -55,6 +55,8 @@ async def open_runtime(
             politeness=politeness_from(settings),
             filing=filing,
             today=today or settings.today,
+            smtp_url=settings.smtp_url,
+            mail_from=settings.mail_from,
         )
 
 

@@ -60,6 +60,12 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="Base URL per portal (FLEET_PORTAL_URLS as JSON; [portal_urls] in toml).",
     )
+    smtp_url: str | None = Field(
+        default=None, description="smtp://host:port for e-mail disputes; unset = outbox only."
+    )
+    mail_from: str = Field(
+        default="deductions@supplier.example", description="From: of e-mail disputes."
+    )
     max_contexts: int = Field(default=4, ge=1, le=64, description="Open browser contexts at most.")
     portal_concurrency: dict[str, int] = Field(
         default_factory=dict, description="Jobs at once per portal (default 2)."

@@ -28,6 +28,7 @@ from sqlalchemy import select
 
 from bots.context import JobContext
 from bots.tasks.documents import quarantine
+from dispute_filing import correspondence
 from dispute_filing.outcomes import recovered
 from dispute_filing.packets import Prepared, prepare
 from matching.approvals import window_refusal
@@ -134,6 +135,9 @@ async def file_dispute(jc: JobContext) -> None:
                 reason=prepared.refusal[:300],
             )
             continue
+        if prepared.email_to:
+            await asyncio.to_thread(_email, jc, dispute, external_id, stored, prepared)
+            continue
         packet = prepared.packet
         try:
             receipt = await jc.call(
@@ -185,6 +189,42 @@ def _start_attempt(
             run_id=jc.run_id,
         )
         return stored, prepared
+
+
+def _email(
+    jc: JobContext,
+    dispute: Dispute,
+    external_id: str,
+    stored: DisputeRecord,
+    prepared: Prepared,
+) -> None:
+    """A retailer that takes this dispute by e-mail: the message to the outbox,
+    then through SMTP when one is configured; recorded as filed under its
+    Message-ID."""
+    assert prepared.email_to is not None
+    today = jc.services.today()
+    msg = correspondence.compose(prepared, prepared.email_to, jc.services.mail_from, today)
+    outbox = (jc.services.data_dir or jc.vault.root.parent) / "outbox"
+    path = correspondence.write_outbox(msg, outbox, jc.job.portal, external_id)
+    sent = False
+    if jc.services.smtp_url:
+        correspondence.send(msg, jc.services.smtp_url)
+        sent = True
+    jc.counts["disputes.emailed" if sent else "disputes.outbox"] += 1
+    packet = (stored.packet or {}) | {"outbox": path.name, "sent": sent, "to": prepared.email_to}
+    _save(
+        jc,
+        stored.model_copy(
+            update={
+                "status": DisputeStatus.research.value,
+                "dispute_number": str(msg["Message-ID"]),
+                "filed_at": dispute.filed_at or utcnow(),
+                "filed_on": dispute.filed_on or today,
+                "attempts": dispute.attempts + 1,
+                "packet": packet,
+            }
+        ),
+    )
 
 
 def _save(jc: JobContext, record: DisputeRecord) -> None:

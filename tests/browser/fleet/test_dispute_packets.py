@@ -7,8 +7,12 @@ merged, and a packet that cannot fit is refused before anything is filed."""
 
 from __future__ import annotations
 
+import email
+import email.policy
+import hashlib
 import io
 import json
+import socket
 from decimal import Decimal
 from pathlib import Path
 
@@ -32,16 +36,17 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]
 RETAILERS = ("megamart", "shopright", "freshco")
 
 
-def _claims(demo, portal: str) -> list[Deduction]:  # type: ignore[no-untyped-def]
+def _claims(demo, portal: str, *, email: bool = False) -> list[Deduction]:  # type: ignore[no-untyped-def]
     """Claims with the window open and PDF evidence, not disputed yet (the ones the
-    fleet judged invalid first)."""
+    fleet judged invalid first); those the portal takes by e-mail only if asked."""
     world = demo.world.world
+    by_email = [] if email else list(habits(portal).email)
     out = []
     with demo.runtime.db() as s:
         rows = s.execute(
             select(Deduction, Verdict.window_closes)
             .join(Verdict, Verdict.deduction_id == Deduction.id)
-            .where(Deduction.portal == portal)
+            .where(Deduction.portal == portal, Verdict.category.not_in(by_email))
             .order_by(Verdict.validity != "invalid", Deduction.id)
         ).all()
         for d, closes in rows:
@@ -361,3 +366,74 @@ async def test_status_sync_records_partial_and_full_wins(make_demo, tmp_path: Pa
             data_dir, day, "export", "credits", "--since", "2000-01-01", "--format", "json"
         )
         assert not [r for r in json.loads(again.stdout) if r["kind"] == "recovered"], "once"
+
+
+class _Inbox:
+    """An aiosmtpd handler keeping what the test SMTP server received."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], bytes]] = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # type: ignore[no-untyped-def]
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return "250 Message accepted for delivery"
+
+
+def _pdf_parts(raw: bytes) -> list[tuple[str, str]]:
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    return [
+        (part.get_filename(), hashlib.sha256(part.get_content()).hexdigest())
+        for part in msg.iter_attachments()
+    ]
+
+
+async def test_an_email_dispute_lands_in_the_outbox_and_through_smtp(
+    make_demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = _Inbox()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=port)
+    smtp.start()
+    monkeypatch.setenv("FLEET_SMTP_URL", f"smtp://127.0.0.1:{port}")
+    data_dir = tmp_path / "fleet"
+    try:
+        async with make_demo(data_dir=data_dir) as demo:
+            await demo.sync_everything()
+            to = habits("megamart").email["compliance_fine"]
+            fines = [
+                d
+                for d in _claims(demo, "megamart", email=True)
+                if _category(demo, "megamart", d.external_id) == "compliance_fine"
+            ]
+            assert fines, "the world has an open OTIF fine at MegaMart"
+            d = fines[0]
+            part = (d.amount / 2).quantize(Decimal("0.01"))
+            with demo.runtime.db() as s, s.begin():
+                queue_dispute(s, "megamart", d.external_id, part)  # an e-mail states any amount
+            result = await _file(demo, "megamart", d.account)
+            assert result.counts["disputes.emailed"] == 1
+            assert demo.world.world.dispute_for("megamart", d.external_id) is None
+            row = _stored(demo, "megamart", d.external_id)
+            sent = [(a["name"], a["sha256"]) for a in row.packet["attachments"]]
+            eml = data_dir / "outbox" / f"megamart_{d.external_id}.eml"
+            raw = eml.read_bytes()
+            msg = email.message_from_bytes(raw, policy=email.policy.default)
+            assert msg["To"] == to
+            assert msg["Message-ID"] == row.dispute_number
+            assert row.status == "research"
+            assert d.external_id in msg["Subject"]
+            assert f"{part}" in msg["Subject"]
+            assert f"{part:,.2f}" in msg.get_body(("plain",)).get_content()
+            assert _pdf_parts(raw) == sent, "the .eml carries the packet, intact"
+            assert sent[0][0].startswith("cover_letter")
+            (received,) = inbox.messages
+            assert received[1] == [to]
+            got = email.message_from_bytes(received[2], policy=email.policy.default)
+            assert got["Message-ID"] == row.dispute_number
+            assert _pdf_parts(received[2]) == sent, "and so does the message the server got"
+    finally:
+        smtp.stop()

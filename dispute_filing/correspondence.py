@@ -1,0 +1,76 @@
+"""Disputes by e-mail, for a retailer (or a kind of claim) with no dispute form.
+
+Where the portal's habits name an address for the dispute's category
+(``disputes.email`` in ``records/data/portals/<portal>.json``), the packet
+becomes one RFC 5322 message (standard library ``email``): the narrative as
+its text, the cover letter and evidence as PDF attachments, exactly the
+packet a form would have received. The message is written to the outbox
+(``<data dir>/outbox/<portal>_<claim>.eml``) and, when an SMTP server is
+configured (``FLEET_SMTP_URL``, ``smtp://host:port``), sent through it.
+
+Its Message-ID is derived from the dispute's idempotency key, so the
+retailer's reply threads to it and a retry writes the same file; a process
+killed after sending and before recording may send it again (an e-mail has no
+"look first"), which the retailer sees as the same Message-ID. Replies are
+out of scope.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import smtplib
+from datetime import UTC, date, datetime, time
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from dispute_filing.packets import Prepared
+from records.filenames import sanitize_filename
+
+
+def message_id(idempotency_key: str) -> str:
+    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+    return f"<{digest}@deductions-fleet>"
+
+
+def compose(prepared: Prepared, to_addr: str, from_addr: str, dated: date) -> EmailMessage:
+    """The dispute as one e-mail: text, then every attachment of the packet."""
+    p = prepared.packet
+    claim = prepared.facts.claim
+    msg = EmailMessage()
+    msg["From"] = from_addr
+    msg["To"] = to_addr
+    msg["Subject"] = f"Dispute of claim {claim['number']}: {p.amount} {claim['currency']}" + (
+        f" (invoice {claim['invoice_number']})" if claim["invoice_number"] else ""
+    )
+    msg["Date"] = format_datetime(datetime.combine(dated, time(12), tzinfo=UTC))
+    msg["Message-ID"] = message_id(p.idempotency_key)
+    msg.set_content(p.explanation + "\n")
+    for name, data in p.attachments:
+        msg.add_attachment(data, maintype="application", subtype="pdf", filename=name)
+    return msg
+
+
+def write_outbox(msg: EmailMessage, outbox: Path, portal: str, claim: str) -> Path:
+    """Write the message as ``<portal>_<claim>.eml`` (atomically; same bytes on a retry)."""
+    outbox.mkdir(parents=True, exist_ok=True)
+    name = sanitize_filename(f"{portal}_{claim}.eml", default="dispute.eml")
+    path = outbox / name
+    tmp = outbox / f".{name}.tmp"
+    tmp.write_bytes(bytes(msg))
+    os.replace(tmp, path)
+    return path
+
+
+def send(msg: EmailMessage, smtp_url: str, *, timeout: float = 30) -> None:
+    """Hand the message to the SMTP server ``smtp://host:port``."""
+    parts = urlsplit(smtp_url)
+    if parts.scheme != "smtp" or not parts.hostname:
+        raise ValueError("FLEET_SMTP_URL must look like smtp://host:port")
+    with smtplib.SMTP(parts.hostname, parts.port or 25, timeout=timeout) as smtp:
+        smtp.send_message(msg)
+
+
+__all__ = ["compose", "message_id", "send", "write_outbox"]
