@@ -213,11 +213,6 @@ def prepare(
     return Prepared(packet, hab, facts, template, tuple(files), refusal, tuple(left_out), email_to)
 
 
-def build_packet(session: Session, vault: DocumentVault, dispute: Dispute) -> DisputePacket:
-    """The packet alone (see :func:`prepare` for the checks)."""
-    return prepare(session, vault, dispute).packet
-
-
 def _evidence(
     session: Session, vault: DocumentVault, d: Deduction, facts: Facts, hab: DisputeHabits
 ) -> tuple[list[Attachment], list[str]]:
