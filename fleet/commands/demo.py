@@ -292,8 +292,8 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
     )
     t.add_row(
         "recovered",
-        f"{dp['fleet']['recovered_approved_in_full']} (full approvals; "
-        f"{dp['fleet']['partially_approved']} partial: amount not read yet)",
+        f"{dp['fleet']['recovered']} ({dp['fleet']['partially_approved']} partial, "
+        f"{dp['fleet']['partial_amount_unread']} of them without an amount on the portal)",
         dp["world"]["recovered"],
     )
     for label, med in (
