@@ -105,7 +105,9 @@ def release(
     session: Session, dispute: Dispute, actor: str, today: date, *, override_window: bool = False
 ) -> None:
     """A person's "file this one": an ``awaiting_person`` (or ``window_closed``,
-    with an explicit override) dispute becomes ``queued``. Audited."""
+    with an explicit override) dispute becomes ``queued``. Audited. A packet
+    the robot held (``hold_reason``) is checked again when it is filed: a
+    person who fixed the cause (a template, the approval) releases it here."""
     status = str(dispute.status)
     if status == DisputeStatus.queued:
         return
@@ -125,8 +127,9 @@ def release(
             .where(Decision.deduction_id == dispute.deduction_id, Decision.status == "approved")
             .values(window_override_by=actor[:128])
         )
+    held = dispute.hold_reason
     record = disputes_repo.as_record(dispute, ded.external_id).model_copy(
-        update={"status": DisputeStatus.queued.value}
+        update={"status": DisputeStatus.queued.value, "hold_reason": None}
     )
     disputes_repo.upsert(session, record)
     audit.append(
@@ -134,7 +137,7 @@ def release(
         actor,
         "release_dispute",
         f"deduction:{dispute.deduction_id}",
-        {"status": status},
+        {"status": status, "held_because": held},
         {"status": "queued", "window_override": bool(refusal)},
     )
 

@@ -128,10 +128,17 @@ def file(
         dispute = disputes_repo.by_key(s, dispute_key(ded.portal, ded.external_id))
         if dispute is None:
             _fail(f"{ref} has no dispute: propose one (fleet propose) and approve it first")
+        held = dispute.hold_reason
         try:
             release(s, dispute, actor, load_settings().today(), override_window=override_window)
         except NotReleasable as exc:
             _fail(str(exc))
+    if held:
+        err.print(
+            f"[yellow]note:[/] the robot held it because {escape(held)}; it checks the packet "
+            "again before filing (fleet disputes preview REF shows the result now)",
+            soft_wrap=True,
+        )
     Console().print(
         f"{escape(ded.portal)}:{escape(ded.external_id)} queued for filing; the next "
         "file_dispute job of its account files it (fleet run --task file_dispute: now)",

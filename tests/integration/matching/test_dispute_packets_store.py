@@ -188,3 +188,28 @@ def test_outcomes_reach_the_credit_export_once(db: Db) -> None:
         ("PART", "dispute_write_off"): "50.00",
     }
     assert again == []
+
+
+def test_a_person_releases_a_held_dispute_and_the_audit_keeps_why(db: Db) -> None:
+    from dispute_filing.handoff import release
+    from store.models import AuditLog
+    from store.repositories import approvals as approvals_repo
+
+    with db.sessions() as s, s.begin():
+        approvals_repo.ensure_user(s, "ana", "analyst")
+        _claim(s, "HELD", "155.38", date(2026, 1, 1))
+        d = queue_dispute(s, "megamart", "HELD", Decimal("77.69"))
+        held = disputes_repo.as_record(d, "HELD").model_copy(
+            update={"status": "awaiting_person", "hold_reason": "megamart's form takes no amount"}
+        )
+        disputes_repo.upsert(s, held)
+    with db.sessions() as s, s.begin():
+        d = disputes_repo.by_key(s, "megamart:HELD:dispute")
+        assert d is not None
+        release(s, d, "ana", TODAY)
+    with db.sessions() as s:
+        d = disputes_repo.by_key(s, "megamart:HELD:dispute")
+        assert d is not None
+        assert (d.status, d.hold_reason) == ("queued", None)
+        entry = s.scalars(select(AuditLog).where(AuditLog.action == "release_dispute")).one()
+        assert entry.before["held_because"] == "megamart's form takes no amount"
