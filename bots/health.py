@@ -122,6 +122,7 @@ def health_report(session: Session, *, now: datetime | None = None) -> dict[str,
         "generated_at": now.isoformat(),
         "accounts": out,
         "disputes_refused": refused_disputes(session),
+        "dispute_deadlines": _latest_deadlines(session),
         "needs_human": [
             {
                 "portal": h.portal,
@@ -133,6 +134,18 @@ def health_report(session: Session, *, now: datetime | None = None) -> dict[str,
             for h in human
         ],
     }
+
+
+def _latest_deadlines(session: Session) -> dict[str, Any] | None:
+    """The last ``dispute_deadlines`` alert (dispute_filing.deadlines): what closed
+    soon, by amount at risk, on the business day it was taken."""
+    event = session.scalars(
+        select(HealthEvent)
+        .where(HealthEvent.kind == "dispute_deadlines")
+        .order_by(HealthEvent.id.desc())
+        .limit(1)
+    ).first()
+    return dict(event.detail or {}) if event is not None else None
 
 
 def refused_disputes(session: Session, limit: int = 500) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ the window closes unfiled.
 
 :func:`closing` lists them by amount at risk, largest first;
 :func:`alert` records one ``dispute_deadlines`` health event a business day
-(the ``queue_disputes`` step calls it after every matching run), so ops sees
+(the ``match`` step calls it after every matching run), so ops sees
 the money about to be lost where it looks for trouble.
 """
 

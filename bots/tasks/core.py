@@ -34,13 +34,18 @@ async def match(cc: CoreContext) -> None:
     cc.counts["verdicts.changed"] += summary.changed
     cc.counts["retrievals.queued"] += summary.retrievals
 
+    def alert() -> None:  # what closes soon, once a business day, where ops looks
+        with transaction(cc.db) as s:
+            if deadlines.alert(s, cc.services.today()) is not None:
+                cc.counts["disputes.deadline_alerts"] += 1
+
+    await asyncio.to_thread(alert)
+
 
 async def queue_disputes(cc: CoreContext) -> None:
     def hand_over() -> None:
         with transaction(cc.db) as s:
             counts, _handed = queue_approved_disputes(s, cc.services.filing, cc.services.today())
-            if deadlines.alert(s, cc.services.today()) is not None:
-                counts["deadline_alerts"] += 1
         cc.counts.update({f"disputes.{k}": v for k, v in counts.items()})
 
     await asyncio.to_thread(hand_over)

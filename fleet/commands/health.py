@@ -87,6 +87,22 @@ def health(
                 (item["since"] or "")[:19],
             )
         console.print(d)
+    soon = report.get("dispute_deadlines")
+    if soon:
+        w = Table(
+            title=f"Dispute windows closing within {soon['days']} days of {soon['business_day']}: "
+            f"{soon['count']} claims, {soon['amount_at_risk']} at risk"
+        )
+        for col in ("claim", "at risk", "closes", "dispute"):
+            w.add_column(col)
+        for item in soon.get("top", []):
+            w.add_row(
+                escape(item["claim"]),
+                f"{item['amount_at_risk']} {item['currency']}",
+                item["closes"],
+                item["dispute_status"] or "none",
+            )
+        console.print(w)
 
 
 def _pct(rate: float | None) -> str:

@@ -283,6 +283,11 @@ async def test_a_packet_that_cannot_fit_is_refused_and_nothing_filed(
         health = json.loads(_cli(data_dir, day, "health", "--json").stdout)
         held = {r["deduction"]: r["why"] for r in health["disputes_refused"]}
         assert "characters; freshco" in held[wordy.external_id]
+        alert = health["dispute_deadlines"]  # the match step's, once a business day
+        assert alert["business_day"] == day.isoformat()
+        assert 0 < len(alert["top"]) <= alert["count"]  # seed 7 has windows closing in 14 days
+        shown = _cli(data_dir, day, "health")
+        assert "Dispute windows closing within 14 days" in shown.stdout
 
         # Deadlines: what closes soon and is not on a portal yet, largest amount first.
         soon = json.loads(

@@ -12,6 +12,7 @@ from fpdf import FPDF
 from pypdf import PdfReader
 from sqlalchemy import select
 
+from bots.health import health_report
 from dispute_filing import deadlines
 from dispute_filing.narrative import OVERRIDE_DIR
 from dispute_filing.outcomes import outcome, recovered
@@ -152,6 +153,8 @@ def test_deadlines_rank_by_money_at_risk_and_alert_once_a_day(db: Db) -> None:
         assert deadlines.alert(s, TODAY, 30) is None, "once a business day"
         event = s.scalars(select(HealthEvent).where(HealthEvent.kind == "dispute_deadlines")).one()
         assert event.detail["amount_at_risk"] == "950.00"
+        shown = health_report(s)["dispute_deadlines"]
+        assert [x["claim"] for x in shown["top"]] == ["megamart:BIG", "megamart:SMALL"]
 
 
 def test_outcomes_reach_the_credit_export_once(db: Db) -> None:
