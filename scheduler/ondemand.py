@@ -93,8 +93,8 @@ def resolve_ref(s: Session, ref: str) -> list[Target]:
         s.scalars(select(Shipment.carrier).where(Shipment.pro_number == ref))
     )
     for text in (
-        s.scalars(select(Deduction.carrier).where(Deduction.pro_number == ref)).all()
-        + s.scalars(select(ErpShipment.carrier).where(ErpShipment.pro_number == ref)).all()
+        *s.scalars(select(Deduction.carrier).where(Deduction.pro_number == ref)),
+        *s.scalars(select(ErpShipment.carrier).where(ErpShipment.pro_number == ref)),
     ):
         slug = carrier_of(text)
         if slug:

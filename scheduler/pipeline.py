@@ -124,7 +124,7 @@ def accounts_with_disputes_to_file(
             q = q.where(or_(Dispute.attempts == 0, Dispute.updated_at < utcnow() - untouched_for))
         rows = s.execute(q).all()
         enabled = {(a.portal, a.username) for a in accounts_repo.enabled_accounts(s, None)}
-    return sorted((p, a) for p, a in rows if (p, a) in enabled)
+    return sorted((p, a) for p, a in rows if a is not None and (p, a) in enabled)
 
 
 FILING_RETRY = timedelta(minutes=30)

@@ -18,6 +18,7 @@ import asyncio
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,7 +29,7 @@ from portal_adapters.base import CarrierAdapter, ShipmentDocuments
 from portal_adapters.errors import CaptchaRequired, RecordInvalid
 from records.schemas import Category, PodStatus
 from store.db import transaction
-from store.models import Deduction, Document, DocumentLink, ErpShipment, Shipment
+from store.models import Deduction, Document, DocumentLink, ErpShipment, Shipment, table_of
 from store.repositories import shipments as shipments_repo
 
 POD_CATEGORIES = (Category.shortage, Category.damage, Category.compliance_fine, Category.other)
@@ -154,7 +155,7 @@ def _extracted_numbers(s, deduction_ids: list[int]) -> dict[int, tuple[str | Non
     return dict(found)
 
 
-def _field(fields: dict | None, name: str) -> str | None:  # type: ignore[type-arg]
+def _field(fields: dict | None, name: str) -> str | None:
     value = (fields or {}).get(name)
     if isinstance(value, dict):
         value = value.get("value")
@@ -173,8 +174,11 @@ async def pods(jc: JobContext, targets: list[PodTarget] | None = None) -> None:
     for t in targets:
         try:
             found = await jc.call(
-                lambda t=t: adapter.fetch_shipment_documents(
-                    jc.session, pro_number=t.pro, bol_number=None if t.pro else t.bol
+                partial(
+                    adapter.fetch_shipment_documents,
+                    jc.session,
+                    pro_number=t.pro,
+                    bol_number=None if t.pro else t.bol,
                 ),
                 what="fetch_shipment_documents",
             )
@@ -210,7 +214,8 @@ def _keep(jc: JobContext, t: PodTarget, found: ShipmentDocuments, today: date) -
         status = PodStatus.not_available
     with transaction(jc.db) as s:
         s.execute(
-            Shipment.__table__.update()
+            table_of(Shipment)
+            .update()
             .where(Shipment.id == shipment_id)
             .values(pod_status=status, pod_checked_on=today)
         )

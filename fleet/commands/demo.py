@@ -202,7 +202,7 @@ def _jobs(results: list[Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _bar(retrieval: dict[str, Any], verdicts: dict[str, Any], disputes: dict[str, Any]) -> dict:  # type: ignore[type-arg]
+def _bar(retrieval: dict[str, Any], verdicts: dict[str, Any], disputes: dict[str, Any]) -> dict:
     """The figures the demo must meet, each with its gap named."""
     d = retrieval["deductions"]
     return {

@@ -51,7 +51,7 @@ Retailer = Annotated[
 ]
 
 
-def _factory():  # type: ignore[no-untyped-def]
+def _factory():
     from fleet.config_loader import load_settings
     from store.db import init_db, session_factory
 

@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(export_app, name="export")
 
 
-def _db():  # type: ignore[no-untyped-def]
+def _db():
     from fleet.settings import get_settings
     from store.db import init_db, session_factory
 

@@ -32,7 +32,7 @@ from store.models.approvals import (
     User,
 )
 from store.models.audit import AuditLog
-from store.models.base import NAMING, Base, UTCDateTime, utcnow
+from store.models.base import NAMING, Base, UTCDateTime, table_of, utcnow
 from store.models.deductions import Deduction, DeductionHistory, DeductionLine, DeductionSource
 from store.models.disputes import Dispute, DisputeStatusHistory
 from store.models.documents import Document, DocumentLink, FetchedRef
@@ -89,5 +89,6 @@ __all__ = [
     "User",
     "Verdict",
     "Watermark",
+    "table_of",
     "utcnow",
 ]

@@ -32,7 +32,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, func, or_, select, union
+from sqlalchemy import ColumnElement, FromClause, Select, false, func, or_, select, union
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -48,12 +48,13 @@ from store.models import (
     ErpInvoice,
     Portal,
     Verdict,
+    table_of,
 )
 from store.models.base import Bytewise
 
-D = Deduction.__table__
-V = Verdict.__table__
-I = ErpInvoice.__table__  # noqa: E741
+D = table_of(Deduction)
+V = table_of(Verdict)
+I = table_of(ErpInvoice)  # noqa: E741
 
 MAX_PAGE_SIZE = 500
 MAX_TEXT = 200
@@ -296,7 +297,7 @@ def _dense(session: Session, total: int, rows_needed: int) -> bool:
     PostgreSQL has statistics and makes this choice itself."""
     if session.get_bind().dialect.name != "sqlite":
         return False
-    size = session.execute(select(func.max(D.c.id))).scalar_one() or 0
+    size: int = session.execute(select(func.max(D.c.id))).scalar_one() or 0
     return rows_needed * size < total * total
 
 
@@ -318,7 +319,7 @@ def _page_ids(
 
     d = sort.descending
     joined = D.outerjoin(V, V.c.deduction_id == D.c.id)
-    plain = joined if needs_verdict else D
+    plain: FromClause = joined if needs_verdict else D
     if sort.key == "amount":
         return _ids(session, plain, conditions, [way(D.c.amount, d), way(D.c.id, d)], offset, limit)
     if sort.key == "portal":
@@ -330,9 +331,9 @@ def _page_ids(
     if sort.key == "deadline":
         key: Any = V.c.window_closes
         # A row with a deadline has a verdict: walk (window_closes, deduction_id).
-        keyed = V.join(D, D.c.id == V.c.deduction_id)
+        keyed: FromClause = V.join(D, D.c.id == V.c.deduction_id)
         keyed_order = [way(key, d), way(V.c.deduction_id, d)]
-        unkeyed = joined
+        unkeyed: FromClause = joined
     else:  # age: ascending is newest first
         key = D.c.deduction_date
         keyed = unkeyed = plain
@@ -537,7 +538,8 @@ def _distinct(session: Session, col: Any) -> list[str] | None:
     following = select(func.min(col)).where(col > v.c.x).scalar_subquery()
     v = v.union_all(select(following).where(v.c.x.is_not(None)))
     found = session.execute(select(v.c.x).where(v.c.x.is_not(None)).limit(DISTINCT_CAP + 1))
-    values = [str(x) for x in found.scalars()]
+    stored: list[Any] = list(found.scalars())
+    values = [str(value) for value in stored]
     return None if len(values) > DISTINCT_CAP else values
 
 
@@ -665,7 +667,7 @@ def customers_of(session: Session, claims: Iterable[tuple[str, str]]) -> dict[tu
             select(I.c.invoice_number, I.c.customer).where(
                 I.c.invoice_number.in_(numbers[i : i + 500])
             )
-        ):
+        ).tuples():
             billed[number].add(customer)
     shown = {
         name: display

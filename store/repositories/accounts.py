@@ -23,11 +23,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from records.schemas import PortalKind
-from store.models import Account, BotRun, Portal, utcnow
+from store.models import Account, BotRun, Portal, table_of, utcnow
 from store.repositories import audit, runs
 from store.repositories._common import ensure_account, ensure_portal, insert_for
 
-A = Account.__table__
+A = table_of(Account)
 
 
 def upsert_portal(

@@ -21,6 +21,7 @@ from store.models import (
     Delegation,
     ExportBatch,
     User,
+    table_of,
     utcnow,
 )
 from store.repositories._common import insert_for
@@ -32,8 +33,8 @@ def ensure_user(session: Session, username: str, role: str, display_name: str = 
     changes: dict[str, object] = {"role": role, "active": True}
     if display_name:
         changes["display_name"] = display_name
-    row = session.execute(
-        insert_for(session, User.__table__)
+    row: int = session.execute(
+        insert_for(session, table_of(User))
         .values(
             username=username,
             role=role,
@@ -42,7 +43,7 @@ def ensure_user(session: Session, username: str, role: str, display_name: str = 
             created_at=utcnow(),
         )
         .on_conflict_do_update(index_elements=["username"], set_=changes)
-        .returning(User.__table__.c.id)
+        .returning(table_of(User).c.id)
     ).scalar_one()
     return int(row)
 

@@ -15,10 +15,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from records.schemas import RunStatus
-from store.models import BotRun, HealthEvent, utcnow
+from store.models import BotRun, HealthEvent, table_of, utcnow
 from store.repositories._common import UpsertResult, ensure_portal, insert_for
 
-R = BotRun.__table__
+R = table_of(BotRun)
 
 
 def start(
