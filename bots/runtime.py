@@ -233,7 +233,7 @@ class FleetRuntime:
                     base_url=self.portal_urls[job.portal],
                     context=ctx,
                     credentials=self.portal_credentials(job.portal, job.account),
-                    throttle=throttle,  # type: ignore[arg-type]
+                    throttle=throttle,
                 ),
             )
             ctx.on("request", lambda _req: jc.counts.update(("requests",)))

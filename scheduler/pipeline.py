@@ -30,7 +30,7 @@ from datetime import date, timedelta
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bots.jobs import CORE, EVERY_ACCOUNT, Job, JobResult
+from bots.jobs import CORE, EVERY_ACCOUNT, Job, JobResult, Task
 from bots.tasks.pods import pod_targets
 from portal_adapters.registry import adapter_class
 from records.schemas import FINAL_DISPUTE_STATUSES, DisputeStatus
@@ -41,8 +41,8 @@ AFTER_RETAILER = "retailer"
 AFTER_CARRIER = "carrier"
 
 
-def core_job(task: str, target: str | None = None) -> Job:
-    return Job(CORE, EVERY_ACCOUNT, task, target)  # type: ignore[arg-type]
+def core_job(task: Task, target: str | None = None) -> Job:
+    return Job(CORE, EVERY_ACCOUNT, task, target)
 
 
 def portal_kind(portal: str) -> str:

@@ -19,6 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -139,7 +140,9 @@ def _erp_numbers(s: Session, invoices: set[str]) -> dict[str, tuple[str | None, 
     return found
 
 
-def _extracted_numbers(s, deduction_ids: list[int]) -> dict[int, tuple[str | None, str | None]]:  # type: ignore[no-untyped-def]
+def _extracted_numbers(
+    s: Session, deduction_ids: list[int]
+) -> dict[int, tuple[str | None, str | None]]:
     """PRO/BOL numbers read from backup documents (store extraction fields)."""
     if not deduction_ids:
         return {}
@@ -148,14 +151,14 @@ def _extracted_numbers(s, deduction_ids: list[int]) -> dict[int, tuple[str | Non
         select(DocumentLink.deduction_id, Document.extracted_fields)
         .join(Document, Document.id == DocumentLink.document_id)
         .where(DocumentLink.deduction_id.in_(deduction_ids), DocumentLink.role == "backup")
-    ).all():
+    ).tuples():
         pro, bol = _field(fields, "pro_number"), _field(fields, "bol_number")
-        if pro or bol:
+        if d_id is not None and (pro or bol):
             found[d_id] = (pro, bol)
     return dict(found)
 
 
-def _field(fields: dict | None, name: str) -> str | None:
+def _field(fields: dict[str, Any] | None, name: str) -> str | None:
     value = (fields or {}).get(name)
     if isinstance(value, dict):
         value = value.get("value")

@@ -306,7 +306,7 @@ def propose(
                 note=note,
             )
             chain = _chain(s, decision.id)
-            data = {
+            data: dict[str, Any] = {
                 "decision": decision.id,
                 "deduction": _ref(ded.portal, ded.external_id),
                 "kind": kind,

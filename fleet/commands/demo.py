@@ -98,7 +98,7 @@ async def run_demo(
 
     say = (console or Console(stderr=True)).print
     started = time.monotonic()
-    scenario = generate(seed, size)  # type: ignore[arg-type]
+    scenario = generate(seed, size)
     async with fleet_demo(scenario, data_dir, faults=faults, say=say) as demo:
         demo.on_result = lambda r: say(_line(r, time.monotonic() - started), highlight=False)
         world = demo.world.world

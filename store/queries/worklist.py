@@ -32,7 +32,16 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, Select, false, func, or_, select, union
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    FromClause,
+    false,
+    func,
+    or_,
+    select,
+    union,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -490,7 +499,7 @@ class _Terms:
         return terms
 
 
-def search_ids(text: str) -> Select[Any]:
+def search_ids(text: str) -> CompoundSelect[Any]:
     """Ids of the deductions whose claim, invoice, PO, PRO or BOL number is
     ``text`` or starts with it (as typed, or in capitals): a union of index
     range scans, one per column and spelling."""
@@ -502,7 +511,7 @@ def search_ids(text: str) -> Select[Any]:
             col = Bytewise(D.c[name])
             cond = col >= low if high is None else (col >= low) & (col < high)
             branches.append(select(D.c.id).where(cond))
-    return union(*branches)  # type: ignore[return-value]
+    return union(*branches)
 
 
 def prefix_range(prefix: str) -> tuple[str, str | None]:

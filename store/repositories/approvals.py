@@ -14,6 +14,7 @@ from decimal import Decimal
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from store.db import rows_changed
 from store.models import (
     Decision,
     DecisionStep,
@@ -65,7 +66,7 @@ def list_users(session: Session, *, include_inactive: bool = False) -> list[User
 def set_user_active(session: Session, username: str, active: bool) -> bool:
     """False when there is no such user."""
     res = session.execute(update(User).where(User.username == username).values(active=active))
-    return bool(res.rowcount)  # type: ignore[attr-defined]
+    return bool(rows_changed(res))
 
 
 def user_roles(session: Session, usernames: Sequence[str]) -> dict[str, str]:
@@ -134,7 +135,7 @@ def decide_step(
             status=status, actor=actor, on_behalf_of=on_behalf_of, note=note, decided_at=utcnow()
         )
     )
-    return bool(res.rowcount)  # type: ignore[attr-defined]
+    return bool(rows_changed(res))
 
 
 def close_decision(session: Session, decision_id: int, status: str) -> None:
@@ -205,7 +206,7 @@ def mark_reminded(session: Session, step_id: int, at: datetime, resend_before: d
         )
         .values(reminded_at=at)
     )
-    return bool(res.rowcount)  # type: ignore[attr-defined]
+    return bool(rows_changed(res))
 
 
 def add_comment(
