@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint setup browser services clean
+.PHONY: demo test lint setup browser services clean vendor
 
 demo: setup browser
 	$(BIN)/fleet demo
@@ -21,7 +21,11 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-setup: $(STAMP)
+setup: $(STAMP) vendor
+
+# htmx for the web app, pinned version and digest (scripts/vendor_web.sh).
+vendor:
+	@bash scripts/vendor_web.sh
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

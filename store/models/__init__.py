@@ -24,12 +24,14 @@ disputes, operations, audit; ``base`` holds what they share.
 from __future__ import annotations
 
 from store.models.approvals import (
+    ApiToken,
     Decision,
     DecisionStep,
     DeductionComment,
     Delegation,
     ExportBatch,
     User,
+    WebSession,
 )
 from store.models.audit import AuditLog
 from store.models.base import NAMING, Base, UTCDateTime, utcnow
@@ -53,6 +55,7 @@ from store.models.shipments import Shipment
 __all__ = [
     "NAMING",
     "Account",
+    "ApiToken",
     "AuditLog",
     "Base",
     "BotRun",
@@ -87,6 +90,7 @@ __all__ = [
     "Shipment",
     "UTCDateTime",
     "User",
+    "WebSession",
     "Verdict",
     "Watermark",
     "utcnow",

@@ -1,0 +1,111 @@
+"""The pages as a person uses them: worklist filters and search, the deduction
+page with its documents, approvals under limits, disputes; every response
+with the security headers; portal text escaped."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from tests.integration.web.conftest import HOSTILE_MEMO, WebStore
+
+
+def test_pages_need_a_session_and_send_security_headers(web: WebStore) -> None:
+    c = web.client()
+    r = c.get("/worklist?q=CB")
+    assert r.status_code == 303
+    assert r.headers["location"] == "/login?next=%2Fworklist%3Fq%3DCB"
+    login = c.get("/login")
+    csp = login.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert login.headers["x-content-type-options"] == "nosniff"
+    assert login.headers["x-frame-options"] == "DENY"
+    assert "<script src=\"/static/vendor/htmx.min.js\"" in login.text
+    assert "<script>" not in login.text  # no inline script anywhere
+
+
+def test_worklist_filters_searches_and_pages(web: WebStore) -> None:
+    ana = web.login("ana")
+    page = ana.client.get("/worklist").text
+    assert "3 deductions" in page
+    for ext in ("CB-1001", "CB-2002", "CB-3003"):
+        assert f"megamart:{ext}" in page
+    for query, shown, hidden in (
+        ("q=INV-7002", "CB-2002", "CB-1001"),  # invoice
+        ("q=PO-42", "CB-2002", "CB-3003"),  # PO
+        ("q=cb-30", "CB-3003", "CB-2002"),  # claim prefix, any case
+        ("min_amount=1000", "CB-2002", "CB-3003"),
+        ("max_amount=300", "CB-1001", "CB-2002"),
+    ):
+        text = ana.client.get(f"/worklist?{query}").text
+        assert f"megamart:{shown}" in text and f"megamart:{hidden}" not in text, query
+    first = ana.client.get("/worklist?sort=-amount&page_size=2").text
+    assert first.index("CB-2002") < first.index("CB-3003")
+    assert "page 1 of 2" in first and "CB-1001" not in first
+    second = ana.client.get("/worklist?sort=-amount&page_size=2&page=2").text
+    assert "CB-1001" in second and "CB-2002" not in second
+    bad = ana.client.get("/worklist?min_amount=lots")
+    assert bad.status_code == 400 and "min_amount" in bad.text
+
+
+def test_deduction_page_escapes_portal_text_and_shows_csv(web: WebStore) -> None:
+    ana = web.login("ana")
+    page = ana.client.get(f"/deductions/{web.ids['CB-3003']}").text
+    assert "<script>window.pwned" not in page and "<img src=x" not in page
+    assert html.escape(HOSTILE_MEMO, quote=False) in page.replace("&#34;", '"').replace(
+        "&#39;", "'"
+    )
+    assert "<th>sku</th>" in page and "<td>&lt;b&gt;SKU-2&lt;/b&gt;</td>" in page
+    assert re.search(r"Documents \(3\)", page)
+    assert f'href="/documents/{web.documents["pdf"]}?inline=true"' in page
+
+
+def test_documents_are_served_as_their_bytes_say(web: WebStore) -> None:
+    ana = web.login("ana")
+    pdf = ana.client.get(f"/documents/{web.documents['pdf']}")
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.headers["content-disposition"].startswith('attachment; filename="claim CB-3003.pdf"')
+    assert pdf.headers["x-content-type-options"] == "nosniff"
+    assert pdf.content.startswith(b"%PDF-")
+    inline = ana.client.get(f"/documents/{web.documents['pdf']}?inline=true")
+    assert inline.headers["content-disposition"].startswith("inline;")
+    evil = ana.client.get(f"/documents/{web.documents['html']}?inline=true")
+    assert evil.headers["content-type"].startswith("text/plain")  # never text/html
+    assert evil.headers["content-disposition"].startswith('attachment; filename="evil_ x_.pdf"')
+    assert "sandbox" in evil.headers["content-security-policy"]
+    assert ana.client.get("/documents/999999").status_code == 404
+
+
+def test_approval_limit_refuses_and_the_next_approver_decides(web: WebStore) -> None:
+    ana = web.login("ana")
+    big = web.ids["CB-2002"]  # 4000.00: one manager step
+    r = ana.post(f"/deductions/{big}/propose", {"kind": "dispute", "note": "POD signed clean"})
+    assert r.status_code == 303
+    mia = web.login("mia")  # a manager with a limit of 1000.00
+    mine = mia.client.get("/approvals").text
+    assert "megamart:CB-2002" in mine
+    assert "above mia&#39;s approval limit of 1000.00" in mine
+    decision = int(re.search(r'id="decision-(\d+)"', mine).group(1))
+    refused = mia.post(f"/approvals/{decision}/approve")
+    assert refused.status_code == 409 and "approval limit" in refused.text
+    root = web.login("dora")
+    assert "megamart:CB-2002" in root.client.get("/approvals").text
+    ok = root.post(f"/approvals/{decision}/approve", {"note": "fine"})
+    assert ok.status_code == 303 and "approved" in ok.headers["location"]
+    page = root.client.get(f"/deductions/{big}").text
+    assert "dispute" in page and "<strong>approved</strong>" in page
+
+
+def test_comments_keep_mentions_and_markup_as_text(web: WebStore) -> None:
+    otto = web.login("otto")
+    did = web.ids["CB-1001"]
+    r = otto.post(f"/deductions/{did}/comment", {"body": "@mia please look <b>now</b>"})
+    assert r.status_code == 303
+    page = otto.client.get(f"/deductions/{did}").text
+    assert "(mentions @mia)" in page and "&lt;b&gt;now&lt;/b&gt;" in page
+
+
+def test_disputes_page_lists_open_disputes(web: WebStore) -> None:
+    ana = web.login("ana")
+    page = ana.client.get("/disputes").text
+    assert "No disputes." in page

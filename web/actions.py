@@ -1,0 +1,100 @@
+"""What a person asks for, handed to the domain (``matching.approvals``,
+``scheduler.ondemand``) in one transaction each; the domain's refusals become
+409 problems with its reason. Shared by the pages and the API: no rule here."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from matching import approvals
+from scheduler import ondemand
+from store.db import transaction
+from store.models import Deduction, RetrievalRequest
+from store.queries.detail import UnknownRef, deduction_detail
+from web.config import WebConfig
+from web.problems import Problem, not_found
+
+MAX_NOTE = 2_000
+MAX_COMMENT = 20_000
+
+
+def refused(exc: Exception) -> Problem:
+    return Problem(409, "Refused", str(exc))
+
+
+def detail(config: WebConfig, deduction_id: int):  # type: ignore[no-untyped-def]
+    with config.db() as s:
+        try:
+            return deduction_detail(s, deduction_id)
+        except UnknownRef:
+            raise not_found(f"no deduction {deduction_id}") from None
+
+
+def propose(
+    config: WebConfig,
+    deduction_id: int,
+    who: str,
+    kind: str,
+    accept_amount: Decimal | None,
+    note: str,
+) -> int:
+    try:
+        with transaction(config.db) as s:
+            if s.get(Deduction, deduction_id) is None:
+                raise not_found(f"no deduction {deduction_id}")
+            decision = approvals.propose(
+                s, deduction_id, kind, who, accept_amount=accept_amount, note=note[:MAX_NOTE]
+            )
+            return decision.id
+    except approvals.ApprovalError as exc:
+        raise refused(exc) from None
+
+
+def decide(config: WebConfig, decision_id: int, who: str, *, approve: bool, note: str) -> str:
+    """The decision's status afterwards."""
+    try:
+        with transaction(config.db) as s:
+            decision = approvals.act(
+                s, decision_id, who, approve=approve, note=note[:MAX_NOTE], today=config.today()
+            )
+            return decision.status
+    except approvals.ApprovalError as exc:
+        raise refused(exc) from None
+
+
+def comment(config: WebConfig, deduction_id: int, who: str, body: str) -> list[str]:
+    if len(body) > MAX_COMMENT:
+        raise Problem(400, "Bad request", f"a comment has at most {MAX_COMMENT} characters")
+    try:
+        with transaction(config.db) as s:
+            if s.get(Deduction, deduction_id) is None:
+                raise not_found(f"no deduction {deduction_id}")
+            return approvals.comment(s, deduction_id, who, body)
+    except approvals.ApprovalError as exc:
+        raise refused(exc) from None
+
+
+def fetch_now(config: WebConfig, deduction_id: int, who: str) -> list[int]:
+    """Queue an on-demand retrieval of the deduction's documents; the request ids."""
+    with config.db() as s:
+        ded = s.get(Deduction, deduction_id)
+        if ded is None:
+            raise not_found(f"no deduction {deduction_id}")
+        ref = ded.external_id
+    try:
+        submitted = ondemand.submit(config.db, ref, requester=f"web:{who}")
+    except (ondemand.UnknownReference, ValueError) as exc:
+        raise refused(exc) from None
+    return [x.request_id for x in submitted]
+
+
+def retrievals(config: WebConfig, ids: list[int]) -> list[RetrievalRequest]:
+    with config.db() as s:
+        rows = list(s.scalars(select(RetrievalRequest).where(RetrievalRequest.id.in_(ids[:20]))))
+        s.expunge_all()
+    return rows
+
+
+__all__ = ["comment", "decide", "detail", "fetch_now", "propose", "refused", "retrievals"]
