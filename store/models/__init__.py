@@ -90,8 +90,8 @@ __all__ = [
     "Shipment",
     "UTCDateTime",
     "User",
-    "WebSession",
     "Verdict",
     "Watermark",
+    "WebSession",
     "utcnow",
 ]

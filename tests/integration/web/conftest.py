@@ -31,7 +31,7 @@ PASSWORD = "correct horse battery"
 PASSWORD_HASH = hash_password(PASSWORD)  # once: argon2 is slow on purpose
 HOSTILE_MEMO = '<script>window.pwned=1</script><img src=x onerror="window.pwned=2">\u202etxt.exe'
 EVIL_HTML = b"<html><script>alert(1)</script></html>"
-CSV = b"sku,qty,amount\nSKU-1,3,30.00\n<b>SKU-2</b>,1,=HYPERLINK(\"x\")\n"
+CSV = b'sku,qty,amount\nSKU-1,3,30.00\n<b>SKU-2</b>,1,=HYPERLINK("x")\n'
 
 # username -> (chain role, access, approval limit)
 PEOPLE: dict[str, tuple[str, str, Decimal | None]] = {
@@ -58,9 +58,7 @@ class WebStore:
         c = self.client()
         page = c.get("/login")
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-        r = c.post(
-            "/login", data={"username": username, "password": password, "csrf_token": token}
-        )
+        r = c.post("/login", data={"username": username, "password": password, "csrf_token": token})
         assert r.status_code == 303, r.text[:500]
         page = c.get("/worklist")
         csrf = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page.text).group(1)
@@ -92,7 +90,10 @@ def make_store(tmp_path: Path, **config: Any) -> WebStore:
             ("CB-3003", "900.00", {"memo": HOSTILE_MEMO, "invoice_number": "INV-9"}),
         ):
             row = deductions.upsert(
-                s, factories.deduction(ext, amount=Decimal(amount), deduction_date=date(2025, 3, 4), **extra)
+                s,
+                factories.deduction(
+                    ext, amount=Decimal(amount), deduction_date=date(2025, 3, 4), **extra
+                ),
             )
             store.ids[ext] = row.id
         for key, content, name in (
