@@ -89,24 +89,28 @@ def login(config: WebConfig, username: str, password: str) -> str:
     """Check the password and open a session; returns the cookie's token."""
     now = utcnow()
     username = username.strip()[:128]
-    with transaction(config.db) as s:
+    refusal = None
+    token = secrets.token_urlsafe(32)
+    with transaction(config.db) as s:  # commits the failure count too: raise after it
         user = s.execute(
             select(User).where(User.username == username, User.active.is_(True))
         ).scalar_one_or_none()
         if user is not None and user.locked_until is not None and user.locked_until > now:
             verify_password(None, password)  # the same work as a real check
-            raise LoginRefused("too many failed attempts: this login is locked for a while")
-        if user is None or not verify_password(user.password_hash, password):
+            refusal = "too many failed attempts: this login is locked for a while"
+        elif user is None or not verify_password(user.password_hash, password):
             if user is not None:
                 user.failed_logins += 1
                 if user.failed_logins >= config.lockout_after:
                     user.locked_until = now + config.lockout_for
                     user.failed_logins = 0
-            raise LoginRefused("wrong username or password")
-        user.failed_logins = 0
-        user.locked_until = None
-        token = secrets.token_urlsafe(32)
-        s.add(WebSession(token_hash=token_digest(token), username=username, last_seen_at=now))
+            refusal = "wrong username or password"
+        else:
+            user.failed_logins = 0
+            user.locked_until = None
+            s.add(WebSession(token_hash=token_digest(token), username=username, last_seen_at=now))
+    if refusal:
+        raise LoginRefused(refusal)
     return token
 
 
