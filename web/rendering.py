@@ -3,6 +3,7 @@ helpers the pages share."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -31,6 +32,19 @@ def _when(value: datetime | date | None) -> str:
     return value.isoformat()
 
 
+INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+"""Bidi controls and invisible characters: a right-to-left override would make
+"FDP.exe" read as "exe.PDF"; in the page each shows as its code point."""
+
+
+def reveal(value: object) -> object:
+    """Every string a template prints, with :data:`INVISIBLE` made visible."""
+    if isinstance(value, str):
+        return INVISIBLE.sub(lambda m: f"[U+{ord(m.group()):04X}]", value)
+    return value
+
+
+templates.env.finalize = reveal
 templates.env.filters["money"] = _money
 templates.env.filters["when"] = _when
 
@@ -43,4 +57,4 @@ def render(
     )
 
 
-__all__ = ["render", "templates"]
+__all__ = ["INVISIBLE", "render", "reveal", "templates"]

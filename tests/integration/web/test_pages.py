@@ -8,6 +8,7 @@ import html
 import re
 
 from tests.integration.web.conftest import HOSTILE_MEMO, WebStore
+from web.rendering import reveal
 
 
 def test_pages_need_a_session_and_send_security_headers(web: WebStore) -> None:
@@ -58,9 +59,10 @@ def test_deduction_page_escapes_portal_text_and_shows_csv(web: WebStore) -> None
     page = ana.client.get(f"/deductions/{web.ids['CB-3003']}").text
     assert "<script>window.pwned" not in page
     assert "<img src=x" not in page
-    assert html.escape(HOSTILE_MEMO, quote=False) in page.replace("&#34;", '"').replace(
-        "&#39;", "'"
-    )
+    assert "[U+202E]txt.exe" in page  # the right-to-left override shown, not obeyed
+    assert html.escape(str(reveal(HOSTILE_MEMO)), quote=False) in page.replace(
+        "&#34;", '"'
+    ).replace("&#39;", "'")
     assert "<th>sku</th>" in page
     assert "<td>&lt;b&gt;SKU-2&lt;/b&gt;</td>" in page
     assert re.search(r"Documents \(3\)", page)
