@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from matching.approvals import pending
 from store.db import json_default
 from store.queries.disputes import list_disputes
-from store.queries.worklist import list_deductions
+from store.queries.worklist import list_deductions, page_dict
 from web import actions
 from web.auth import Principal, require
 from web.config import WebConfig
@@ -81,16 +81,7 @@ def deductions(request: Request, who: Viewer) -> Response:
     )
     with config.db() as s:
         page = list_deductions(s, filters, sort, page_no, size)
-    return _json(
-        {
-            "total": page.total,
-            "page": page.page,
-            "pages": page.pages,
-            "page_size": page.page_size,
-            "sort": ("-" if page.sort.descending else "") + page.sort.key,
-            "items": [{"ref": r.ref, **asdict(r)} for r in page.items],
-        }
-    )
+    return _json(page_dict(page))
 
 
 @router.get("/deductions/{deduction_id}", summary="One deduction in full")
