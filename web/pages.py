@@ -18,6 +18,7 @@ from matching.model import VALIDITIES
 from records.schemas import ACTIVE_RETRIEVAL_STATUSES, Category
 from store.models import Document
 from store.queries.disputes import list_disputes
+from store.queries.inbox import mentions_of
 from store.queries.worklist import NO_VERDICT, SORT_KEYS, list_deductions
 from web import actions
 from web import auth as web_auth
@@ -282,6 +283,7 @@ def my_approvals(request: Request, who: Viewer) -> HTMLResponse:
     config = _config(request)
     with config.db() as s:
         waiting = pending(s, who.username)
+        mentions = mentions_of(s, who.username)
     mine = [p for p in waiting if p.can_act]
     return render(
         request,
@@ -289,6 +291,7 @@ def my_approvals(request: Request, who: Viewer) -> HTMLResponse:
         who,
         mine=mine,
         others=len(waiting) - len(mine),
+        mentions=mentions,
         flash=request.query_params.get("flash", "")[:200],
     )
 

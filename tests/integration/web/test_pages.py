@@ -116,6 +116,11 @@ def test_comments_keep_mentions_and_markup_as_text(web: WebStore) -> None:
     page = otto.client.get(f"/deductions/{did}").text
     assert "(mentions @mia)" in page
     assert "&lt;b&gt;now&lt;/b&gt;" in page
+    inbox = web.login("mia").client.get("/approvals").text
+    assert "1 mention of you" in inbox
+    assert "otto on" in inbox
+    assert "please look &lt;b&gt;now&lt;/b&gt;" in inbox
+    assert "Nobody mentioned you." in web.login("dora").client.get("/approvals").text
 
 
 def test_disputes_page_lists_open_disputes(web: WebStore) -> None:
