@@ -23,7 +23,7 @@ lint: setup
 
 setup: $(STAMP) vendor
 
-# htmx for the web app, pinned version and digest (scripts/vendor_web.sh).
+# htmx and pdf.js for the web app, pinned versions and digests (scripts/vendor_web.sh).
 vendor:
 	@bash scripts/vendor_web.sh
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -84,6 +85,8 @@ class Shots:
         self.dirs = [tmp / "screenshots", ARTIFACTS]
         for d in self.dirs:
             d.mkdir(parents=True, exist_ok=True)
+            for old in d.glob("*.png"):  # this run's pictures only
+                old.unlink()
         self.n = 0
 
     async def __call__(self, page: Page, name: str) -> None:
@@ -198,6 +201,12 @@ async def test_analyst_and_approvers_day(
             await shots(page, "fetch-done")
             await page.get_by_role("link", name="Reload to see the documents").click()
             await expect(page.get_by_role("heading", name="Documents")).to_be_visible()
+            # the backup read in the page: pdf.js (vendored, served by the app) draws it
+            pdf = page.locator(".pdf[data-rendered]").first
+            await expect(pdf).to_have_attribute("data-rendered", re.compile(r"^\d+$"))
+            await expect(pdf.get_by_role("img", name=re.compile(r"^page 1 of"))).to_be_visible()
+            await pdf.scroll_into_view_if_needed()
+            await shots(page, "pdf-in-page")
 
             await page.get_by_label("Comment").fill("@mia the POD is signed clean <b>really</b>")
             await page.get_by_role("button", name="Add comment").click()
@@ -220,6 +229,9 @@ async def test_analyst_and_approvers_day(
             # --- an approver above whose limit the claim is
             await _login(page, base, "mia")
             await page.get_by_role("link", name="My approvals").click()
+            await expect(page.get_by_text("1 mention of you")).to_be_visible()
+            mention = page.locator(".comment", has_text="the POD is signed clean")
+            await expect(mention.get_by_role("link", name=f":{target.external_id}")).to_be_visible()
             row = page.locator("tr", has_text=f":{target.external_id}")
             await expect(row.get_by_text("approval limit")).to_be_visible()
             await shots(page, "approvals-over-limit")
