@@ -168,6 +168,8 @@ def propose(
     if kind == "split" and accept_amount is None:
         raise ApprovalError("a split needs the amount accepted")
     credit_kind = credit_kind or "credit_memo"
+    if proposed_by not in repo.user_roles(session, [proposed_by]):
+        raise ApprovalError(f"{proposed_by} is not an active user and may not propose")
     ded = session.get(Deduction, deduction_id)
     if ded is None:
         raise ApprovalError(f"no deduction {deduction_id}")
@@ -367,10 +369,19 @@ def delegate(
     ends_at: datetime,
     created_by: str,
 ) -> None:
+    """``delegate_to`` may approve in ``delegator``'s place from ``starts_at`` to
+    ``ends_at``; both must be active users, and the delegation must end in the
+    future (checked here, for every face)."""
     if delegator == delegate_to:
         raise ApprovalError("a delegation needs two people")
+    if ends_at <= utcnow():
+        raise ApprovalError("the delegation ends in the past: it would never apply")
     if ends_at <= starts_at:
         raise ApprovalError("a delegation ends after it starts")
+    active = repo.user_roles(session, [delegator, delegate_to])
+    for who in (delegator, delegate_to):
+        if who not in active:
+            raise ApprovalError(f"{who} is not an active user")
     row = repo.add_delegation(session, delegator, delegate_to, starts_at, ends_at, created_by)
     audit.append(
         session,

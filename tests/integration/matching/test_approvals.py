@@ -214,3 +214,18 @@ def test_rejecting_is_not_limited_and_limits_can_be_lifted(db: Db) -> None:
         assert approvals_repo.get_user(s, "mia").approval_limit is None  # type: ignore[union-attr]
         with pytest.raises(ApprovalError, match="access must be one of"):
             approvals.set_access(s, "mia", "root", access="boss")
+
+
+def test_proposers_and_delegates_are_active_users_and_delegations_end_later(db: Db) -> None:
+    ids = _setup(db, {"one": "100.00"})
+    now = utcnow()
+    with db.sessions() as s, s.begin():
+        with pytest.raises(ApprovalError, match="eve is not an active user"):
+            approvals.propose(s, ids["one"], "accept", "eve")
+        with pytest.raises(ApprovalError, match="zed is not an active user"):
+            approvals.delegate(s, "mia", "zed", now, now + timedelta(days=2), "mia")
+        with pytest.raises(ApprovalError, match="in the past"):
+            approvals.delegate(
+                s, "mia", "bob", now - timedelta(days=9), now - timedelta(days=1), "mia"
+            )
+        approvals.delegate(s, "mia", "bob", now, now + timedelta(days=2), "mia")
