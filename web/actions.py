@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -11,7 +12,7 @@ from sqlalchemy import select
 from matching import approvals
 from scheduler import ondemand
 from store.db import transaction
-from store.models import Deduction, RetrievalRequest
+from store.models import Deduction, RetrievalRequest, utcnow
 from store.queries.detail import UnknownRef, deduction_detail
 from web.config import WebConfig
 from web.problems import Problem, not_found
@@ -64,6 +65,18 @@ def decide(config: WebConfig, decision_id: int, who: str, *, approve: bool, note
         raise refused(exc) from None
 
 
+def delegate(config: WebConfig, who: str, to: str, until: date) -> tuple[datetime, datetime]:
+    """``to`` approves in ``who``'s place from now to the end of ``until`` (UTC)."""
+    start = utcnow()
+    end = datetime.combine(until, time(0), tzinfo=UTC) + timedelta(days=1)
+    try:
+        with transaction(config.db) as s:
+            approvals.delegate(s, who, to.strip()[:128], start, end, who)
+    except approvals.ApprovalError as exc:
+        raise refused(exc) from None
+    return start, end
+
+
 def comment(config: WebConfig, deduction_id: int, who: str, body: str) -> list[str]:
     if len(body) > MAX_COMMENT:
         raise Problem(400, "Bad request", f"a comment has at most {MAX_COMMENT} characters")
@@ -97,4 +110,13 @@ def retrievals(config: WebConfig, ids: list[int]) -> list[RetrievalRequest]:
     return rows
 
 
-__all__ = ["comment", "decide", "detail", "fetch_now", "propose", "refused", "retrievals"]
+__all__ = [
+    "comment",
+    "decide",
+    "delegate",
+    "detail",
+    "fetch_now",
+    "propose",
+    "refused",
+    "retrievals",
+]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -55,6 +56,11 @@ class ProposalIn(BaseModel):
 
 class DecisionIn(BaseModel):
     note: str = Field("", max_length=2000)
+
+
+class DelegationIn(BaseModel):
+    to: str = Field(..., min_length=1, max_length=128, description="who approves in my place")
+    until: date = Field(..., description="last day (UTC, inclusive)")
 
 
 class CommentIn(BaseModel):
@@ -160,6 +166,12 @@ def reject(request: Request, decision_id: int, body: DecisionIn, who: Approver) 
         _config(request), decision_id, who.username, approve=False, note=body.note
     )
     return _json({"decision": decision_id, "status": status})
+
+
+@router.post("/delegations", status_code=201, summary="Let someone approve in my place")
+def delegate(request: Request, body: DelegationIn, who: Approver) -> Response:
+    start, end = actions.delegate(_config(request), who.username, body.to, body.until)
+    return _json({"delegate": body.to, "from": start, "until": end}, 201)
 
 
 @router.get("/disputes", summary="Disputes (open ones unless all=true)")

@@ -4,9 +4,10 @@ hands the work to ``web.actions`` or a shared query; none holds a rule."""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -322,6 +323,21 @@ def reject(
     note: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     return _decide(request, who, decision_id, note, False)
+
+
+@router.post("/approvals/delegate")
+def delegate(
+    request: Request,
+    who: Approver,
+    to: Annotated[str, Form(max_length=128)],
+    until: Annotated[str, Form(max_length=10)],
+) -> Response:
+    try:
+        last_day = date.fromisoformat(until.strip())
+    except ValueError:
+        raise Problem(400, "Bad request", "until: a day as YYYY-MM-DD") from None
+    actions.delegate(_config(request), who.username, to, last_day)
+    return _back(f"/approvals?flash={quote_plus(f'{to} stands in for you until {last_day}')}")
 
 
 # --------------------------------------------------------------------------- disputes

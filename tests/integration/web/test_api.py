@@ -26,6 +26,7 @@ def test_openapi_schema_names_every_route_with_problem_errors(web: WebStore) -> 
         "/api/v1/approvals",
         "/api/v1/decisions/{decision_id}/approve",
         "/api/v1/decisions/{decision_id}/reject",
+        "/api/v1/delegations",
         "/api/v1/disputes",
     }
     for path, ops in paths.items():

@@ -127,3 +127,19 @@ def test_disputes_page_lists_open_disputes(web: WebStore) -> None:
     ana = web.login("ana")
     page = ana.client.get("/disputes").text
     assert "No disputes." in page
+
+
+def test_an_approver_delegates_and_the_stand_in_sees_the_work(web: WebStore) -> None:
+    ana = web.login("ana")
+    big = web.ids["CB-2002"]  # 4000.00: one manager step
+    ana.post(f"/deductions/{big}/propose", {"kind": "dispute"})
+    dora = web.login("dora")
+    r = dora.post("/approvals/delegate", {"to": "nobody", "until": "2999-12-31"})
+    assert r.status_code == 409
+    assert "nobody is not an active user" in r.text
+    r = dora.post("/approvals/delegate", {"to": "otto", "until": "2999-12-31"})
+    assert r.status_code == 303
+    assert "otto+stands+in+for+you" in r.headers["location"]
+    otto_pending = web.login("otto").client.get("/approvals").text
+    assert "megamart:CB-2002" in otto_pending  # an analyst rank, standing in for a director
+    assert "for dora" in otto_pending

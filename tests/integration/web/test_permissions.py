@@ -25,16 +25,25 @@ ROUTES: list[tuple[str, str, str, str, dict[str, Any]]] = [
     ("POST", "/deductions/{d}/fetch", "fetch", "form", {}),
     ("POST", "/approvals/{dec}/approve", "approve", "form", {"note": "ok"}),
     ("POST", "/approvals/{dec}/reject", "approve", "form", {"note": "no"}),
+    ("POST", "/approvals/delegate", "approve", "form", {"to": "root", "until": "2999-01-01"}),
     ("POST", "/api/v1/deductions/{d}/proposals", "propose", "json", {"kind": "accept"}),
     ("POST", "/api/v1/deductions/{d}/comments", "comment", "json", {"body": "looked"}),
     ("POST", "/api/v1/deductions/{d}/retrievals", "fetch", "json", {}),
     ("POST", "/api/v1/decisions/{dec}/approve", "approve", "json", {"note": "ok"}),
     ("POST", "/api/v1/decisions/{dec}/reject", "approve", "json", {"note": "no"}),
+    ("POST", "/api/v1/delegations", "approve", "json", {"to": "ana", "until": "2999-01-01"}),
 ]
 PUBLIC = {("POST", "/login"), ("POST", "/logout")}
 """Logging in needs no role; logging out is every signed-in person's (auth tests)."""
 
-TABLES = ("decisions", "decision_steps", "deduction_comments", "retrieval_requests", "audit_log")
+TABLES = (
+    "decisions",
+    "decision_steps",
+    "deduction_comments",
+    "retrieval_requests",
+    "delegations",
+    "audit_log",
+)
 
 
 def _snapshot(web: WebStore) -> dict[str, list[Any]]:
