@@ -9,10 +9,11 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from dispute_filing.handoff import NotReleasable, release
 from matching import approvals
 from scheduler import ondemand
 from store.db import transaction
-from store.models import Deduction, RetrievalRequest, utcnow
+from store.models import Deduction, Dispute, RetrievalRequest, utcnow
 from store.queries.detail import UnknownRef, deduction_detail
 from web.config import WebConfig
 from web.problems import Problem, not_found
@@ -77,6 +78,18 @@ def delegate(config: WebConfig, who: str, to: str, until: date) -> tuple[datetim
     return start, end
 
 
+def release_dispute(config: WebConfig, dispute_id: int, who: str, *, override_window: bool) -> None:
+    """A person's "file this one" (``dispute_filing.handoff.release`` decides)."""
+    with transaction(config.db) as s:
+        dispute = s.get(Dispute, dispute_id)
+        if dispute is None:
+            raise not_found(f"no dispute {dispute_id}")
+        try:
+            release(s, dispute, who, config.today(), override_window=override_window)
+        except NotReleasable as exc:
+            raise refused(exc) from None
+
+
 def comment(config: WebConfig, deduction_id: int, who: str, body: str) -> list[str]:
     if len(body) > MAX_COMMENT:
         raise Problem(400, "Bad request", f"a comment has at most {MAX_COMMENT} characters")
@@ -118,5 +131,6 @@ __all__ = [
     "fetch_now",
     "propose",
     "refused",
+    "release_dispute",
     "retrievals",
 ]

@@ -36,6 +36,7 @@ Proposer = Annotated[Principal, Depends(require("propose"))]
 Approver = Annotated[Principal, Depends(require("approve"))]
 Commenter = Annotated[Principal, Depends(require("comment"))]
 Fetcher = Annotated[Principal, Depends(require("fetch"))]
+Releaser = Annotated[Principal, Depends(require("release"))]
 
 
 def _config(request: Request) -> WebConfig:
@@ -61,6 +62,10 @@ class DecisionIn(BaseModel):
 class DelegationIn(BaseModel):
     to: str = Field(..., min_length=1, max_length=128, description="who approves in my place")
     until: date = Field(..., description="last day (UTC, inclusive)")
+
+
+class ReleaseIn(BaseModel):
+    override_window: bool = Field(False, description="file although the window closed (audited)")
 
 
 class CommentIn(BaseModel):
@@ -179,6 +184,14 @@ def disputes(request: Request, who: Viewer, all: bool = False) -> Response:
     with _config(request).db() as s:
         rows = list_disputes(s, open_only=not all)
     return _json({"items": [{"ref": r.ref, "open": r.open, **asdict(r)} for r in rows]})
+
+
+@router.post("/disputes/{dispute_id}/release", summary="File a dispute that waits for a person")
+def release(request: Request, dispute_id: int, body: ReleaseIn, who: Releaser) -> Response:
+    actions.release_dispute(
+        _config(request), dispute_id, who.username, override_window=body.override_window
+    )
+    return _json({"dispute": dispute_id, "status": "queued"})
 
 
 __all__ = ["router"]

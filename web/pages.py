@@ -37,6 +37,7 @@ Proposer = Annotated[Principal, Depends(require("propose"))]
 Approver = Annotated[Principal, Depends(require("approve"))]
 Commenter = Annotated[Principal, Depends(require("comment"))]
 Fetcher = Annotated[Principal, Depends(require("fetch"))]
+Releaser = Annotated[Principal, Depends(require("release"))]
 CsrfField = Annotated[str, Form(alias="csrf_token")]
 
 
@@ -343,12 +344,33 @@ def delegate(
 # --------------------------------------------------------------------------- disputes
 
 
+@router.post("/disputes/{dispute_id}/release")
+def release_dispute(
+    request: Request,
+    dispute_id: int,
+    who: Releaser,
+    override_window: Annotated[bool, Form()] = False,
+) -> Response:
+    actions.release_dispute(
+        _config(request), dispute_id, who.username, override_window=override_window
+    )
+    return _back(f"/disputes?flash=dispute+{dispute_id}+queued+for+filing")
+
+
 @router.get("/disputes", response_class=HTMLResponse)
 def disputes(request: Request, who: Viewer, show: str = "open") -> HTMLResponse:
     config = _config(request)
     with config.db() as s:
         rows = list_disputes(s, open_only=show != "all")
-    return render(request, "disputes.html", who, rows=rows, today=config.today(), show=show)
+    return render(
+        request,
+        "disputes.html",
+        who,
+        rows=rows,
+        today=config.today(),
+        show=show,
+        flash=request.query_params.get("flash", "")[:200],
+    )
 
 
 __all__ = ["router"]

@@ -14,8 +14,10 @@ ACTIONS: dict[str, frozenset[str]] = {
     "propose": frozenset({"analyst", "admin"}),
     "approve": frozenset({"approver", "admin"}),
     "fetch": frozenset({"analyst", "ops", "admin"}),
+    "release": frozenset({"approver", "admin"}),
 }
-"""action -> the access roles allowed it. ``approve`` covers rejecting too."""
+"""action -> the access roles allowed it. ``approve`` covers rejecting and
+delegating; ``release`` files a dispute the filing policy left for a person."""
 
 
 def allowed(access: str, action: str) -> bool:

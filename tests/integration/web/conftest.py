@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from credentials.passwords import hash_password
@@ -108,6 +109,23 @@ def make_store(tmp_path: Path, **config: Any) -> WebStore:
             documents.link(s, res.id, LinkRole.backup, deduction_id=store.ids["CB-3003"])
             store.documents[key] = res.id
     return store
+
+
+def waiting_dispute(s: Session, deduction_id: int) -> int:
+    """An approved dispute the filing policy leaves for a person (awaiting_person):
+    proposed by "prop", approved by "ana" (an analyst step: under 1,000)."""
+    from dispute_filing.handoff import queue_approved_disputes
+    from dispute_filing.policy import AutoFileRule, FilingPolicy
+    from store.models import Dispute
+
+    if approvals_repo.get_user(s, "prop") is None:
+        approvals.add_user(s, "prop", "analyst", "test")
+    decision = approvals.propose(s, deduction_id, "dispute", "prop")
+    approvals.act(s, decision.id, "ana", approve=True, today=TODAY)
+    queue_approved_disputes(s, FilingPolicy(rules=(AutoFileRule(action="person"),)), TODAY)
+    return int(
+        s.execute(select(Dispute.id).where(Dispute.deduction_id == deduction_id)).scalar_one()
+    )
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ from __future__ import annotations
 import html
 import re
 
-from tests.integration.web.conftest import HOSTILE_MEMO, WebStore
+from store.db import transaction
+from tests.integration.web.conftest import HOSTILE_MEMO, WebStore, waiting_dispute
 from web.rendering import reveal
 
 
@@ -123,10 +124,22 @@ def test_comments_keep_mentions_and_markup_as_text(web: WebStore) -> None:
     assert "Nobody mentioned you." in web.login("dora").client.get("/approvals").text
 
 
-def test_disputes_page_lists_open_disputes(web: WebStore) -> None:
+def test_disputes_page_lists_open_disputes_and_an_approver_files_one(web: WebStore) -> None:
     ana = web.login("ana")
+    assert "No disputes." in ana.client.get("/disputes").text
+    with transaction(web.db) as s:
+        disp = waiting_dispute(s, web.ids["CB-3003"])
     page = ana.client.get("/disputes").text
-    assert "No disputes." in page
+    assert "megamart:CB-3003" in page
+    assert "awaiting_person" in page
+    assert "waits for an approver" in page  # an analyst may not release it
+    dora = web.login("dora")
+    assert f'action="/disputes/{disp}/release"' in dora.client.get("/disputes").text
+    r = dora.post(f"/disputes/{disp}/release")
+    assert r.status_code == 303
+    after = dora.client.get(r.headers["location"]).text
+    assert "queued for filing" in after
+    assert '<td class="text">queued</td>' in after
 
 
 def test_an_approver_delegates_and_the_stand_in_sees_the_work(web: WebStore) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from matching import approvals
 from store.db import transaction
 from store.repositories import approvals as approvals_repo
-from tests.integration.web.conftest import PEOPLE, WebStore, make_store
+from tests.integration.web.conftest import PEOPLE, WebStore, make_store, waiting_dispute
 from web import api, pages
 from web.permissions import allowed
 
@@ -26,12 +26,14 @@ ROUTES: list[tuple[str, str, str, str, dict[str, Any]]] = [
     ("POST", "/approvals/{dec}/approve", "approve", "form", {"note": "ok"}),
     ("POST", "/approvals/{dec}/reject", "approve", "form", {"note": "no"}),
     ("POST", "/approvals/delegate", "approve", "form", {"to": "root", "until": "2999-01-01"}),
+    ("POST", "/disputes/{disp}/release", "release", "form", {}),
     ("POST", "/api/v1/deductions/{d}/proposals", "propose", "json", {"kind": "accept"}),
     ("POST", "/api/v1/deductions/{d}/comments", "comment", "json", {"body": "looked"}),
     ("POST", "/api/v1/deductions/{d}/retrievals", "fetch", "json", {}),
     ("POST", "/api/v1/decisions/{dec}/approve", "approve", "json", {"note": "ok"}),
     ("POST", "/api/v1/decisions/{dec}/reject", "approve", "json", {"note": "no"}),
     ("POST", "/api/v1/delegations", "approve", "json", {"to": "ana", "until": "2999-01-01"}),
+    ("POST", "/api/v1/disputes/{disp}/release", "release", "json", {}),
 ]
 PUBLIC = {("POST", "/login"), ("POST", "/logout")}
 """Logging in needs no role; logging out is every signed-in person's (auth tests)."""
@@ -42,6 +44,7 @@ TABLES = (
     "deduction_comments",
     "retrieval_requests",
     "delegations",
+    "disputes",
     "audit_log",
 )
 
@@ -60,10 +63,12 @@ def test_the_table_names_every_state_changing_route() -> None:
         for method in getattr(route, "methods", set())
         if method not in ("GET", "HEAD", "OPTIONS")
     }
-    named = {
-        (m, p.replace("{d}", "{deduction_id}").replace("{dec}", "{decision_id}"))
-        for m, p, *_ in ROUTES
-    }
+    names = {"{d}": "{deduction_id}", "{dec}": "{decision_id}", "{disp}": "{dispute_id}"}
+    named = set()
+    for method, path, *_ in ROUTES:
+        for short, full in names.items():
+            path = path.replace(short, full)
+        named.add((method, path))
     assert changing - PUBLIC == named
 
 
@@ -77,6 +82,7 @@ def test_every_role_on_every_state_changing_route(tmp_path: Path, username: str,
         # a pending decision nobody here proposed: 250.00, one analyst step
         dec = approvals.propose(s, web.ids["CB-1001"], "accept", "prop").id
         token = approvals_repo.create_api_token(s, username, "test")
+        disp = waiting_dispute(s, web.ids["CB-3003"])
     target = web.ids["CB-2002"]
     if via == "session":
         who = web.login(username)
@@ -86,7 +92,7 @@ def test_every_role_on_every_state_changing_route(tmp_path: Path, username: str,
     forbidden = [r for r in ROUTES if not allowed(access, r[2])]
     permitted = [r for r in ROUTES if allowed(access, r[2])]
     for method, path, action, kind, body in forbidden + permitted:
-        url = path.format(d=target, dec=dec)
+        url = path.format(d=target, dec=dec, disp=disp)
         before = _snapshot(web)
         if kind == "form":
             r = client.request(method, url, data={"csrf_token": csrf, **body}, headers=headers)
