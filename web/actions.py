@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from urllib.parse import urlencode
 
 from sqlalchemy import select
+from starlette.datastructures import QueryParams
 
 from dispute_filing.handoff import NotReleasable, release
 from matching import approvals
@@ -15,7 +17,9 @@ from scheduler import ondemand
 from store.db import transaction
 from store.models import Deduction, Dispute, RetrievalRequest, utcnow
 from store.queries.detail import UnknownRef, deduction_detail
+from store.repositories import saved_filters
 from web.config import WebConfig
+from web.forms import FILTER_KEYS, worklist_query
 from web.problems import Problem, not_found
 
 MAX_NOTE = 2_000
@@ -90,6 +94,28 @@ def release_dispute(config: WebConfig, dispute_id: int, who: str, *, override_wi
             raise refused(exc) from None
 
 
+def save_filter(config: WebConfig, who: str, name: str, query: str) -> None:
+    """Keep a worklist query under a name for ``who`` (only the worklist's own
+    parameters, and only a query the worklist accepts)."""
+    params = QueryParams(query)
+    kept = [(k, v) for k, v in params.multi_items() if k in (*FILTER_KEYS, "sort", "page_size")]
+    worklist_query(QueryParams(kept), config.today(), config.page_size)  # 400 when bad
+    name = " ".join(name.split())[:100]
+    if not name:
+        raise Problem(400, "Bad request", "a saved filter needs a name")
+    with transaction(config.db) as s:
+        existing = {f.name for f in saved_filters.list_for(s, who)}
+        if name not in existing and len(existing) >= saved_filters.MAX_PER_USER:
+            raise Problem(409, "Refused", f"at most {saved_filters.MAX_PER_USER} saved filters")
+        saved_filters.save(s, who, name, urlencode(kept))
+
+
+def remove_filter(config: WebConfig, who: str, filter_id: int) -> None:
+    with transaction(config.db) as s:
+        if not saved_filters.remove(s, who, filter_id):
+            raise not_found(f"you have no saved filter {filter_id}")
+
+
 def comment(config: WebConfig, deduction_id: int, who: str, body: str) -> list[str]:
     if len(body) > MAX_COMMENT:
         raise Problem(400, "Bad request", f"a comment has at most {MAX_COMMENT} characters")
@@ -132,5 +158,7 @@ __all__ = [
     "propose",
     "refused",
     "release_dispute",
+    "remove_filter",
     "retrievals",
+    "save_filter",
 ]

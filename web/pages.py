@@ -21,6 +21,7 @@ from store.models import Document
 from store.queries.disputes import list_disputes
 from store.queries.inbox import mentions_of
 from store.queries.worklist import NO_VERDICT, SORT_KEYS, list_deductions
+from store.repositories import saved_filters
 from web import actions
 from web import auth as web_auth
 from web.auth import LoginLimiter, LoginRefused, Principal, require
@@ -151,6 +152,8 @@ def worklist(request: Request, who: Viewer) -> HTMLResponse:
     except Problem as exc:
         error, page = exc.detail, None
     kept = [(k, v) for k, v in params.multi_items() if k in (*FILTER_KEYS, "sort", "page_size")]
+    with config.db() as s:
+        saved = saved_filters.list_for(s, who.username)
 
     def link(**changes: object) -> str:
         items = [(k, v) for k, v in kept if k not in changes]
@@ -169,7 +172,26 @@ def worklist(request: Request, who: Viewer) -> HTMLResponse:
         sort_keys=SORT_KEYS,
         categories=list(Category.__members__),
         validities=[*VALIDITIES, NO_VERDICT],
+        saved=saved,
+        current_query=urlencode(kept),
     )
+
+
+@router.post("/worklist/filters")
+def save_filter(
+    request: Request,
+    who: Viewer,
+    name: Annotated[str, Form(max_length=100)],
+    query: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    actions.save_filter(_config(request), who.username, name, query)
+    return _back(f"/worklist?{query}" if query else "/worklist")
+
+
+@router.post("/worklist/filters/{filter_id}/delete")
+def remove_filter(request: Request, filter_id: int, who: Viewer) -> Response:
+    actions.remove_filter(_config(request), who.username, filter_id)
+    return _back("/worklist")
 
 
 # --------------------------------------------------------------------------- deduction

@@ -30,6 +30,7 @@ from store.models.approvals import (
     DeductionComment,
     Delegation,
     ExportBatch,
+    SavedFilter,
     User,
     WebSession,
 )
@@ -87,6 +88,7 @@ __all__ = [
     "RemittanceAdjustment",
     "RemittanceLine",
     "RetrievalRequest",
+    "SavedFilter",
     "Shipment",
     "UTCDateTime",
     "User",

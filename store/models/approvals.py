@@ -67,6 +67,20 @@ class WebSession(Base):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class SavedFilter(Base):
+    """A worklist filter a person named: ``query`` is the worklist URL's query
+    string (the same parameters the page and the API take)."""
+
+    __tablename__ = "saved_filters"
+    __table_args__ = (UniqueConstraint("username", "name"),)
+
+    id: Mapped[int] = id_column()
+    username: Mapped[str] = mapped_column(String(128), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    query: Mapped[str] = mapped_column(String(2000))
+    created_at: Mapped[datetime] = created_column()
+
+
 class ApiToken(Base):
     """A bearer token for scripts using /api/v1; only its SHA-256 is stored."""
 

@@ -1,6 +1,7 @@
 """web access: users get an access role (analyst, approver, ops, admin), an
 approval limit, an argon2 password hash and a login lock-out; the web app's
-server-side sessions and the API's bearer tokens (hashes only) get tables.
+server-side sessions, the API's bearer tokens (hashes only) and each person's
+saved worklist filters get tables.
 
 Revision ID: 0010
 Revises: 0009
@@ -57,9 +58,22 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash", name=op.f("uq_api_tokens_token_hash")),
     )
     op.create_index(op.f("ix_api_tokens_username"), "api_tokens", ["username"])
+    op.create_table(
+        "saved_filters",
+        sa.Column("id", BIGID, autoincrement=True, nullable=False),
+        sa.Column("username", sa.String(length=128), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("query", sa.String(length=2000), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_saved_filters")),
+        sa.UniqueConstraint("username", "name", name=op.f("uq_saved_filters_username_name")),
+    )
+    op.create_index(op.f("ix_saved_filters_username"), "saved_filters", ["username"])
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_saved_filters_username"), table_name="saved_filters")
+    op.drop_table("saved_filters")
     op.drop_index(op.f("ix_api_tokens_username"), table_name="api_tokens")
     op.drop_table("api_tokens")
     op.drop_index(op.f("ix_web_sessions_username"), table_name="web_sessions")

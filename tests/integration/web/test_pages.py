@@ -156,3 +156,21 @@ def test_an_approver_delegates_and_the_stand_in_sees_the_work(web: WebStore) -> 
     otto_pending = web.login("otto").client.get("/approvals").text
     assert "megamart:CB-2002" in otto_pending  # an analyst rank, standing in for a director
     assert "for dora" in otto_pending
+
+
+def test_saved_filters_are_each_persons_own(web: WebStore) -> None:
+    ana = web.login("ana")
+    page = ana.client.get("/worklist?min_amount=1000&sort=-amount").text
+    assert 'value="min_amount=1000&amp;sort=-amount"' in page
+    r = ana.post("/worklist/filters", {"name": "big ones", "query": "min_amount=1000&sort=-amount"})
+    assert r.status_code == 303
+    page = ana.client.get("/worklist").text
+    assert '<a href="/worklist?min_amount=1000&amp;sort=-amount">big ones</a>' in page
+    bad = ana.post("/worklist/filters", {"name": "broken", "query": "min_amount=lots"})
+    assert bad.status_code == 400
+    mia = web.login("mia")
+    assert "big ones" not in mia.client.get("/worklist").text
+    filter_id = int(re.search(r"/worklist/filters/(\d+)/delete", page).group(1))
+    assert mia.post(f"/worklist/filters/{filter_id}/delete").status_code == 404
+    assert ana.post(f"/worklist/filters/{filter_id}/delete").status_code == 303
+    assert "big ones" not in ana.client.get("/worklist").text

@@ -27,6 +27,8 @@ ROUTES: list[tuple[str, str, str, str, dict[str, Any]]] = [
     ("POST", "/approvals/{dec}/reject", "approve", "form", {"note": "no"}),
     ("POST", "/approvals/delegate", "approve", "form", {"to": "root", "until": "2999-01-01"}),
     ("POST", "/disputes/{disp}/release", "release", "form", {}),
+    ("POST", "/worklist/filters", "view", "form", {"name": "mine", "query": "q=CB"}),
+    ("POST", "/worklist/filters/{flt}/delete", "view", "form", {}),
     ("POST", "/api/v1/deductions/{d}/proposals", "propose", "json", {"kind": "accept"}),
     ("POST", "/api/v1/deductions/{d}/comments", "comment", "json", {"body": "looked"}),
     ("POST", "/api/v1/deductions/{d}/retrievals", "fetch", "json", {}),
@@ -63,7 +65,12 @@ def test_the_table_names_every_state_changing_route() -> None:
         for method in getattr(route, "methods", set())
         if method not in ("GET", "HEAD", "OPTIONS")
     }
-    names = {"{d}": "{deduction_id}", "{dec}": "{decision_id}", "{disp}": "{dispute_id}"}
+    names = {
+        "{d}": "{deduction_id}",
+        "{dec}": "{decision_id}",
+        "{disp}": "{dispute_id}",
+        "{flt}": "{filter_id}",
+    }
     named = set()
     for method, path, *_ in ROUTES:
         for short, full in names.items():
@@ -92,7 +99,7 @@ def test_every_role_on_every_state_changing_route(tmp_path: Path, username: str,
     forbidden = [r for r in ROUTES if not allowed(access, r[2])]
     permitted = [r for r in ROUTES if allowed(access, r[2])]
     for method, path, action, kind, body in forbidden + permitted:
-        url = path.format(d=target, dec=dec, disp=disp)
+        url = path.format(d=target, dec=dec, disp=disp, flt=1)
         before = _snapshot(web)
         if kind == "form":
             r = client.request(method, url, data={"csrf_token": csrf, **body}, headers=headers)
