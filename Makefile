@@ -15,11 +15,14 @@ demo: setup browser
 test: setup browser services
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/mypy
+	FLEET_TEST_REQUIRE_ALL=1 $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 setup: $(STAMP) vendor
 

@@ -18,10 +18,16 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import structlog
-from playwright.async_api import Browser, BrowserContext, Playwright, async_playwright
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Playwright,
+    StorageState,
+    async_playwright,
+)
 
 from bots.options import BrowserOptions
 
@@ -134,7 +140,8 @@ class BrowserPool:
         async with self._slots:
             ctx = await self._browser.new_context(
                 accept_downloads=True,
-                storage_state=storage_state,  # type: ignore[arg-type]
+                # what ctx.storage_state() gave the session vault, read back
+                storage_state=cast(StorageState | None, storage_state),
                 locale="en-US",
                 timezone_id="America/Chicago",
                 viewport={"width": 1280, "height": 900},

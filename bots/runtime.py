@@ -233,7 +233,7 @@ class FleetRuntime:
                     base_url=self.portal_urls[job.portal],
                     context=ctx,
                     credentials=self.portal_credentials(job.portal, job.account),
-                    throttle=throttle,  # type: ignore[arg-type]
+                    throttle=throttle,
                 ),
             )
             ctx.on("request", lambda _req: jc.counts.update(("requests",)))
@@ -272,7 +272,7 @@ class FleetRuntime:
                         await ctx.tracing.stop()  # a good run keeps no trace
                 if jc.session.logged_in and status is not RunStatus.failed:
                     with contextlib.suppress(Exception):
-                        self.session_states.save(job.portal, job.account, await ctx.storage_state())  # type: ignore[arg-type]
+                        self.session_states.save(job.portal, job.account, await ctx.storage_state())
             result.counts = jc.counts
             result.needs_human = jc.needs_human
         await asyncio.to_thread(self._finish, run_id, result, status, error_class)

@@ -184,7 +184,8 @@ def open_cryptfile(path: Path, key: Secret) -> KeyringBackend:
             f"cannot unlock the encrypted keyring {path}: the key from {ENV_KEY_FILE} "
             f"or {ENV_PASSWORD} is not the one it was created with"
         ) from None
-    return kr
+    backend: KeyringBackend = kr
+    return backend
 
 
 def _cryptfile_for(data_dir: Path, env: Mapping[str, str]) -> KeyringBackend | None:

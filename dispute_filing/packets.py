@@ -81,11 +81,13 @@ def queue_dispute(
 def build_packet(session: Session, vault: DocumentVault, dispute: Dispute) -> DisputePacket:
     d = session.get(Deduction, dispute.deduction_id)
     assert d is not None
-    evidence = session.execute(
-        select(Document.sha256, Document.original_filename, DocumentLink.role)
-        .join(DocumentLink, DocumentLink.document_id == Document.id)
-        .where(DocumentLink.deduction_id == d.id, Document.media_type == "application/pdf")
-    ).all()
+    evidence = list(
+        session.execute(
+            select(Document.sha256, Document.original_filename, DocumentLink.role)
+            .join(DocumentLink, DocumentLink.document_id == Document.id)
+            .where(DocumentLink.deduction_id == d.id, Document.media_type == "application/pdf")
+        ).all()
+    )
     rank = {role: i for i, role in enumerate(EVIDENCE_ORDER)}
     evidence.sort(
         key=lambda e: (rank.get(str(getattr(e.role, "value", e.role)), 99), e.original_filename)

@@ -21,6 +21,9 @@ Processor = Callable[[Any, str, dict[str, Any]], Any]
 _extra_processors: list[Processor] = []
 
 
+FLEET_HANDLER = "fleet"  # the name of the handlers set up here (replaced, never doubled)
+
+
 def add_processor(processor: Processor) -> None:
     """Register a processor (e.g. the secret scrubber) that runs before rendering.
 
@@ -57,7 +60,7 @@ def configure_logging(
     )
     root = logging.getLogger()
     for h in list(root.handlers):
-        if getattr(h, "_fleet", False):
+        if h.get_name() == FLEET_HANDLER:
             root.removeHandler(h)
     console = logging.StreamHandler(sys.stderr)
     console.setFormatter(
@@ -75,7 +78,7 @@ def configure_logging(
             ],
         )
     )
-    console._fleet = True  # type: ignore[attr-defined]
+    console.set_name(FLEET_HANDLER)
     root.addHandler(console)
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -91,7 +94,7 @@ def configure_logging(
                 ],
             )
         )
-        fh._fleet = True  # type: ignore[attr-defined]
+        fh.set_name(FLEET_HANDLER)
         root.addHandler(fh)
     root.setLevel(level.upper())
     for noisy in ("uvicorn.access", "httpx", "httpcore", "asyncio", "alembic"):

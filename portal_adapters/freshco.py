@@ -456,7 +456,7 @@ class FreshcoAdapter(RetailerAdapter):
             table.first, LIST_COLUMNS, portal=PORTAL, what=CLAIMS_TABLE, step=step
         )
         base = page.url
-        rows = [
+        rows: list[tuple[dict[str, str], str | None]] = [
             (r.cells, portal_url(session, r.links[COL_CLAIM], step=step, base=base))
             if COL_CLAIM in r.links
             else (r.cells, None)

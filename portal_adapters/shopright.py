@@ -49,7 +49,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Locator, Page, Response
+from playwright.async_api import FilePayload, Locator, Page, Response
 
 from portal_adapters.base import (
     AdapterSession,
@@ -342,9 +342,9 @@ class ShoprightAdapter(RetailerAdapter):
         await _next(page, wizard, 3, seen)
 
         if upload is not None:
-            name, data = upload
+            name, content = upload
             await wizard.get_by_label("Supporting document (PDF)", exact=True).set_input_files(
-                files=[{"name": name, "mimeType": "application/pdf", "buffer": data}]
+                files=[FilePayload(name=name, mimeType="application/pdf", buffer=content)]
             )
         await _next(page, wizard, 4, seen)
         # the document number is portal text: a plain has_text string, which

@@ -23,7 +23,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -110,6 +110,14 @@ def _tune_sqlite(engine: Engine) -> None:
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE touched (``Session.execute`` is typed as
+    returning any Result; a DML statement's is a CursorResult, which counts)."""
+    if not isinstance(result, CursorResult):
+        raise TypeError("rows_changed needs the result of an UPDATE or DELETE")
+    return int(result.rowcount or 0)
 
 
 def is_sqlite(bind: Engine | Session) -> bool:

@@ -508,12 +508,14 @@ def _group_csv(kind: Kind, rows: Iterator[tuple[int, dict[str, str]]]) -> Iterat
         try:
             if kind == "invoices":
                 lines = [x for x in (_invoice_line(r) for _, r in members) if x]
-                rec: BaseModel = _invoice({**first, "lines": [x.model_dump() for x in lines]})
+                rec: ErpInvoiceRecord | RemittanceRecord = _invoice(
+                    {**first, "lines": [x.model_dump() for x in lines]}
+                )
             else:
                 rec = _remittance_json({**first, "lines": _remittance_lines(members)})
             if len(members) > 1:  # every row's text is kept, not only the first's
-                rows = [{"line": ln, **r} for ln, r in members]
-                rec = rec.model_copy(update={"raw": {**rec.raw, "rows": rows}})  # type: ignore[attr-defined]
+                member_rows = [{"line": ln, **r} for ln, r in members]
+                rec = rec.model_copy(update={"raw": {**rec.raw, "rows": member_rows}})
             yield first_line, rec, None
         except (ValidationError, NormalizationError, KeyError, TypeError, ValueError) as exc:
             yield first_line, None, RowError(first_line, _explain(exc))

@@ -39,7 +39,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from records.schemas import DocumentRecord, ExtractionStatus
@@ -148,7 +148,7 @@ def _pending(
             mine = mine.where(Deduction.portal == portal)
         if account is not None:
             mine = mine.where(Deduction.account == account)
-        wanted = Document.id.in_(mine)
+        wanted: ColumnElement[bool] = Document.id.in_(mine)
         if portal is not None:  # a carrier's documents hang on its shipments
             carried = (
                 select(DocumentLink.document_id)

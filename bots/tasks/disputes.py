@@ -14,6 +14,7 @@ leave the job ``partial``, so ``fleet run`` and ``fleet health`` show them.
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 from sqlalchemy import select
 
@@ -30,7 +31,7 @@ from store.repositories import disputes as disputes_repo
 from store.repositories import runs as runs_repo
 
 
-def _disputes(jc: JobContext, statuses: tuple[str, ...] | None, *, filed: bool) -> list:  # type: ignore[type-arg]
+def _disputes(jc: JobContext, statuses: tuple[str, ...] | None, *, filed: bool) -> list:
     with jc.db() as s:
         q = (
             select(Dispute, Deduction.external_id)
@@ -99,7 +100,7 @@ async def file_dispute(jc: JobContext) -> None:
         stored, packet = await asyncio.to_thread(_start_attempt, jc, dispute, external_id)
         try:
             receipt = await jc.call(
-                lambda p=packet: adapter.file_dispute(jc.session, p), what="file_dispute"
+                partial(adapter.file_dispute, jc.session, packet), what="file_dispute"
             )
         except DisputeRejected as exc:
             dispute.attempts += 1
@@ -151,7 +152,7 @@ async def dispute_status(jc: JobContext) -> None:
     for dispute, external_id in await asyncio.to_thread(_disputes, jc, None, filed=True):
         try:
             report = await jc.call(
-                lambda e=external_id: adapter.dispute_status(jc.session, e),
+                partial(adapter.dispute_status, jc.session, external_id),
                 what="dispute_status",
             )
         except RecordInvalid as exc:  # this claim's page alone

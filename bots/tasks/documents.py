@@ -8,6 +8,7 @@ run killed after sees the ref and skips it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import structlog
@@ -60,7 +61,7 @@ def store_fetched(
     doc: FetchedDocument,
     *,
     source_ref: str,
-    deduction_ids: list[int] = (),  # type: ignore[assignment]
+    deduction_ids: Sequence[int] = (),
     shipment_id: int | None = None,
 ) -> int:
     """Store one fetched document (a ZIP: each member) and link it. Returns

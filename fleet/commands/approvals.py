@@ -153,7 +153,7 @@ def _chain(session: Session, decision_id: int) -> str:
         if st.status == "pending":
             parts.append(st.role)
         else:
-            who = st.actor + (f" for {st.on_behalf_of}" if st.on_behalf_of else "")
+            who = (st.actor or "?") + (f" for {st.on_behalf_of}" if st.on_behalf_of else "")
             parts.append(f"{st.role} ({st.status} by {who})")
     return " -> ".join(parts)
 
@@ -448,7 +448,7 @@ def propose(
                 note=note,
             )
             chain = _chain(s, decision.id)
-            data = {
+            data: dict[str, Any] = {
                 "decision": decision.id,
                 "deduction": _ref(ded.portal, ded.external_id),
                 "kind": kind,
@@ -752,7 +752,8 @@ def remind(
     for row in rows:
         out.print(
             f"reminded {row['role']}s: decision {row['decision']} "
-            f"({escape(row['deduction'])}), step {row['step']}, waiting {row['waiting_hours']}h",
+            f"({escape(str(row['deduction']))}), step {row['step']}, "
+            f"waiting {row['waiting_hours']}h",
             soft_wrap=True,
         )
     out.print(f"{len(rows)} reminder(s) sent (each step at most every {cfg.reminder_after_hours}h)")

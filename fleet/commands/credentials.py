@@ -21,12 +21,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from credentials.session_state import SessionStore
 
 from credentials.backends import KeyringConfigError
 from credentials.keyring_vault import (
@@ -126,7 +129,7 @@ def _vault() -> CredentialVault:
     return CredentialVault.open(_data_dir())
 
 
-def _sessions(vault: CredentialVault):  # type: ignore[no-untyped-def]
+def _sessions(vault: CredentialVault) -> SessionStore:
     from credentials.session_state import SessionStore
 
     return SessionStore(vault)

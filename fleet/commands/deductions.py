@@ -350,8 +350,8 @@ def _detail_dict(d: DeductionDetail, today: date) -> dict[str, Any]:
         dec["waiting_for"] = (
             None if waiting is None else {"level": waiting.level, "role": waiting.role}
         )
-    for disp, view in zip(data["disputes"], d.disputes, strict=True):
-        disp["won"] = view.won
+    for disp, dispute in zip(data["disputes"], d.disputes, strict=True):
+        disp["won"] = dispute.won
     data["as_of"] = today
     return data
 

@@ -142,7 +142,7 @@ async def run_demo(
 
     say = (console or Console(stderr=True)).print
     started = time.monotonic()
-    scenario = generate(seed, size)  # type: ignore[arg-type]
+    scenario = generate(seed, size)
     async with fleet_demo(scenario, data_dir, faults=faults, say=say) as demo:
         demo.on_result = lambda r: say(_line(r, time.monotonic() - started), highlight=False)
         world = demo.world.world
@@ -246,7 +246,7 @@ def _jobs(results: list[Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _bar(retrieval: dict[str, Any], verdicts: dict[str, Any], disputes: dict[str, Any]) -> dict:  # type: ignore[type-arg]
+def _bar(retrieval: dict[str, Any], verdicts: dict[str, Any], disputes: dict[str, Any]) -> dict:
     """The figures the demo must meet, each with its gap named."""
     d = retrieval["deductions"]
     return {

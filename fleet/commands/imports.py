@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.progress import Progress
 
 if TYPE_CHECKING:
-    from store.erp_import import ImportResult
+    from store.erp_import import ImportResult, Kind
     from store.x12_import import AdjustmentImport
 
 app = typer.Typer(
@@ -51,7 +51,7 @@ Retailer = Annotated[
 ]
 
 
-def _factory():  # type: ignore[no-untyped-def]
+def _factory():
     from fleet.config_loader import load_settings
     from store.db import init_db, session_factory
 
@@ -83,14 +83,14 @@ def _money(value: Decimal) -> str:
     return f"{value:,}"
 
 
-def _run(kind: str, path: Path, skip_bad: bool, rejects: Path | None) -> None:
+def _run(kind: Kind, path: Path, skip_bad: bool, rejects: Path | None) -> None:
     from store.erp_import import import_file
 
     result = _with_progress(
         f"importing {kind}",
         lambda factory, report: import_file(
             factory,
-            kind,  # type: ignore[arg-type]
+            kind,
             path,
             skip_bad=skip_bad,
             rejects_path=rejects,

@@ -175,7 +175,7 @@ async def request(
     step: str,
     method: str = "GET",
     headers: dict[str, str] | None = None,
-    params: dict[str, str] | None = None,
+    params: dict[str, str | float | bool] | None = None,
     json_body: dict[str, Any] | None = None,
     max_bytes: int = MAX_JSON_BYTES,
     timeout_ms: float = API_TIMEOUT_MS,

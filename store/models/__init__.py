@@ -35,7 +35,7 @@ from store.models.approvals import (
     WebSession,
 )
 from store.models.audit import AuditLog
-from store.models.base import NAMING, Base, UTCDateTime, utcnow
+from store.models.base import NAMING, Base, UTCDateTime, table_of, utcnow
 from store.models.deductions import Deduction, DeductionHistory, DeductionLine, DeductionSource
 from store.models.disputes import Dispute, DisputeStatusHistory
 from store.models.documents import Document, DocumentLink, FetchedRef
@@ -95,5 +95,6 @@ __all__ = [
     "Verdict",
     "Watermark",
     "WebSession",
+    "table_of",
     "utcnow",
 ]

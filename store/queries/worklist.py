@@ -32,7 +32,16 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, func, or_, select, union
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    FromClause,
+    false,
+    func,
+    or_,
+    select,
+    union,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -48,12 +57,13 @@ from store.models import (
     ErpInvoice,
     Portal,
     Verdict,
+    table_of,
 )
 from store.models.base import Bytewise
 
-D = Deduction.__table__
-V = Verdict.__table__
-I = ErpInvoice.__table__  # noqa: E741
+D = table_of(Deduction)
+V = table_of(Verdict)
+I = table_of(ErpInvoice)  # noqa: E741
 
 MAX_PAGE_SIZE = 500
 MAX_TEXT = 200
@@ -309,7 +319,7 @@ def _dense(session: Session, total: int, rows_needed: int) -> bool:
     PostgreSQL has statistics and makes this choice itself."""
     if session.get_bind().dialect.name != "sqlite":
         return False
-    size = session.execute(select(func.max(D.c.id))).scalar_one() or 0
+    size: int = session.execute(select(func.max(D.c.id))).scalar_one() or 0
     return rows_needed * size < total * total
 
 
@@ -331,7 +341,7 @@ def _page_ids(
 
     d = sort.descending
     joined = D.outerjoin(V, V.c.deduction_id == D.c.id)
-    plain = joined if needs_verdict else D
+    plain: FromClause = joined if needs_verdict else D
     if sort.key == "amount":
         return _ids(session, plain, conditions, [way(D.c.amount, d), way(D.c.id, d)], offset, limit)
     if sort.key == "portal":
@@ -343,9 +353,9 @@ def _page_ids(
     if sort.key == "deadline":
         key: Any = V.c.window_closes
         # A row with a deadline has a verdict: walk (window_closes, deduction_id).
-        keyed = V.join(D, D.c.id == V.c.deduction_id)
+        keyed: FromClause = V.join(D, D.c.id == V.c.deduction_id)
         keyed_order = [way(key, d), way(V.c.deduction_id, d)]
-        unkeyed = joined
+        unkeyed: FromClause = joined
     else:  # age: ascending is newest first
         key = D.c.deduction_date
         keyed = unkeyed = plain
@@ -502,7 +512,7 @@ class _Terms:
         return terms
 
 
-def search_ids(text: str) -> Select[Any]:
+def search_ids(text: str) -> CompoundSelect[Any]:
     """Ids of the deductions whose claim, invoice, PO, PRO or BOL number is
     ``text`` or starts with it (as typed, or in capitals): a union of index
     range scans, one per column and spelling."""
@@ -514,7 +524,7 @@ def search_ids(text: str) -> Select[Any]:
             col = Bytewise(D.c[name])
             cond = col >= low if high is None else (col >= low) & (col < high)
             branches.append(select(D.c.id).where(cond))
-    return union(*branches)  # type: ignore[return-value]
+    return union(*branches)
 
 
 def prefix_range(prefix: str) -> tuple[str, str | None]:
@@ -550,7 +560,8 @@ def _distinct(session: Session, col: Any) -> list[str] | None:
     following = select(func.min(col)).where(col > v.c.x).scalar_subquery()
     v = v.union_all(select(following).where(v.c.x.is_not(None)))
     found = session.execute(select(v.c.x).where(v.c.x.is_not(None)).limit(DISTINCT_CAP + 1))
-    values = [str(x) for x in found.scalars()]
+    stored: list[Any] = list(found.scalars())
+    values = [str(value) for value in stored]
     return None if len(values) > DISTINCT_CAP else values
 
 
@@ -678,7 +689,7 @@ def customers_of(session: Session, claims: Iterable[tuple[str, str]]) -> dict[tu
             select(I.c.invoice_number, I.c.customer).where(
                 I.c.invoice_number.in_(numbers[i : i + 500])
             )
-        ):
+        ).tuples():
             billed[number].add(customer)
     shown = {
         name: display

@@ -16,6 +16,7 @@ from decimal import Decimal
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
+from store.db import rows_changed
 from store.models import (
     ApiToken,
     Decision,
@@ -25,6 +26,7 @@ from store.models import (
     ExportBatch,
     User,
     WebSession,
+    table_of,
     utcnow,
 )
 from store.repositories._common import insert_for
@@ -36,8 +38,8 @@ def ensure_user(session: Session, username: str, role: str, display_name: str = 
     changes: dict[str, object] = {"role": role, "active": True}
     if display_name:
         changes["display_name"] = display_name
-    row = session.execute(
-        insert_for(session, User.__table__)
+    row: int = session.execute(
+        insert_for(session, table_of(User))
         .values(
             username=username,
             role=role,
@@ -46,7 +48,7 @@ def ensure_user(session: Session, username: str, role: str, display_name: str = 
             created_at=utcnow(),
         )
         .on_conflict_do_update(index_elements=["username"], set_=changes)
-        .returning(User.__table__.c.id)
+        .returning(table_of(User).c.id)
     ).scalar_one()
     return int(row)
 
@@ -95,7 +97,7 @@ def end_sessions(session: Session, username: str) -> None:
 def set_user_active(session: Session, username: str, active: bool) -> bool:
     """False when there is no such user."""
     res = session.execute(update(User).where(User.username == username).values(active=active))
-    return bool(res.rowcount)  # type: ignore[attr-defined]
+    return bool(rows_changed(res))
 
 
 def user_roles(session: Session, usernames: Sequence[str]) -> dict[str, str]:
@@ -164,7 +166,7 @@ def decide_step(
             status=status, actor=actor, on_behalf_of=on_behalf_of, note=note, decided_at=utcnow()
         )
     )
-    return bool(res.rowcount)  # type: ignore[attr-defined]
+    return bool(rows_changed(res))
 
 
 def close_decision(session: Session, decision_id: int, status: str) -> None:
@@ -235,7 +237,7 @@ def mark_reminded(session: Session, step_id: int, at: datetime, resend_before: d
         )
         .values(reminded_at=at)
     )
-    return bool(res.rowcount)  # type: ignore[attr-defined]
+    return bool(rows_changed(res))
 
 
 def add_comment(

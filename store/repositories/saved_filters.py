@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from store.db import rows_changed
 from store.models import SavedFilter
 from store.repositories._common import insert_for
 
@@ -38,7 +39,7 @@ def remove(session: Session, username: str, filter_id: int) -> bool:
     res = session.execute(
         delete(SavedFilter).where(SavedFilter.id == filter_id, SavedFilter.username == username)
     )
-    return bool(res.rowcount)  # type: ignore[attr-defined]
+    return bool(rows_changed(res))
 
 
 __all__ = ["MAX_PER_USER", "count", "list_for", "remove", "save"]
