@@ -40,7 +40,8 @@ Releaser = Annotated[Principal, Depends(require("release"))]
 
 
 def _config(request: Request) -> WebConfig:
-    return request.app.state.config  # type: ignore[no-any-return]
+    config: WebConfig = request.app.state.config
+    return config
 
 
 def _json(data: Any, status: int = 200) -> Response:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from fastapi import Request
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from credentials.passwords import verify_password
 from store.db import transaction
@@ -162,11 +162,7 @@ def principal(request: Request) -> Principal | None:
         return None
     if (now - sess.last_seen_at).total_seconds() > TOUCH_EVERY_SECONDS:
         with transaction(config.db) as s:
-            s.execute(
-                WebSession.__table__.update()
-                .where(WebSession.__table__.c.id == sess.id)
-                .values(last_seen_at=now)
-            )
+            s.execute(update(WebSession).where(WebSession.id == sess.id).values(last_seen_at=now))
     return Principal(user.username, user.display_name, user.access, "session", csrf_for(token))
 
 

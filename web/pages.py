@@ -43,7 +43,8 @@ CsrfField = Annotated[str, Form(alias="csrf_token")]
 
 
 def _config(request: Request) -> WebConfig:
-    return request.app.state.config  # type: ignore[no-any-return]
+    config: WebConfig = request.app.state.config
+    return config
 
 
 def _back(path: str) -> RedirectResponse:

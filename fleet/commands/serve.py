@@ -7,16 +7,20 @@ settings itself. People sign in with the passwords ``fleet users passwd`` (or
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from fleet.settings import Settings
+    from web.config import WebConfig
 
 
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
 
 
-def web_config(settings, **overrides):  # type: ignore[no-untyped-def]
+def web_config(settings: Settings, **overrides: Any) -> WebConfig:
     """The web app's config from settings: the store, the vault, the business day."""
     from store.db import init_db, session_factory
     from store.vault import DocumentVault

@@ -7,7 +7,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from store.db import rows_changed
-from store.models import SavedFilter
+from store.models import SavedFilter, table_of
 from store.repositories._common import insert_for
 
 MAX_PER_USER = 50
@@ -16,7 +16,7 @@ MAX_PER_USER = 50
 def save(session: Session, username: str, name: str, query: str) -> None:
     """Saves ``query`` under ``name`` (replacing one of that name)."""
     session.execute(
-        insert_for(session, SavedFilter.__table__)
+        insert_for(session, table_of(SavedFilter))
         .values(username=username, name=name, query=query)
         .on_conflict_do_update(index_elements=["username", "name"], set_={"query": query})
     )
