@@ -4,7 +4,7 @@ values and the already-built store, never settings to read itself."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -31,7 +31,6 @@ class WebConfig:
     login_attempts_per_minute: int = 20
     page_size: int = 50
     max_inline_csv_bytes: int = 1_000_000
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 __all__ = ["WebConfig"]
