@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint setup browser services clean
+.PHONY: demo test lint setup browser services clean vendor
 
 demo: setup browser
 	$(BIN)/fleet demo
@@ -24,7 +24,11 @@ lint: setup
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
-setup: $(STAMP)
+setup: $(STAMP) vendor
+
+# htmx and pdf.js for the web app, pinned versions and digests (scripts/vendor_web.sh).
+vendor:
+	@bash scripts/vendor_web.sh
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

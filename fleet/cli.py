@@ -34,6 +34,7 @@ _GROUPS: tuple[tuple[str, str | None], ...] = (
     ("fleet.commands.scheduler", None),
     ("fleet.commands.disputes", "disputes"),
     ("fleet.commands.deductions", None),
+    ("fleet.commands.serve", None),
 )
 
 

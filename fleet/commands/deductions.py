@@ -253,14 +253,9 @@ def deductions(
 
 
 def _page_dict(page: Page) -> dict[str, Any]:
-    return {
-        "total": page.total,
-        "page": page.page,
-        "pages": page.pages,
-        "page_size": page.page_size,
-        "sort": ("-" if page.sort.descending else "") + page.sort.key,
-        "items": [{"ref": row.ref, **asdict(row)} for row in page.items],
-    }
+    from store.queries.worklist import page_dict
+
+    return page_dict(page)
 
 
 def _print_page(out: Console, page: Page) -> None:

@@ -24,12 +24,15 @@ disputes, operations, audit; ``base`` holds what they share.
 from __future__ import annotations
 
 from store.models.approvals import (
+    ApiToken,
     Decision,
     DecisionStep,
     DeductionComment,
     Delegation,
     ExportBatch,
+    SavedFilter,
     User,
+    WebSession,
 )
 from store.models.audit import AuditLog
 from store.models.base import NAMING, Base, UTCDateTime, table_of, utcnow
@@ -53,6 +56,7 @@ from store.models.shipments import Shipment
 __all__ = [
     "NAMING",
     "Account",
+    "ApiToken",
     "AuditLog",
     "Base",
     "BotRun",
@@ -84,11 +88,13 @@ __all__ = [
     "RemittanceAdjustment",
     "RemittanceLine",
     "RetrievalRequest",
+    "SavedFilter",
     "Shipment",
     "UTCDateTime",
     "User",
     "Verdict",
     "Watermark",
+    "WebSession",
     "table_of",
     "utcnow",
 ]

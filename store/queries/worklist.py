@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -253,6 +253,19 @@ class Page:
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.page_size))
+
+
+def page_dict(page: Page) -> dict[str, Any]:
+    """A page as plain data for JSON (``fleet deductions --json`` and the API):
+    money stays Decimal for the caller's encoder to write exactly."""
+    return {
+        "total": page.total,
+        "page": page.page,
+        "pages": page.pages,
+        "page_size": page.page_size,
+        "sort": ("-" if page.sort.descending else "") + page.sort.key,
+        "items": [{"ref": row.ref, **asdict(row)} for row in page.items],
+    }
 
 
 # --------------------------------------------------------------------------- the query
@@ -703,6 +716,7 @@ __all__ = [
     "WorklistRow",
     "customers_of",
     "list_deductions",
+    "page_dict",
     "prefix_range",
     "search_ids",
 ]

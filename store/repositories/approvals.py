@@ -7,21 +7,25 @@ pending decision per deduction, even under concurrency.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from store.db import rows_changed
 from store.models import (
+    ApiToken,
     Decision,
     DecisionStep,
     DeductionComment,
     Delegation,
     ExportBatch,
     User,
+    WebSession,
     table_of,
     utcnow,
 )
@@ -61,6 +65,33 @@ def list_users(session: Session, *, include_inactive: bool = False) -> list[User
     if not include_inactive:
         query = query.where(User.active.is_(True))
     return list(session.execute(query).scalars())
+
+
+def set_password_hash(session: Session, username: str, password_hash: str) -> None:
+    """A new web password; clears the lock-out."""
+    session.execute(
+        update(User)
+        .where(User.username == username)
+        .values(password_hash=password_hash, failed_logins=0, locked_until=None)
+    )
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_api_token(session: Session, username: str, name: str) -> str:
+    """A new bearer token for ``username`` (returned once; its hash is stored)."""
+    token = "fleet_" + secrets.token_urlsafe(32)
+    session.add(ApiToken(token_hash=token_digest(token), username=username, name=name))
+    session.flush()
+    return token
+
+
+def end_sessions(session: Session, username: str) -> None:
+    """Sign ``username`` out everywhere: web sessions deleted, API tokens revoked."""
+    session.execute(delete(WebSession).where(WebSession.username == username))
+    session.execute(update(ApiToken).where(ApiToken.username == username).values(revoked=True))
 
 
 def set_user_active(session: Session, username: str, active: bool) -> bool:
