@@ -16,6 +16,7 @@ from portal_adapters.base import AdapterSession
 from portal_adapters.errors import LayoutChanged, MfaFailed, PageNotFound, SessionExpired
 from portal_adapters.web.failures import playwright_errors, translate_playwright_error
 from portal_adapters.web.http import check_response, is_pdf, portal_url, same_origin, url_path
+from portal_adapters.web.tracing import fill_secret
 from records.filenames import MAX_FILENAME_BYTES, sanitize_filename
 from records.normalize import clean_text
 from records.sniff import PDF
@@ -250,5 +251,5 @@ async def submit_code(
     """Type the authenticator code into ``label`` and submit with ``button``."""
     code = one_time_code(session, step=step)
     async with playwright_errors(session.portal, step):
-        await page.get_by_label(label, exact=True).fill(code.reveal())
+        await fill_secret(page.get_by_label(label, exact=True), code)
     await submit_form(session, page, button, step)
