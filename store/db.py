@@ -27,6 +27,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from records.private import private_dir, private_file
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 """How long a SQLite writer waits for the lock before giving up."""
 
@@ -70,7 +72,8 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:" and not u.database.startswith("file:"):
-            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+            private_dir(Path(u.database).parent)
+            private_file(Path(u.database))
         engine = create_engine(
             url,
             echo=echo,

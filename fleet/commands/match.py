@@ -22,6 +22,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from records.private import private_dir
+
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 export_app = typer.Typer(help="Exports for the ERP.", no_args_is_help=True)
 out = Console(highlight=False)
@@ -40,7 +42,7 @@ def _db():  # type: ignore[no-untyped-def]
     from store.db import init_db, session_factory
 
     settings = get_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     return session_factory(init_db(settings.resolved_database_url))
 
 
