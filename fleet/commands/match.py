@@ -188,12 +188,14 @@ def audit_verify() -> None:
 
     db = _db()
     with db() as s:
-        bad = audit.verify(s)
+        bad = audit.check(s)
         n = s.scalar(select(func.count()).select_from(AuditLog))
+        head = audit.head(s)
+        anchor = f"{head.count}:{head.head_hash}" if head is not None else ""
     if bad is not None:
-        err.print(f"[red]audit log broken[/] at entry {bad}: edited, deleted or reordered")
+        err.print(f"[red]audit log broken[/] at entry {bad.seq}: {escape(bad.why)}")
         raise typer.Exit(1)
-    out.print(f"audit log intact: {n} entries")
+    out.print(f"audit log intact: {n} entries; head {anchor}")
 
 
 @export_app.command("credits")

@@ -31,7 +31,7 @@ from store.models.approvals import (
     ExportBatch,
     User,
 )
-from store.models.audit import AuditLog
+from store.models.audit import AuditHead, AuditLog
 from store.models.base import NAMING, Base, UTCDateTime, utcnow
 from store.models.deductions import Deduction, DeductionHistory, DeductionLine, DeductionSource
 from store.models.disputes import Dispute, DisputeStatusHistory
@@ -53,6 +53,7 @@ from store.models.shipments import Shipment
 __all__ = [
     "NAMING",
     "Account",
+    "AuditHead",
     "AuditLog",
     "Base",
     "BotRun",

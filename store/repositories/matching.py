@@ -25,7 +25,7 @@ from store.db import json_dumps
 from store.models import AuditLog, CategoryOverride, Deduction, MatchingRun, Verdict, utcnow
 from store.queries.refs import resolve_ref
 from store.repositories._common import UpsertResult, insert_for
-from store.repositories.audit import GENESIS, _digest
+from store.repositories.audit import GENESIS, _digest, move_head
 
 V = Verdict.__table__
 BATCH = 500
@@ -216,6 +216,10 @@ def append_audit_many(
             with session.begin_nested():
                 for i in range(0, len(rows), BATCH):
                     session.execute(AuditLog.__table__.insert(), rows[i : i + BATCH])
+                last = session.execute(
+                    select(AuditLog.seq).where(AuditLog.hash == prev_hash)
+                ).scalar_one()
+                move_head(session, last, prev_hash, len(rows))
         except IntegrityError:
             continue
         return len(rows)
