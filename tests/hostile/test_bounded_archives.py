@@ -18,17 +18,21 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bots.context import JobContext, Services
+from bots.context import CoreContext, JobContext, Services
 from bots.jobs import Job
 from bots.retry import RetryPolicy
 from bots.tasks import documents
+from bots.tasks.core import read_documents
 from bots.tasks.documents import store_fetched
 from dispute_filing.policy import FilingPolicy
 from portal_adapters.base import FetchedDocument
+from records.schemas import DocumentRecord
 from store.archives import CompressionRatioExceeded, safe_unzip
 from store.db import init_db, session_factory
 from store.models import Document, Quarantine
+from store.repositories import documents as documents_repo
 from store.vault import DocumentVault
+from tests.unit.vault.hostile_pdfs import many_pages_pdf
 
 MIB = 1024 * 1024
 
@@ -122,3 +126,33 @@ def test_too_many_members_and_nesting_are_quarantined_with_their_reason(jc: JobC
     assert len(reasons) == 2
     assert "exceed the limit" in reasons[0]
     assert "nested deeper" in reasons[1]
+
+
+def _register(jc: JobContext, data: bytes, name: str) -> None:
+    stored = jc.vault.put(data, name, "application/octet-stream")
+    with jc.db() as s, s.begin():
+        documents_repo.register(
+            s,
+            DocumentRecord(
+                sha256=stored.sha256,
+                size_bytes=stored.size,
+                media_type=stored.media_type,
+                original_filename=name,
+                vault_path=str(Path(stored.path).relative_to(jc.vault.root)),
+            ),
+        )
+
+
+async def test_reading_documents_quarantines_a_pdf_over_the_page_limit_and_a_bomb(
+    jc: JobContext,
+) -> None:
+    _register(jc, many_pages_pdf(5000), "huge.pdf")
+    _register(jc, _bomb(), "backup.zip")
+    cc = CoreContext(jc.services, Job("core", "core", "read_documents"), "run-2")
+    await read_documents(cc)
+    reasons = sorted(r for _, _, r in _quarantined(jc))
+    assert len(reasons) == 2
+    assert "archive refused: CompressionRatioExceeded" in reasons[0]
+    assert "too_many_pages" in reasons[1]
+    assert "5000 pages" in reasons[1]
+    assert cc.counts["quarantined"] == 2  # the run is partial (bots.runtime.ATTENTION_COUNTS)
