@@ -86,6 +86,15 @@ def _driver_temp_dir(path: Path) -> Iterator[None]:
             os.environ["TMPDIR"] = saved
 
 
+def _browser_env() -> dict[str, str]:
+    """Chromium's environment: the process's, without the keyring's password or
+    key file (a page's process need not see them), with the system temp dir
+    for its singleton socket (see the module doc)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLEET_KEYRING_")}
+    env["TMPDIR"] = tempfile.gettempdir()
+    return env
+
+
 class BrowserPool:
     """Hands out browser contexts from one shared Chromium.
 
@@ -136,7 +145,7 @@ class BrowserPool:
                 headless=self.options.headless,
                 downloads_path=str(self.downloads_dir),
                 traces_dir=str(self.traces_dir),
-                env={**os.environ, "TMPDIR": tempfile.gettempdir()},  # Chromium's socket
+                env=_browser_env(),
             )
             log.info(
                 "browser_pool.started",

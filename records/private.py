@@ -33,7 +33,11 @@ def private_dir(path: Path) -> Path:
 
 
 def private_file(path: Path) -> Path:
-    """Make an existing file 0600 (a database or log file made by an older version)."""
-    if path.exists() and stat.S_IMODE(path.stat().st_mode) != FILE_MODE:
+    """Make an existing file of this user 0600 (a database or log file an older version made)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return path
+    if st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) != FILE_MODE:
         path.chmod(FILE_MODE)
     return path
