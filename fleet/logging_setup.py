@@ -16,6 +16,8 @@ from typing import Any
 
 import structlog
 
+from records.private import private_dir, private_file
+
 Processor = Callable[[Any, str, dict[str, Any]], Any]
 
 _extra_processors: list[Processor] = []
@@ -81,10 +83,11 @@ def configure_logging(
     console.set_name(FLEET_HANDLER)
     root.addHandler(console)
     if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(log_file.parent)
         fh = logging.handlers.RotatingFileHandler(
             log_file, maxBytes=20_000_000, backupCount=5, encoding="utf-8"
         )
+        private_file(log_file)  # rotated files follow the process umask (fleet/cli.py)
         fh.setFormatter(
             structlog.stdlib.ProcessorFormatter(
                 foreign_pre_chain=shared,

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from matching.classify import PROMO_FIELDS
 from matching.model import Doc as DocView
 from matching.snapshot import STREAM, chunks
+from store.db import plain_rows
 from store.models import (
     CategoryOverride,
     Deduction,
@@ -122,9 +123,9 @@ def changes_since(session: Session, since: datetime) -> Changes:
         session, select(ErpInvoice.invoice_number).where(ErpInvoice.updated_at > since)
     )
     P = ErpPromotion
-    for row_id, pid, customer, skus in session.execute(
-        select(P.id, P.promo_id, P.customer, P.skus).where(P.updated_at > since)
-    ).tuples():
+    for row_id, pid, customer, skus in plain_rows(
+        session.execute(select(P.id, P.promo_id, P.customer, P.skus).where(P.updated_at > since))
+    ):
         c.promo_ids.add(pid)
         c.promo_skus |= {(customer, str(sku)) for sku in skus or []}
         c.cited.add(("erp_promotion", str(row_id)))
@@ -181,7 +182,7 @@ def _citing(session: Session, cited: set[tuple[str, str]]) -> set[int]:
     stmt = select(V.deduction_id, V.evidence).where(or_(*(text.contains(f'"{k}"') for k in kinds)))
     return {
         did
-        for did, evidence in session.execute(stmt.execution_options(yield_per=STREAM)).tuples()
+        for did, evidence in plain_rows(session.execute(stmt.execution_options(yield_per=STREAM)))
         if any(_key(e) in cited for e in evidence or [] if isinstance(e, dict))
     }
 
@@ -210,7 +211,7 @@ def _named_in_documents(session: Session, c: Changes) -> set[int]:
         text = cast(Doc.extracted_fields, String)
         stmt = stmt.where(or_(*(text.contains(r.strip(), autoescape=True) for r in refs)))
     out: set[int] = set()
-    for did, role, fields in session.execute(stmt.execution_options(yield_per=STREAM)).tuples():
+    for did, role, fields in plain_rows(session.execute(stmt.execution_options(yield_per=STREAM))):
         doc = DocView(0, str(getattr(role, "value", role)), "", fields or {})
         named = {doc.field("pro_number"), doc.field("bol_number")} & c.shipment_refs
         if did is not None and (named or doc.field(*PROMO_FIELDS) in c.promo_ids):

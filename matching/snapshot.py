@@ -25,7 +25,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, select
-from sqlalchemy.engine import TupleResult
 from sqlalchemy.orm import QueryableAttribute, Session
 
 from matching.model import (
@@ -41,6 +40,7 @@ from matching.model import (
     Snapshot,
 )
 from records.schemas import PortalKind
+from store.db import plain_rows
 from store.models import (
     CategoryOverride,
     Deduction,
@@ -70,8 +70,8 @@ AnySelect = Select[*tuple[Any, ...]]  # a SELECT of any columns
 CHUNK = 500  # ids per IN (...) when reading a scope
 
 
-def _rows(session: Session, stmt: AnySelect) -> TupleResult[tuple[Any, ...]]:
-    return session.execute(stmt.execution_options(yield_per=STREAM)).tuples()
+def _rows(session: Session, stmt: AnySelect) -> Iterator[tuple[Any, ...]]:
+    return plain_rows(session.execute(stmt.execution_options(yield_per=STREAM)))
 
 
 def chunks(keys: Collection[Any]) -> Iterator[list[Any]]:

@@ -92,6 +92,7 @@ from portal_adapters.web import (
     check_record_heading,
     fetch_bytes,
     fetched_document,
+    fill_secret,
     goto,
     heading_text,
     playwright_errors,
@@ -272,7 +273,7 @@ class FreshcoAdapter(RetailerAdapter):
         try:
             async with playwright_errors(PORTAL, step):
                 await page.get_by_label("USER ID", exact=True).fill(creds.username)
-                await page.get_by_label("PASSWORD", exact=True).fill(creds.password.reveal())
+                await fill_secret(page.get_by_label("PASSWORD", exact=True), creds.password)
             await submit_form(session, page, "LOG ON", step)
             if not await self._on_frameset(page, step=step):
                 heading = await self._heading(page, step=step)
@@ -300,7 +301,7 @@ class FreshcoAdapter(RetailerAdapter):
                 step=step,
             )
         async with playwright_errors(PORTAL, step):
-            await page.get_by_label("ANSWER", exact=True).fill(answer.reveal())
+            await fill_secret(page.get_by_label("ANSWER", exact=True), answer)
         await submit_form(session, page, "CONTINUE", step)
         if await self._on_frameset(page, step=step):
             return

@@ -84,6 +84,7 @@ from portal_adapters.web import (
     expect_heading,
     fetch_bytes,
     fetched_document,
+    fill_secret,
     goto,
     heading_text,
     playwright_errors,
@@ -300,7 +301,7 @@ class MegamartAdapter(RetailerAdapter):
             )
         async with playwright_errors(PORTAL, step):
             await page.get_by_label("User ID", exact=True).fill(creds.username)
-            await page.get_by_label("Password", exact=True).fill(creds.password.reveal())
+            await fill_secret(page.get_by_label("Password", exact=True), creds.password)
         await submit_form(session, page, "Sign in", step)
         heading = await heading_text(page, portal=PORTAL, step=step)
         if heading == LOGIN_HEADING:

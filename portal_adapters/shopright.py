@@ -82,6 +82,7 @@ from portal_adapters.shopright_api import (
 )
 from portal_adapters.web import (
     expect_heading,
+    fill_secret,
     first_line,
     goto,
     is_pdf,
@@ -153,8 +154,8 @@ class ShoprightAdapter(RetailerAdapter):
             return  # the cookie was still good: /login sent us on to the deductions
         async with playwright_errors(PORTAL, step):
             await page.get_by_label("E-mail address", exact=True).fill(session.credentials.username)
-            await page.get_by_label("Password", exact=True).fill(
-                session.credentials.password.reveal()
+            await fill_secret(
+                page.get_by_label("Password", exact=True), session.credentials.password
             )
             answer = await _click_for_response(
                 page,
@@ -180,7 +181,7 @@ class ShoprightAdapter(RetailerAdapter):
         await _expect(page, [MFA_HEADING], seen, step=step)
         code = one_time_code(session, step=step)
         async with playwright_errors(PORTAL, step):
-            await page.get_by_label("Authenticator code", exact=True).fill(code.reveal())
+            await fill_secret(page.get_by_label("Authenticator code", exact=True), code)
             answer = await _click_for_response(
                 page, page.get_by_role("button", name="Verify", exact=True), "/api/session/mfa"
             )

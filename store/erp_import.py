@@ -29,6 +29,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
+from records.bounded_json import JsonTooDeep, check_depth
 from records.normalize import NormalizationError, clean_text, parse_amount, parse_date
 from records.schemas import (
     ErpInvoiceLineRecord,
@@ -236,6 +237,10 @@ _DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_float=Decimal)
 def _rows_json(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """Top-level array items (or an object's single list) with the line each starts on."""
     decoder = _DECODER
+    try:
+        check_depth(text)
+    except JsonTooDeep as exc:
+        raise ImportRefused("", [RowError(1, str(exc))]) from None
     i = _skip_ws(text, 0)
     if text.startswith("{", i):
         try:

@@ -29,7 +29,7 @@ from bots.tasks.documents import quarantine, store_fetched
 from portal_adapters.base import CarrierAdapter, ShipmentDocuments
 from portal_adapters.errors import CaptchaRequired, RecordInvalid
 from records.schemas import Category, PodStatus
-from store.db import transaction
+from store.db import plain_rows, transaction
 from store.models import Deduction, Document, DocumentLink, ErpShipment, Shipment, table_of
 from store.repositories import shipments as shipments_repo
 
@@ -147,11 +147,13 @@ def _extracted_numbers(
     if not deduction_ids:
         return {}
     found: dict[int, tuple[str | None, str | None]] = defaultdict(lambda: (None, None))
-    for d_id, fields in s.execute(
-        select(DocumentLink.deduction_id, Document.extracted_fields)
-        .join(Document, Document.id == DocumentLink.document_id)
-        .where(DocumentLink.deduction_id.in_(deduction_ids), DocumentLink.role == "backup")
-    ).tuples():
+    for d_id, fields in plain_rows(
+        s.execute(
+            select(DocumentLink.deduction_id, Document.extracted_fields)
+            .join(Document, Document.id == DocumentLink.document_id)
+            .where(DocumentLink.deduction_id.in_(deduction_ids), DocumentLink.role == "backup")
+        )
+    ):
         pro, bol = _field(fields, "pro_number"), _field(fields, "bol_number")
         if d_id is not None and (pro or bol):
             found[d_id] = (pro, bol)

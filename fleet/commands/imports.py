@@ -19,6 +19,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
 
+from records.private import private_dir
+
 if TYPE_CHECKING:
     from store.erp_import import ImportResult, Kind
     from store.x12_import import AdjustmentImport
@@ -56,7 +58,7 @@ def _factory():
     from store.db import init_db, session_factory
 
     settings = load_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     return session_factory(init_db(settings.resolved_database_url))
 
 

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
     from store.models import Deduction
 
+from records.private import private_dir
+
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 export_app = typer.Typer(help="Exports for the ERP.", no_args_is_help=True)
 out = Console(highlight=False)
@@ -45,7 +47,7 @@ def _db():
     from store.db import init_db, session_factory
 
     settings = get_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     return session_factory(init_db(settings.resolved_database_url))
 
 
@@ -191,12 +193,14 @@ def audit_verify() -> None:
 
     db = _db()
     with db() as s:
-        bad = audit.verify(s)
+        bad = audit.check(s)
         n = s.scalar(select(func.count()).select_from(AuditLog))
+        head = audit.head(s)
+        anchor = f"{head.count}:{head.head_hash}" if head is not None else ""
     if bad is not None:
-        err.print(f"[red]audit log broken[/] at entry {bad}: edited, deleted or reordered")
+        err.print(f"[red]audit log broken[/] at entry {bad.seq}: {escape(bad.why)}")
         raise typer.Exit(1)
-    out.print(f"audit log intact: {n} entries")
+    out.print(f"audit log intact: {n} entries; head {anchor}")
 
 
 @export_app.command("credits")

@@ -130,6 +130,7 @@ def status(ctx: typer.Context) -> None:
 
     from scheduler import state
     from scheduler.service import JOB_ID_PREFIX, JOBSTORE_TABLE
+    from store.db import plain_rows
 
     engine = _engine(ctx.obj)
     paused = state.paused(engine)
@@ -138,12 +139,12 @@ def status(ctx: typer.Context) -> None:
         table.add_column(col)
     if inspect(engine).has_table(JOBSTORE_TABLE):
         with engine.connect() as conn:
-            rows = (
-                conn.execute(
-                    text(f"SELECT id, next_run_time FROM {JOBSTORE_TABLE} ORDER BY id")  # noqa: S608
+            rows = list(
+                plain_rows(
+                    conn.execute(
+                        text(f"SELECT id, next_run_time FROM {JOBSTORE_TABLE} ORDER BY id")  # noqa: S608
+                    )
                 )
-                .tuples()
-                .all()
             )
         for jid, nxt in rows:
             key = jid.removeprefix(JOB_ID_PREFIX)

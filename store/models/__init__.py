@@ -34,7 +34,7 @@ from store.models.approvals import (
     User,
     WebSession,
 )
-from store.models.audit import AuditLog
+from store.models.audit import AuditHead, AuditLog
 from store.models.base import NAMING, Base, UTCDateTime, table_of, utcnow
 from store.models.deductions import Deduction, DeductionHistory, DeductionLine, DeductionSource
 from store.models.disputes import Dispute, DisputeStatusHistory
@@ -57,6 +57,7 @@ __all__ = [
     "NAMING",
     "Account",
     "ApiToken",
+    "AuditHead",
     "AuditLog",
     "Base",
     "BotRun",

@@ -48,6 +48,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from records.schemas import Category
+from store.db import plain_rows
 from store.models import (
     Account,
     Decision,
@@ -685,11 +686,13 @@ def customers_of(session: Session, claims: Iterable[tuple[str, str]]) -> dict[tu
     numbers = sorted({n for n, _ in claims if n})
     billed: dict[str, set[str]] = defaultdict(set)
     for i in range(0, len(numbers), 500):
-        for number, customer in session.execute(
-            select(I.c.invoice_number, I.c.customer).where(
-                I.c.invoice_number.in_(numbers[i : i + 500])
+        for number, customer in plain_rows(
+            session.execute(
+                select(I.c.invoice_number, I.c.customer).where(
+                    I.c.invoice_number.in_(numbers[i : i + 500])
+                )
             )
-        ).tuples():
+        ):
             billed[number].add(customer)
     shown = {
         name: display

@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store.db import json_dumps
+from store.db import json_dumps, plain_rows
 from store.models import (
     AuditLog,
     CategoryOverride,
@@ -33,7 +33,7 @@ from store.models import (
 )
 from store.queries.refs import resolve_ref
 from store.repositories._common import UpsertResult, insert_for
-from store.repositories.audit import GENESIS, _digest
+from store.repositories.audit import GENESIS, _digest, move_head
 
 V = table_of(Verdict)
 BATCH = 500
@@ -119,9 +119,13 @@ def save_verdicts(session: Session, rows: Sequence[VerdictRow]) -> tuple[int, in
 def verdict_counts(session: Session) -> list[tuple[str, str, int]]:
     """(category, validity, count) over every stored verdict."""
     return list(
-        session.execute(
-            select(V.c.category, V.c.validity, func.count()).group_by(V.c.category, V.c.validity)
-        ).tuples()
+        plain_rows(
+            session.execute(
+                select(V.c.category, V.c.validity, func.count()).group_by(
+                    V.c.category, V.c.validity
+                )
+            )
+        )
     )
 
 
@@ -223,6 +227,10 @@ def append_audit_many(
             with session.begin_nested():
                 for i in range(0, len(rows), BATCH):
                     session.execute(table_of(AuditLog).insert(), rows[i : i + BATCH])
+                last = session.execute(
+                    select(AuditLog.seq).where(AuditLog.hash == prev_hash)
+                ).scalar_one()
+                move_head(session, last, prev_hash, len(rows))
         except IntegrityError:
             continue
         return len(rows)
