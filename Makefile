@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint setup browser services clean
+.PHONY: demo test lint setup browser services clean vendor
 
 demo: setup browser
 	$(BIN)/fleet demo
@@ -15,13 +15,20 @@ demo: setup browser
 test: setup browser services
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/mypy
+	FLEET_TEST_REQUIRE_ALL=1 $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
-setup: $(STAMP)
+setup: $(STAMP) vendor
+
+# htmx and pdf.js for the web app, pinned versions and digests (scripts/vendor_web.sh).
+vendor:
+	@bash scripts/vendor_web.sh
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

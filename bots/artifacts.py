@@ -1,9 +1,10 @@
 """What a failed job leaves for a person to look at: a screenshot, the page's
 HTML and a Playwright trace, with secrets masked, under the data dir.
 
-Playwright traces record typed text (a password fill is in the action log)
-and snapshots of inputs, so the trace is kept only on failure and rewritten
-member by member through the scrubber before it lands on disk; the HTML has
+Playwright traces record typed text, so secrets are typed with the trace
+paused (portal_adapters/web/tracing.py) and never enter one; the trace is
+kept only on failure and still rewritten member by member through the
+scrubber (a portal may echo a secret in a page) before it lands on disk; the HTML has
 every input value removed and is scrubbed too; the screenshot masks password
 and one-time-code fields. Files are mode 0600; old runs are pruned.
 """
@@ -23,6 +24,7 @@ import structlog
 from playwright.async_api import BrowserContext, Page
 
 from credentials.scrub import scrub_bytes, scrub_text
+from portal_adapters.web import stop_trace
 
 log = structlog.get_logger(__name__)
 
@@ -102,7 +104,7 @@ class ArtifactKeeper:
         if trace_running:
             raw = d / "trace.raw.zip"
             try:
-                await context.tracing.stop(path=str(raw))
+                await stop_trace(context, raw)
                 _write_private(d / "trace.zip", scrub_zip(raw.read_bytes()))
             except Exception as exc:  # the trace is a bonus; the failure is the story
                 log.warning("artifacts.trace_failed", error_class=type(exc).__name__)

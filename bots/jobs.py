@@ -44,7 +44,19 @@ Task = Literal[
     "match",
     "queue_disputes",
 ]
+
+
 BROWSER_TASKS: tuple[Task, ...] = ("sync", "pods", "retrieve", "file_dispute", "dispute_status")
+
+
+def task_named(name: str) -> Task:
+    """``name`` as a Task (a job store or a command line hands over plain text)."""
+    for task in TASKS:
+        if task == name:
+            return task
+    raise ValueError(f"no task {name[:40]!r}; the tasks are {', '.join(TASKS)}")
+
+
 CORE_TASKS: tuple[Task, ...] = ("read_documents", "match", "queue_disputes")
 TASKS: tuple[Task, ...] = (
     "sync",

@@ -97,7 +97,9 @@ class Politeness:
             )
         return self._buckets[portal]
 
-    async def install(self, portal: str, context: BrowserContext) -> Callable[[], object] | None:
+    async def install(
+        self, portal: str, context: BrowserContext
+    ) -> Callable[[], Awaitable[None]] | None:
         """Pace the context's page traffic; returns the throttle for request-API calls."""
         bucket = self.bucket(portal)
         if bucket is None:

@@ -48,6 +48,7 @@ from dispute_filing.policy import FilingPolicy
 from portal_adapters.base import AdapterSession
 from portal_adapters.errors import BadCredentials, PortalError
 from portal_adapters.registry import get_adapter
+from portal_adapters.web import start_trace, stop_trace
 from records.schemas import RunStatus
 from store.db import transaction
 from store.repositories import accounts as accounts_repo
@@ -233,7 +234,7 @@ class FleetRuntime:
             tracing = False
             if self.trace_jobs:
                 with contextlib.suppress(Exception):
-                    await ctx.tracing.start(snapshots=False, screenshots=False, sources=False)
+                    await start_trace(ctx, run_id)
                     tracing = True
             throttle = await self.politeness.install(job.portal, ctx)
             jc = JobContext(
@@ -247,7 +248,7 @@ class FleetRuntime:
                     base_url=self.portal_urls[job.portal],
                     context=ctx,
                     credentials=self.portal_credentials(job.portal, job.account),
-                    throttle=throttle,  # type: ignore[arg-type]
+                    throttle=throttle,
                 ),
             )
             ctx.on("request", lambda _req: jc.counts.update(("requests",)))
@@ -283,10 +284,11 @@ class FleetRuntime:
             finally:
                 if tracing:
                     with contextlib.suppress(Exception):
-                        await ctx.tracing.stop()  # a good run keeps no trace
+                        await stop_trace(ctx)  # a good run keeps no trace
+                self.pool.drop_trace_files(run_id)
                 if jc.session.logged_in and status is not RunStatus.failed:
                     with contextlib.suppress(Exception):
-                        self.session_states.save(job.portal, job.account, await ctx.storage_state())  # type: ignore[arg-type]
+                        self.session_states.save(job.portal, job.account, await ctx.storage_state())
             result.counts = jc.counts
             result.needs_human = jc.needs_human
         await asyncio.to_thread(self._finish, run_id, result, status, error_class)

@@ -20,10 +20,13 @@ Order (``FLEET_KEYRING_BACKEND`` = ``auto``, the default):
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
+import threading
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import keyring
 import keyring.core
@@ -165,16 +168,71 @@ def read_master_key(env: Mapping[str, str]) -> Secret | None:
     return None
 
 
+_DERIVED: dict[tuple[bytes, bytes, int, int, int], bytes] = {}
+_DERIVED_LOCK = threading.Lock()
+_DERIVED_MAX = 4096
+
+
+def _derived_key(password: str, salt: bytes, time_cost: int, memory_cost: int, par: int) -> bytes:
+    """Argon2id of (password, salt), derived once per process and kept in memory.
+
+    keyrings.cryptfile salts every entry on its own and derives its AES key on
+    every read (~0.3-0.4 s of CPU each). The process holds the master key in
+    memory anyway, so holding the keys derived from it adds no exposure; the
+    cache is keyed by a hash of the password, never the password itself."""
+    from argon2.low_level import Type, hash_secret_raw
+
+    pw_hash = hashlib.sha256(password.encode("utf-8")).digest()
+    ident = (pw_hash, bytes(salt), time_cost, memory_cost, par)
+    with _DERIVED_LOCK:
+        key = _DERIVED.get(ident)
+    if key is None:
+        key = hash_secret_raw(
+            secret=password.encode("utf-8"),
+            salt=salt,
+            time_cost=time_cost,
+            memory_cost=memory_cost,
+            parallelism=par,
+            hash_len=16,
+            type=Type.ID,
+        )
+        with _DERIVED_LOCK:
+            if len(_DERIVED) >= _DERIVED_MAX:
+                _DERIVED.clear()
+            _DERIVED[ident] = key
+    return key
+
+
+def _cryptfile_class() -> type:
+    from keyrings.cryptfile.cryptfile import CryptFileKeyring
+
+    class CachedCryptFileKeyring(CryptFileKeyring):
+        """keyrings.cryptfile's file and format, each entry's key derived once
+        per process (see :func:`_derived_key`)."""
+
+        def _create_cipher(self, password: str, salt: bytes, nonce: bytes | None = None) -> Any:
+            from Crypto.Cipher import AES
+
+            aesmode = self._get_mode(self.aesmode)
+            if aesmode is None or self.password_encoding != "utf-8":  # pragma: no cover
+                return super()._create_cipher(password, salt, nonce)
+            key = _derived_key(password, salt, self.time_cost, self.memory_cost, self.parallelism)
+            return AES.new(key, aesmode, nonce)
+
+    CachedCryptFileKeyring.__module__ = __name__
+    CachedCryptFileKeyring.__qualname__ = "CachedCryptFileKeyring"
+    return CachedCryptFileKeyring
+
+
 def open_cryptfile(path: Path, key: Secret) -> KeyringBackend:
     """An unlocked CryptFileKeyring at ``path``, created (mode 0600) if missing.
 
     Never prompts: the key is set before the first use. Costs one Argon2id
-    derivation (~0.3 s) to create or check the file.
+    derivation (~0.3 s) to create or check the file, and one per entry the
+    first time this process reads it (none after: :func:`_derived_key`).
     """
-    from keyrings.cryptfile.cryptfile import CryptFileKeyring
-
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    kr = CryptFileKeyring()
+    kr = _cryptfile_class()()
     kr.file_path = str(path)
     try:
         kr.keyring_key = key.reveal()
@@ -184,7 +242,8 @@ def open_cryptfile(path: Path, key: Secret) -> KeyringBackend:
             f"cannot unlock the encrypted keyring {path}: the key from {ENV_KEY_FILE} "
             f"or {ENV_PASSWORD} is not the one it was created with"
         ) from None
-    return kr
+    backend: KeyringBackend = kr
+    return backend
 
 
 def _cryptfile_for(data_dir: Path, env: Mapping[str, str]) -> KeyringBackend | None:

@@ -36,7 +36,7 @@ import structlog
 from keyring.backend import KeyringBackend
 from keyring.errors import KeyringError, PasswordDeleteError
 
-from credentials.backends import backend_name, select_backend
+from credentials.backends import backend_name, open_cryptfile, select_backend
 from credentials.login import Login, NoPassword
 from credentials.registry import REGISTRY
 from credentials.secret import Secret
@@ -60,6 +60,8 @@ log = structlog.get_logger(__name__)
 
 SERVICE_PREFIX = "deductions-fleet"
 INTERNAL_SERVICE = f"{SERVICE_PREFIX}/_internal"
+INTERNAL_NAMES = ("session-state-key",)
+"""The vault-internal keys (credentials/session_state.py), moved by rotate-key."""
 INDEX_NAME = "accounts.json"
 LOCK_NAME = ".lock"
 MAX_SECRET_CHARS = 4096
@@ -325,6 +327,40 @@ class CredentialVault:
                     value = make().reveal()
                     self._kr_set(INTERNAL_SERVICE, name, value)
         return Secret(value)
+
+    def rotate_file_key(self, new_key: Secret) -> int:
+        """Re-encrypt the encrypted file keyring under ``new_key``; returns how
+        many secrets moved. Every secret (each account's, and the internal
+        session-state key) is written to a new file under the new key, read
+        back, and the new file replaces the old one in one rename: a failure
+        midway leaves the old file as it was. Only for the file backend: a
+        host keyring rotates its own key."""
+        path = getattr(self.backend, "file_path", None)
+        if not path or not hasattr(self.backend, "keyring_key"):
+            raise VaultError(
+                f"rotate-key applies to the encrypted file keyring; {backend_name(self.backend)} "
+                "keeps its own key (rotate it with the host's tools)"
+            )
+        old_file = Path(path)
+        new_file = old_file.with_name(old_file.name + ".new")
+        with self._locked(exclusive=True):
+            entries: list[tuple[str, str]] = [(INTERNAL_SERVICE, n) for n in INTERNAL_NAMES]
+            for portal, accounts in self._read_index().items():
+                for account, entry in accounts.items():
+                    kinds = _kinds(entry.get("kinds")) if isinstance(entry, dict) else ()
+                    entries += [(_service(portal, k), account) for k in kinds]
+            values = {e: v for e in entries if (v := self._kr_get(*e)) is not None}
+            new_file.unlink(missing_ok=True)
+            fresh = open_cryptfile(new_file, new_key)
+            for (service, account), value in values.items():
+                fresh.set_password(service, account, value)
+            reread = open_cryptfile(new_file, new_key)
+            if any(reread.get_password(*e) != v for e, v in values.items()):
+                new_file.unlink(missing_ok=True)
+                raise VaultError("the re-encrypted keyring did not read back; nothing changed")
+            os.replace(new_file, old_file)
+            self.backend = open_cryptfile(old_file, new_key)
+        return len(values)
 
 
 @contextlib.contextmanager

@@ -35,6 +35,8 @@ class Secret:
     """An immutable string whose value is shown to nobody but :meth:`reveal` callers."""
 
     __slots__ = ("__scrub", "__value")
+    __scrub: bool
+    __value: str
 
     def __init__(self, value: str | Secret, *, scrub: bool = True) -> None:
         """Wrap ``value``.
@@ -100,10 +102,10 @@ class Secret:
         )
 
     def __reduce__(self) -> NoReturn:
-        return self.__reduce_ex__(None)
+        self.__reduce_ex__(None)
 
     def __getstate__(self) -> NoReturn:
-        return self.__reduce_ex__(None)
+        self.__reduce_ex__(None)
 
     # ---------------------------------------------------------------- pydantic
     @classmethod

@@ -184,12 +184,13 @@ def gather(session: Session, dispute: Dispute) -> Facts:
         )
     erp_id = first_id("erp_shipment")
     erp = session.get(ErpShipment, erp_id) if erp_id else None
-    if ship is not None or erp is not None:
+    seen: Shipment | ErpShipment | None = ship if ship is not None else erp
+    if seen is not None:
         shipment = {
-            "carrier": clean(ship.carrier if ship else erp.carrier, 60),  # type: ignore[union-attr]
-            "pro_number": clean(ship.pro_number if ship else erp.pro_number, 40),  # type: ignore[union-attr]
-            "bol_number": clean(ship.bol_number if ship else erp.bol_number, 40),  # type: ignore[union-attr]
-            "shipped_on": _d(ship.ship_date if ship else erp.ship_date),  # type: ignore[union-attr]
+            "carrier": clean(seen.carrier, 60),
+            "pro_number": clean(seen.pro_number, 40),
+            "bol_number": clean(seen.bol_number, 40),
+            "shipped_on": _d(seen.ship_date),
             "delivered_on": _d(ship.delivery_date) if ship else "",
             "pieces_shipped": (ship.pieces_shipped if ship else None)
             or (erp.cases_shipped if erp else None),

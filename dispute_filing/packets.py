@@ -220,12 +220,16 @@ def _evidence(
     target = DocumentLink.deduction_id == d.id
     if facts.shipment_ids:
         target = or_(target, DocumentLink.shipment_id.in_(facts.shipment_ids))
-    rows = session.execute(
-        select(Document.sha256, Document.original_filename, Document.media_type, DocumentLink.role)
-        .join(DocumentLink, DocumentLink.document_id == Document.id)
-        .where(target)
-        .order_by(Document.id)
-    ).all()
+    rows = list(
+        session.execute(
+            select(
+                Document.sha256, Document.original_filename, Document.media_type, DocumentLink.role
+            )
+            .join(DocumentLink, DocumentLink.document_id == Document.id)
+            .where(target)
+            .order_by(Document.id)
+        )
+    )
     order = STRENGTH.get(facts.category, DEFAULT_STRENGTH)
     rank = {role: i for i, role in enumerate(order)}
 

@@ -34,6 +34,7 @@ _GROUPS: tuple[tuple[str, str | None], ...] = (
     ("fleet.commands.scheduler", None),
     ("fleet.commands.disputes", "disputes"),
     ("fleet.commands.deductions", None),
+    ("fleet.commands.serve", None),
 )
 
 
@@ -57,6 +58,9 @@ _wire()
 @app.callback()
 def main() -> None:
     """deductions-fleet: portal robots for retailer deductions and carrier PODs."""
+    from records.private import private_umask
+
+    private_umask()  # whatever this process creates is its owner's alone (0600 / 0700)
     setup_logging()
 
 

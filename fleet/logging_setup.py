@@ -16,9 +16,14 @@ from typing import Any
 
 import structlog
 
+from records.private import private_dir, private_file
+
 Processor = Callable[[Any, str, dict[str, Any]], Any]
 
 _extra_processors: list[Processor] = []
+
+
+FLEET_HANDLER = "fleet"  # the name of the handlers set up here (replaced, never doubled)
 
 
 def add_processor(processor: Processor) -> None:
@@ -57,7 +62,7 @@ def configure_logging(
     )
     root = logging.getLogger()
     for h in list(root.handlers):
-        if getattr(h, "_fleet", False):
+        if h.get_name() == FLEET_HANDLER:
             root.removeHandler(h)
     console = logging.StreamHandler(sys.stderr)
     console.setFormatter(
@@ -75,13 +80,14 @@ def configure_logging(
             ],
         )
     )
-    console._fleet = True  # type: ignore[attr-defined]
+    console.set_name(FLEET_HANDLER)
     root.addHandler(console)
     if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(log_file.parent)
         fh = logging.handlers.RotatingFileHandler(
             log_file, maxBytes=20_000_000, backupCount=5, encoding="utf-8"
         )
+        private_file(log_file)  # rotated files follow the process umask (fleet/cli.py)
         fh.setFormatter(
             structlog.stdlib.ProcessorFormatter(
                 foreign_pre_chain=shared,
@@ -91,7 +97,7 @@ def configure_logging(
                 ],
             )
         )
-        fh._fleet = True  # type: ignore[attr-defined]
+        fh.set_name(FLEET_HANDLER)
         root.addHandler(fh)
     root.setLevel(level.upper())
     for noisy in ("uvicorn.access", "httpx", "httpcore", "asyncio", "alembic"):

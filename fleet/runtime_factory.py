@@ -15,6 +15,7 @@ from bots.runtime import FleetRuntime
 from credentials.keyring_vault import CredentialVault
 from dispute_filing.policy import FilingPolicy
 from fleet.settings import Settings
+from records.private import private_dir
 from scheduler.config import FleetConfig
 from scheduler.dispatch import RuntimeFactory
 from store.db import init_db, session_factory
@@ -36,7 +37,7 @@ async def open_runtime(
 
     ``filing`` is fleet.toml's ``[disputes]`` policy; ``today`` the business
     day (default: the settings' ``today``; the demo passes its world's clock)."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(settings.data_dir)
     db = session_factory(init_db(settings.resolved_database_url))
     vault = DocumentVault(settings.data_dir / "vault")
     creds = credentials or CredentialVault.open(settings.data_dir)

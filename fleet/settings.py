@@ -11,6 +11,7 @@ import os
 from datetime import UTC, date, datetime
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import (
@@ -135,6 +136,6 @@ class Settings(BaseSettings):
         return args
 
 
-def get_settings(**overrides: object) -> Settings:
+def get_settings(**overrides: Any) -> Settings:
     """A fresh Settings; overrides are for tests and the CLI's own flags."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+    return Settings(**overrides)

@@ -13,7 +13,11 @@
   event and an audit entry) at most once per ``reminder_after_hours``. The
   active scheduler calls it periodically; ``fleet approvals remind`` does the
   same from cron.
-* **users**: ``add_user`` / ``deactivate_user`` keep the roles the chain checks.
+* **users**: ``add_user`` / ``deactivate_user`` keep the roles the chain checks;
+  ``set_access`` what a person may do in the web app (:data:`ACCESS_ROLES`) and
+  their **approval limit**: nobody approves a decision on a claim above their
+  limit (it waits for the next approver whose limit reaches it); rejecting
+  commits no money and is not limited.
 
 Every change of state is appended to the hash-chained audit log. Functions
 take a Session and do not commit.
@@ -37,6 +41,9 @@ from store.repositories import approvals as repo
 from store.repositories import audit
 
 KINDS = DECISION_KINDS
+ACCESS_ROLES = ("analyst", "approver", "ops", "admin")
+"""What the web app lets a person do (``web/permissions.py`` maps each to its
+actions); the approval chain's rank is the separate ``role``."""
 USERNAME = r"[A-Za-z0-9_](?:[A-Za-z0-9_.\-]{0,126}[A-Za-z0-9_])?"
 MENTION = re.compile(rf"(?<![\w@])@({USERNAME})")
 ZERO = Decimal("0.00")
@@ -90,6 +97,7 @@ class PendingApproval:
     waiting_since: datetime
     can_act: bool | None = None  # for the actor asked about; None: nobody asked
     on_behalf_of: str | None = None  # the delegator the actor would act for
+    over_limit: str | None = None  # why the actor may reject but not approve it
 
 
 @dataclass(frozen=True)
@@ -160,6 +168,8 @@ def propose(
     if kind == "split" and accept_amount is None:
         raise ApprovalError("a split needs the amount accepted")
     credit_kind = credit_kind or "credit_memo"
+    if proposed_by not in repo.user_roles(session, [proposed_by]):
+        raise ApprovalError(f"{proposed_by} is not an active user and may not propose")
     ded = session.get(Deduction, deduction_id)
     if ded is None:
         raise ApprovalError(f"no deduction {deduction_id}")
@@ -257,6 +267,21 @@ def _may_act(
     return on_behalf
 
 
+def limit_refusal(session: Session, decision: Decision, actor: str) -> str | None:
+    """Why ``actor`` may not approve ``decision`` for its amount (None: they may).
+    The amount is the whole claim the decision settles (accepted plus disputed)."""
+    user = repo.get_user(session, actor)
+    if user is None or user.approval_limit is None:
+        return None
+    amount = decision.accept_amount + decision.dispute_amount
+    if amount > user.approval_limit:
+        return (
+            f"{amount} is above {actor}'s approval limit of {user.approval_limit}: "
+            "it waits for an approver whose limit reaches it"
+        )
+    return None
+
+
 def act(
     session: Session,
     decision_id: int,
@@ -285,6 +310,8 @@ def act(
     if step is None:  # pragma: no cover - a pending decision always has a pending step
         raise ApprovalError(f"decision {decision_id} has no pending step")
     on_behalf = _may_act(session, decision, steps, step, actor, now)
+    if approve and (over := limit_refusal(session, decision, actor)):
+        raise ApprovalError(over)
     if approve and decision.kind in ("dispute", "split"):
         closes = session.execute(
             select(Verdict.window_closes).where(Verdict.deduction_id == decision.deduction_id)
@@ -342,10 +369,19 @@ def delegate(
     ends_at: datetime,
     created_by: str,
 ) -> None:
+    """``delegate_to`` may approve in ``delegator``'s place from ``starts_at`` to
+    ``ends_at``; both must be active users, and the delegation must end in the
+    future (checked here, for every face)."""
     if delegator == delegate_to:
         raise ApprovalError("a delegation needs two people")
+    if ends_at <= utcnow():
+        raise ApprovalError("the delegation ends in the past: it would never apply")
     if ends_at <= starts_at:
         raise ApprovalError("a delegation ends after it starts")
+    active = repo.user_roles(session, [delegator, delegate_to])
+    for who in (delegator, delegate_to):
+        if who not in active:
+            raise ApprovalError(f"{who} is not an active user")
     row = repo.add_delegation(session, delegator, delegate_to, starts_at, ends_at, created_by)
     audit.append(
         session,
@@ -455,10 +491,12 @@ def pending(
     for w in _waiting(session):
         can_act: bool | None = None
         on_behalf: str | None = None
+        over: str | None = None
         if actor is not None:
             try:
                 on_behalf = _may_act(session, w.decision, w.steps, w.step, actor, now)
                 can_act = True
+                over = limit_refusal(session, w.decision, actor)
             except ApprovalError:
                 can_act = False
         d = w.decision
@@ -482,6 +520,7 @@ def pending(
                 waiting_since=w.since,
                 can_act=can_act,
                 on_behalf_of=on_behalf,
+                over_limit=over,
             )
         )
     return out
@@ -514,6 +553,41 @@ def add_user(
     return before is None
 
 
+def set_access(
+    session: Session,
+    username: str,
+    actor: str,
+    *,
+    access: str | None = None,
+    approval_limit: Decimal | None = None,
+    clear_limit: bool = False,
+) -> None:
+    """Change what ``username`` may do in the web app and/or their approval
+    limit (``clear_limit``: no limit). Audited."""
+    user = repo.get_user(session, username)
+    if user is None:
+        raise ApprovalError(f"no user {username}")
+    if access is not None and access not in ACCESS_ROLES:
+        raise ApprovalError(f"access must be one of {', '.join(ACCESS_ROLES)}")
+    if approval_limit is not None and (not approval_limit.is_finite() or approval_limit < 0):
+        raise ApprovalError("an approval limit is an amount of zero or more")
+    before = {"access": user.access, "approval_limit": _str(user.approval_limit)}
+    if access is not None:
+        user.access = access
+    if clear_limit:
+        user.approval_limit = None
+    elif approval_limit is not None:
+        user.approval_limit = approval_limit.quantize(Decimal("0.01"))
+    after = {"access": user.access, "approval_limit": _str(user.approval_limit)}
+    session.flush()
+    if before != after:
+        audit.append(session, actor, "user_access", f"user:{username}", before, after)
+
+
+def _str(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
 def deactivate_user(session: Session, username: str, actor: str) -> None:
     """The user can no longer approve (their history stays). Audited."""
     user = repo.get_user(session, username)
@@ -533,6 +607,7 @@ def deactivate_user(session: Session, username: str, actor: str) -> None:
 
 
 __all__ = [
+    "ACCESS_ROLES",
     "CREDIT_KINDS",
     "KINDS",
     "REMINDER_ACTOR",
@@ -544,9 +619,11 @@ __all__ = [
     "comment",
     "deactivate_user",
     "delegate",
+    "limit_refusal",
     "pending",
     "propose",
     "reminders",
     "send_reminders",
+    "set_access",
     "window_refusal",
 ]

@@ -32,12 +32,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy import Select, String, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from matching.classify import PROMO_FIELDS
 from matching.model import Doc as DocView
 from matching.snapshot import STREAM, chunks
+from store.db import plain_rows
 from store.models import (
     CategoryOverride,
     Deduction,
@@ -87,7 +88,7 @@ class Changes:
         )
 
 
-def _set(session: Session, stmt) -> set:  # type: ignore[no-untyped-def,type-arg]
+def _set(session: Session, stmt: Select[Any]) -> set[Any]:
     return {v for (v,) in session.execute(stmt) if v}
 
 
@@ -122,8 +123,8 @@ def changes_since(session: Session, since: datetime) -> Changes:
         session, select(ErpInvoice.invoice_number).where(ErpInvoice.updated_at > since)
     )
     P = ErpPromotion
-    for row_id, pid, customer, skus in session.execute(
-        select(P.id, P.promo_id, P.customer, P.skus).where(P.updated_at > since)
+    for row_id, pid, customer, skus in plain_rows(
+        session.execute(select(P.id, P.promo_id, P.customer, P.skus).where(P.updated_at > since))
     ):
         c.promo_ids.add(pid)
         c.promo_skus |= {(customer, str(sku)) for sku in skus or []}
@@ -181,7 +182,7 @@ def _citing(session: Session, cited: set[tuple[str, str]]) -> set[int]:
     stmt = select(V.deduction_id, V.evidence).where(or_(*(text.contains(f'"{k}"') for k in kinds)))
     return {
         did
-        for did, evidence in session.execute(stmt.execution_options(yield_per=STREAM))
+        for did, evidence in plain_rows(session.execute(stmt.execution_options(yield_per=STREAM)))
         if any(_key(e) in cited for e in evidence or [] if isinstance(e, dict))
     }
 
@@ -210,10 +211,10 @@ def _named_in_documents(session: Session, c: Changes) -> set[int]:
         text = cast(Doc.extracted_fields, String)
         stmt = stmt.where(or_(*(text.contains(r.strip(), autoescape=True) for r in refs)))
     out: set[int] = set()
-    for did, role, fields in session.execute(stmt.execution_options(yield_per=STREAM)):
+    for did, role, fields in plain_rows(session.execute(stmt.execution_options(yield_per=STREAM))):
         doc = DocView(0, str(getattr(role, "value", role)), "", fields or {})
         named = {doc.field("pro_number"), doc.field("bol_number")} & c.shipment_refs
-        if named or doc.field(*PROMO_FIELDS) in c.promo_ids:
+        if did is not None and (named or doc.field(*PROMO_FIELDS) in c.promo_ids):
             out.add(did)
     return out
 

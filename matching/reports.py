@@ -103,7 +103,7 @@ def export_credits(session: Session, since: date, actor: str) -> list[dict[str, 
                 }
             )
     batch.count = len(out)
-    batch.total = sum((Decimal(r["amount"]) for r in out), ZERO)
+    batch.total = sum((Decimal(str(r["amount"])) for r in out), ZERO)
     session.flush()
     audit.append(
         session,

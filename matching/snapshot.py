@@ -24,8 +24,8 @@ from collections.abc import Collection, Iterator
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, select
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from matching.model import (
     Adjustment,
@@ -40,6 +40,7 @@ from matching.model import (
     Snapshot,
 )
 from records.schemas import PortalKind
+from store.db import plain_rows
 from store.models import (
     CategoryOverride,
     Deduction,
@@ -65,11 +66,12 @@ def _enum(v: object) -> str:
     return str(getattr(v, "value", v) or "")
 
 
+AnySelect = Select[*tuple[Any, ...]]  # a SELECT of any columns
 CHUNK = 500  # ids per IN (...) when reading a scope
 
 
-def _rows(session: Session, stmt):  # type: ignore[no-untyped-def]
-    return session.execute(stmt.execution_options(yield_per=STREAM))
+def _rows(session: Session, stmt: AnySelect) -> Iterator[tuple[Any, ...]]:
+    return plain_rows(session.execute(stmt.execution_options(yield_per=STREAM)))
 
 
 def chunks(keys: Collection[Any]) -> Iterator[list[Any]]:
@@ -79,7 +81,12 @@ def chunks(keys: Collection[Any]) -> Iterator[list[Any]]:
         yield ordered[i : i + CHUNK]
 
 
-def _scoped(session: Session, stmt, column, keys: Collection[Any] | None) -> Iterator[Any]:  # type: ignore[no-untyped-def]
+def _scoped(
+    session: Session,
+    stmt: AnySelect,
+    column: QueryableAttribute[Any],
+    keys: Collection[Any] | None,
+) -> Iterator[Any]:
     """``stmt``'s rows, or, with ``keys``, only rows whose ``column`` is one of them
     (one query per chunk; each key's rows come from one chunk, in ``stmt``'s order)."""
     if keys is None:

@@ -93,6 +93,7 @@ from portal_adapters.web import (
     check_record_heading,
     fetch_bytes,
     fetched_document,
+    fill_secret,
     goto,
     heading_text,
     optional_amount,
@@ -274,7 +275,7 @@ class FreshcoAdapter(RetailerAdapter):
         try:
             async with playwright_errors(PORTAL, step):
                 await page.get_by_label("USER ID", exact=True).fill(creds.username)
-                await page.get_by_label("PASSWORD", exact=True).fill(creds.password.reveal())
+                await fill_secret(page.get_by_label("PASSWORD", exact=True), creds.password)
             await submit_form(session, page, "LOG ON", step)
             if not await self._on_frameset(page, step=step):
                 heading = await self._heading(page, step=step)
@@ -302,7 +303,7 @@ class FreshcoAdapter(RetailerAdapter):
                 step=step,
             )
         async with playwright_errors(PORTAL, step):
-            await page.get_by_label("ANSWER", exact=True).fill(answer.reveal())
+            await fill_secret(page.get_by_label("ANSWER", exact=True), answer)
         await submit_form(session, page, "CONTINUE", step)
         if await self._on_frameset(page, step=step):
             return
@@ -458,7 +459,7 @@ class FreshcoAdapter(RetailerAdapter):
             table.first, LIST_COLUMNS, portal=PORTAL, what=CLAIMS_TABLE, step=step
         )
         base = page.url
-        rows = [
+        rows: list[tuple[dict[str, str], str | None]] = [
             (r.cells, portal_url(session, r.links[COL_CLAIM], step=step, base=base))
             if COL_CLAIM in r.links
             else (r.cells, None)

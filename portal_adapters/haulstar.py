@@ -67,6 +67,7 @@ from portal_adapters.web import (
     document_bytes,
     expect_heading,
     fetched_document,
+    fill_secret,
     form_page,
     goto,
     playwright_errors,
@@ -82,6 +83,7 @@ from portal_adapters.web import (
     split_list,
     submit_code,
     submit_form,
+    untraced,
 )
 from records.normalize import portal_rules
 from records.schemas import ShipmentRecord
@@ -194,18 +196,19 @@ class HaulstarAdapter(CarrierAdapter):
         step = "api_token"
         creds = session.credentials
         assert creds.api_key is not None
-        reply = await request(
-            session,
-            "/api/v1/auth/token",
-            method="POST",
-            step=step,
-            json_body={
-                "api_key": creds.api_key.reveal(),
-                "username": creds.username,
-                "password": creds.password.reveal(),
-            },
-            max_redirects=3,
-        )
+        async with untraced(session.context):  # the body holds the key and password
+            reply = await request(
+                session,
+                "/api/v1/auth/token",
+                method="POST",
+                step=step,
+                json_body={
+                    "api_key": creds.api_key.reveal(),
+                    "username": creds.username,
+                    "password": creds.password.reveal(),
+                },
+                max_redirects=3,
+            )
         if reply.status in (401, 403):
             error = _json(reply, step).get("error", "")
             what = "the account is locked" if error == "account_locked" else "refused the login"
@@ -239,15 +242,16 @@ class HaulstarAdapter(CarrierAdapter):
                 renewed = True
                 token = session.notes[TOKEN_NOTE]
                 assert isinstance(token, _ApiToken)
-            reply = await request(
-                session,
-                path,
-                step=step,
-                headers={"authorization": f"Bearer {token.value.reveal()}"},
-                max_bytes=DEFAULT_MAX_BYTES if document else MAX_JSON_BYTES,
-                timeout_ms=DOWNLOAD_TIMEOUT_MS if document else 30_000,
-                max_redirects=3,
-            )
+            async with untraced(session.context):  # the header holds the token
+                reply = await request(
+                    session,
+                    path,
+                    step=step,
+                    headers={"authorization": f"Bearer {token.value.reveal()}"},
+                    max_bytes=DEFAULT_MAX_BYTES if document else MAX_JSON_BYTES,
+                    timeout_ms=DOWNLOAD_TIMEOUT_MS if document else 30_000,
+                    max_redirects=3,
+                )
             if reply.status != 401:
                 raise_for_status(
                     reply.status, reply.headers, portal=PORTAL, step=step, url=reply.url
@@ -351,7 +355,7 @@ class HaulstarAdapter(CarrierAdapter):
         creds = session.credentials
         async with playwright_errors(PORTAL, step):
             await page.get_by_label("Username", exact=True).fill(creds.username)
-            await page.get_by_label("Password", exact=True).fill(creds.password.reveal())
+            await fill_secret(page.get_by_label("Password", exact=True), creds.password)
         await submit_form(session, page, "Log In", step)
         heading = await expect_heading(
             page, [DOCS_HEADING, MFA_HEADING, LOGIN_HEADING], portal=PORTAL, step=step

@@ -84,6 +84,7 @@ from portal_adapters.web import (
     expect_heading,
     fetch_bytes,
     fetched_document,
+    fill_secret,
     goto,
     heading_text,
     optional_amount,
@@ -256,6 +257,16 @@ class _Claim:
 
 
 _CLAIM_CACHE = "megamart.claims_read"
+
+
+def _claims_read(session: AdapterSession) -> dict[str, _Claim]:
+    """The claim pages this job's listing read (``session.notes`` is untyped scratch)."""
+    cache = session.notes.get(_CLAIM_CACHE)
+    if not isinstance(cache, dict):
+        cache = session.notes[_CLAIM_CACHE] = {}
+    return cache
+
+
 """session.notes key: claim pages read by the listing, used once by list_documents."""
 
 
@@ -301,7 +312,7 @@ class MegamartAdapter(RetailerAdapter):
             )
         async with playwright_errors(PORTAL, step):
             await page.get_by_label("User ID", exact=True).fill(creds.username)
-            await page.get_by_label("Password", exact=True).fill(creds.password.reveal())
+            await fill_secret(page.get_by_label("Password", exact=True), creds.password)
         await submit_form(session, page, "Sign in", step)
         heading = await heading_text(page, portal=PORTAL, step=step)
         if heading == LOGIN_HEADING:
@@ -399,7 +410,7 @@ class MegamartAdapter(RetailerAdapter):
                     continue
                 item = self._record(session, row, detail, rules, step=step)
                 if isinstance(item, DeductionRecord):
-                    session.notes.setdefault(_CLAIM_CACHE, {})[claim] = detail  # type: ignore[index]
+                    _claims_read(session)[claim] = detail
                 if (
                     since is not None
                     and isinstance(item, DeductionRecord)
@@ -627,7 +638,7 @@ class MegamartAdapter(RetailerAdapter):
         step = "list_documents"
         # the listing read this claim page moments ago in the same job: use that read
         # once (a later call reads the page again, since documents arrive over time)
-        cache: dict[str, _Claim] = session.notes.setdefault(_CLAIM_CACHE, {})  # type: ignore[assignment]
+        cache = _claims_read(session)
         detail = cache.pop(external_id, None) or await self._claim_page(
             session, external_id, step=step
         )

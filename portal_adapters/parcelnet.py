@@ -40,6 +40,7 @@ from portal_adapters.web import (
     ShipmentResult,
     alert_text,
     expect_heading,
+    fill_secret,
     form_page,
     goto,
     playwright_errors,
@@ -106,7 +107,7 @@ class ParcelnetAdapter(CarrierAdapter):
         creds = session.credentials
         async with playwright_errors(PORTAL, step):
             await page.get_by_label("User ID", exact=True).fill(creds.username)
-            await page.get_by_label("Password", exact=True).fill(creds.password.reveal())
+            await fill_secret(page.get_by_label("Password", exact=True), creds.password)
         await submit_form(session, page, "Log in", step)
         heading = await expect_heading(
             page, [SEARCH_HEADING, LOGIN_HEADING], portal=PORTAL, step=step

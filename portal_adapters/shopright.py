@@ -49,7 +49,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Locator, Page, Response
+from playwright.async_api import FilePayload, Locator, Page, Response
 
 from portal_adapters.base import (
     AdapterSession,
@@ -82,6 +82,7 @@ from portal_adapters.shopright_api import (
 )
 from portal_adapters.web import (
     expect_heading,
+    fill_secret,
     first_line,
     goto,
     is_pdf,
@@ -155,8 +156,8 @@ class ShoprightAdapter(RetailerAdapter):
             return  # the cookie was still good: /login sent us on to the deductions
         async with playwright_errors(PORTAL, step):
             await page.get_by_label("E-mail address", exact=True).fill(session.credentials.username)
-            await page.get_by_label("Password", exact=True).fill(
-                session.credentials.password.reveal()
+            await fill_secret(
+                page.get_by_label("Password", exact=True), session.credentials.password
             )
             answer = await _click_for_response(
                 page,
@@ -182,7 +183,7 @@ class ShoprightAdapter(RetailerAdapter):
         await _expect(page, [MFA_HEADING], seen, step=step)
         code = one_time_code(session, step=step)
         async with playwright_errors(PORTAL, step):
-            await page.get_by_label("Authenticator code", exact=True).fill(code.reveal())
+            await fill_secret(page.get_by_label("Authenticator code", exact=True), code)
             answer = await _click_for_response(
                 page, page.get_by_role("button", name="Verify", exact=True), "/api/session/mfa"
             )
@@ -344,9 +345,9 @@ class ShoprightAdapter(RetailerAdapter):
         await _next(page, wizard, 3, seen)
 
         if upload is not None:
-            name, data = upload
+            name, content = upload
             await wizard.get_by_label("Supporting document (PDF)", exact=True).set_input_files(
-                files=[{"name": name, "mimeType": "application/pdf", "buffer": data}]
+                files=[FilePayload(name=name, mimeType="application/pdf", buffer=content)]
             )
         await _next(page, wizard, 4, seen)
         # the document number is portal text: a plain has_text string, which

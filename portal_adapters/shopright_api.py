@@ -126,7 +126,7 @@ class ShoprightApi:
         path: str,
         *,
         step: str,
-        params: dict[str, str] | None = None,
+        params: dict[str, str | float | bool] | None = None,
         accept: str = "application/json",
         timeout_ms: float = API_TIMEOUT_MS,
         max_bytes: int = MAX_JSON_BYTES,
@@ -149,7 +149,7 @@ class ShoprightApi:
         path: str,
         *,
         step: str,
-        params: dict[str, str] | None = None,
+        params: dict[str, str | float | bool] | None = None,
         not_found_ok: bool = False,
     ) -> dict[str, Any] | None:
         """A JSON object; None for a 404 when ``not_found_ok``."""
@@ -189,7 +189,9 @@ class ShoprightApi:
     async def deductions_page(
         self, cursor: str | None, *, step: str
     ) -> tuple[list[dict[str, Any]], str | None]:
-        params = {"limit": str(PAGE_LIMIT)} | ({"cursor": cursor} if cursor else {})
+        params: dict[str, str | float | bool] = {"limit": str(PAGE_LIMIT)}
+        if cursor:
+            params["cursor"] = cursor
         page = await self.json("/api/deductions", step=step, params=params)
         assert page is not None
         return list_page(page, step=step)
@@ -383,13 +385,13 @@ def message(data: dict[str, Any], default: str) -> str:
     return clean_text(msg, max_length=300) if isinstance(msg, str) and msg.strip() else default
 
 
-def normalize_status(case: dict[str, Any], *, step: str) -> str:
+def normalize_status(case: dict[str, Any], *, step: str) -> DisputeStatus:
     """The portal's label first (its own words), then the API's status key."""
     label = clean_text(scalar_text(case.get("status_label"))).casefold()
     status = STATUS_BY_LABEL.get(label)
     if status is None:
         key = scalar_text(case.get("status"))
-        status = key if key in _API_STATUSES else None
+        status = DisputeStatus(key) if key in _API_STATUSES else None
     if status is None:
         raise LayoutChanged(f"unknown case status {label[:60]!r}", portal=PORTAL, step=step)
     return status

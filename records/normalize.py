@@ -13,6 +13,7 @@ record can be quarantined with its reason.
 
 from __future__ import annotations
 
+import datetime as _dt  # the class below has a method named date
 import json
 import re
 import unicodedata
@@ -149,8 +150,8 @@ class PortalRules:
         return category_from_text(reason_text)
 
     def window_closes(
-        self, reason_code: str, *, invoice_date: date, deduction_date: date
-    ) -> date | None:
+        self, reason_code: str, *, invoice_date: _dt.date, deduction_date: _dt.date
+    ) -> _dt.date | None:
         rule = self.reason_codes.get(reason_code)
         if rule is None:
             return None

@@ -208,9 +208,10 @@ def parse_amount(
     if marks > 1:
         raise NormalizationError(f"two signs in one amount: {quote(raw)}")
     negative = marks == 1
-    number = _number(s, decimal_comma)
-    if number is None:
+    found = _number(s, decimal_comma)
+    if found is None:
         raise NormalizationError(f"not an amount: {quote(raw)}")
+    number = found
     return _fixed(-number if negative else number, places, raw)
 
 

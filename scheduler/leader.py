@@ -21,11 +21,14 @@ import asyncio
 import contextlib
 import hashlib
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.engine import make_url
 
 from records.filelock import FileLock
+
+if TYPE_CHECKING:
+    import psycopg
 
 
 class LeaderLock(Protocol):
@@ -43,7 +46,7 @@ class PostgresLeaderLock:
         self.conninfo = _libpq_url(url)
         digest = hashlib.sha256(name.encode()).digest()
         self.key = int.from_bytes(digest[:8], "big", signed=True)
-        self._conn: object | None = None
+        self._conn: psycopg.AsyncConnection[Any] | None = None
 
     async def try_acquire(self) -> bool:
         import psycopg
@@ -58,7 +61,7 @@ class PostgresLeaderLock:
                 keepalives_interval=5,
                 keepalives_count=3,
             )
-        cur = await self._conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,))  # type: ignore[attr-defined]
+        cur = await self._conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,))
         row = await cur.fetchone()
         return bool(row and row[0])
 
@@ -66,7 +69,7 @@ class PostgresLeaderLock:
         if self._conn is None:
             return False
         try:
-            await asyncio.wait_for(self._conn.execute("SELECT 1"), timeout=10)  # type: ignore[attr-defined]
+            await asyncio.wait_for(self._conn.execute("SELECT 1"), timeout=10)
         except Exception:
             return False
         return True
@@ -74,7 +77,7 @@ class PostgresLeaderLock:
     async def release(self) -> None:
         if self._conn is not None:
             with contextlib.suppress(Exception):
-                await self._conn.close()  # type: ignore[attr-defined]
+                await self._conn.close()
             self._conn = None
 
 

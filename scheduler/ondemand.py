@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bots.jobs import Job, JobResult
 from bots.tasks.pods import carrier_of
 from records.schemas import ACTIVE_RETRIEVAL_STATUSES, RetrievalStatus
-from store.db import transaction
+from store.db import rows_changed, transaction
 from store.models import Deduction, ErpShipment, RetrievalRequest, Shipment, utcnow
 from store.repositories import accounts as accounts_repo
 from store.repositories import retrieval as retrieval_repo
@@ -93,8 +93,8 @@ def resolve_ref(s: Session, ref: str) -> list[Target]:
         s.scalars(select(Shipment.carrier).where(Shipment.pro_number == ref))
     )
     for text in (
-        s.scalars(select(Deduction.carrier).where(Deduction.pro_number == ref)).all()
-        + s.scalars(select(ErpShipment.carrier).where(ErpShipment.pro_number == ref)).all()
+        *s.scalars(select(Deduction.carrier).where(Deduction.pro_number == ref)),
+        *s.scalars(select(ErpShipment.carrier).where(ErpShipment.pro_number == ref)),
     ):
         slug = carrier_of(text)
         if slug:
@@ -242,7 +242,7 @@ def requeue_orphans(db: sessionmaker[Session]) -> int:
             .where(RetrievalRequest.status == RetrievalStatus.running)
             .values(status=RetrievalStatus.queued, updated_at=utcnow())
         )
-        return int(res.rowcount or 0)  # type: ignore[attr-defined]
+        return rows_changed(res)
 
 
 def wait_for(

@@ -30,7 +30,7 @@ from datetime import date, timedelta
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bots.jobs import CORE, EVERY_ACCOUNT, Job, JobResult
+from bots.jobs import CORE, EVERY_ACCOUNT, Job, JobResult, Task
 from bots.tasks.pods import pod_targets
 from portal_adapters.registry import adapter_class
 from records.schemas import FINAL_DISPUTE_STATUSES, DisputeStatus
@@ -41,8 +41,8 @@ AFTER_RETAILER = "retailer"
 AFTER_CARRIER = "carrier"
 
 
-def core_job(task: str, target: str | None = None) -> Job:
-    return Job(CORE, EVERY_ACCOUNT, task, target)  # type: ignore[arg-type]
+def core_job(task: Task, target: str | None = None) -> Job:
+    return Job(CORE, EVERY_ACCOUNT, task, target)
 
 
 def portal_kind(portal: str) -> str:
@@ -124,7 +124,7 @@ def accounts_with_disputes_to_file(
             q = q.where(or_(Dispute.attempts == 0, Dispute.updated_at < utcnow() - untouched_for))
         rows = s.execute(q).all()
         enabled = {(a.portal, a.username) for a in accounts_repo.enabled_accounts(s, None)}
-    return sorted((p, a) for p, a in rows if (p, a) in enabled)
+    return sorted((p, a) for p, a in rows if a is not None and (p, a) in enabled)
 
 
 FILING_RETRY = timedelta(minutes=30)

@@ -37,7 +37,7 @@ from typing import Any
 
 import structlog
 
-from bots.jobs import CORE, Job
+from bots.jobs import CORE, Job, task_named
 from scheduler import state
 from scheduler.config import FleetConfig, trigger_for
 from scheduler.dispatch import (
@@ -65,7 +65,7 @@ async def scheduled_job(portal: str, account: str, task: str) -> None:
     if service is None:
         log.warning("scheduler.fired_without_service", portal=portal, task=task)
         return
-    await service.fire(Job(portal, account, task))  # type: ignore[arg-type]
+    await service.fire(Job(portal, account, task_named(task)))
 
 
 def job_id(portal: str, account: str) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, delete, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from store.db import transaction
+from store.db import rows_changed, transaction
 from store.models import PausedAccount, utcnow
 
 ALL_ACCOUNTS = "*"
@@ -33,7 +33,7 @@ def resume(engine: Engine, portal: str, account: str = ALL_ACCOUNTS) -> bool:
     """Resume; True if it was paused."""
     with transaction(sessionmaker(engine)) as s:
         res = s.execute(delete(P).where(P.portal == portal, P.account == account))
-        return bool(res.rowcount)  # type: ignore[attr-defined]
+        return bool(rows_changed(res))
 
 
 def is_paused(engine: Engine, portal: str, account: str) -> bool:

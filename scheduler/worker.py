@@ -105,7 +105,7 @@ def _run_job_task(
         raise ValueError("bad task or account in job message")
     if target is not None and (not isinstance(target, str) or len(target) > 500):
         raise ValueError("bad target in job message")
-    job = Job(portal, account, task, target)  # type: ignore[arg-type]
+    job = Job(portal, account, task, target)
     redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
     log.info(
         "worker.job_start",

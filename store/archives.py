@@ -3,9 +3,12 @@
 Some portals hand out backup as a ZIP of PDFs. A ZIP is attacker-shaped input: member
 names can climb out of a directory (``../../etc/passwd``) or be absolute, members can
 be symlinks, headers can lie about sizes, a few kilobytes can inflate to gigabytes,
-and ZIPs can nest. :func:`safe_unzip` never writes to disk (members come back as
-bytes for the vault), decompresses while counting the bytes actually produced, and
-refuses with one exception class per reason so the caller can record *why*.
+and ZIPs can nest. (A review's bomb was 200 members of 1 MiB of zeros, each
+too small for a per-member ratio check: 226 KB became 209 MB; the ratio is
+judged for each member and for the whole archive.) :func:`safe_unzip` never
+writes to disk (members come back as bytes for the vault), decompresses while
+counting the bytes actually produced, and refuses with one exception class per
+reason so the caller can record *why*.
 Refusals are all-or-nothing: a refused archive yields no members.
 """
 
@@ -85,6 +88,7 @@ class _Budget:
     max_total_bytes: int
     max_ratio: float
     max_depth: int
+    archive_bytes: int = 1
     members: int = 0
     total_bytes: int = 0
 
@@ -105,7 +109,7 @@ def safe_unzip(
     on members, total bytes and ratio apply across all levels. Directory entries are
     skipped. Raises a subclass of :class:`ArchiveError` on any refusal.
     """
-    budget = _Budget(max_members, max_total_bytes, max_ratio, max_depth)
+    budget = _Budget(max_members, max_total_bytes, max_ratio, max_depth, max(len(data), 1))
     members = _unzip(data, budget, depth=1, prefix="", expand_nested=expand_nested)
     return _dedupe_names(members)
 
@@ -208,6 +212,16 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: _Budget, pr
                     raise CompressionRatioExceeded(
                         f"member {info.filename!r}{_where(prefix)} inflates more than "
                         f"{budget.max_ratio:g}x ({compressed} compressed bytes)"
+                    )
+                # many members each under the grace are a bomb too: judge the whole archive
+                if (
+                    budget.total_bytes > _RATIO_GRACE_BYTES
+                    and budget.total_bytes / budget.archive_bytes > budget.max_ratio
+                ):
+                    raise CompressionRatioExceeded(
+                        f"the archive inflates more than {budget.max_ratio:g}x: "
+                        f"{budget.total_bytes} bytes from {budget.archive_bytes} "
+                        f"(at {info.filename!r}{_where(prefix)})"
                     )
     except ArchiveError:
         raise

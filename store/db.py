@@ -23,9 +23,11 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from records.private import private_dir, private_file
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 """How long a SQLite writer waits for the lock before giving up."""
@@ -70,7 +72,8 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:" and not u.database.startswith("file:"):
-            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+            private_dir(Path(u.database).parent)
+            private_file(Path(u.database))
         engine = create_engine(
             url,
             echo=echo,
@@ -110,6 +113,22 @@ def _tune_sqlite(engine: Engine) -> None:
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def plain_rows(result: Result[*tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+    """A result's rows as plain tuples, for unpacking in a ``for``: the type
+    checker cannot unpack a Row's columns, and ``Result.tuples()`` is
+    deprecated since SQLAlchemy 2.1."""
+    for row in result:
+        yield tuple(row)
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE touched (``Session.execute`` is typed as
+    returning any Result; a DML statement's is a CursorResult, which counts)."""
+    if not isinstance(result, CursorResult):
+        raise TypeError("rows_changed needs the result of an UPDATE or DELETE")
+    return int(result.rowcount or 0)
 
 
 def is_sqlite(bind: Engine | Session) -> bool:

@@ -29,6 +29,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
+from records.bounded_json import JsonTooDeep, check_depth
 from records.normalize import NormalizationError, clean_text, parse_amount, parse_date
 from records.schemas import (
     ErpInvoiceLineRecord,
@@ -236,6 +237,10 @@ _DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_float=Decimal)
 def _rows_json(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """Top-level array items (or an object's single list) with the line each starts on."""
     decoder = _DECODER
+    try:
+        check_depth(text)
+    except JsonTooDeep as exc:
+        raise ImportRefused("", [RowError(1, str(exc))]) from None
     i = _skip_ws(text, 0)
     if text.startswith("{", i):
         try:
@@ -508,12 +513,14 @@ def _group_csv(kind: Kind, rows: Iterator[tuple[int, dict[str, str]]]) -> Iterat
         try:
             if kind == "invoices":
                 lines = [x for x in (_invoice_line(r) for _, r in members) if x]
-                rec: BaseModel = _invoice({**first, "lines": [x.model_dump() for x in lines]})
+                rec: ErpInvoiceRecord | RemittanceRecord = _invoice(
+                    {**first, "lines": [x.model_dump() for x in lines]}
+                )
             else:
                 rec = _remittance_json({**first, "lines": _remittance_lines(members)})
             if len(members) > 1:  # every row's text is kept, not only the first's
-                rows = [{"line": ln, **r} for ln, r in members]
-                rec = rec.model_copy(update={"raw": {**rec.raw, "rows": rows}})  # type: ignore[attr-defined]
+                member_rows = [{"line": ln, **r} for ln, r in members]
+                rec = rec.model_copy(update={"raw": {**rec.raw, "rows": member_rows}})
             yield first_line, rec, None
         except (ValidationError, NormalizationError, KeyError, TypeError, ValueError) as exc:
             yield first_line, None, RowError(first_line, _explain(exc))

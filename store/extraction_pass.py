@@ -39,7 +39,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from records.schemas import DocumentRecord, ExtractionStatus
@@ -57,6 +57,7 @@ from store.extraction import ExtractionStatus as TextStatus
 from store.extraction.labels import REVIEW_BELOW
 from store.models import Deduction, Document, DocumentLink, Shipment
 from store.repositories import documents as documents_repo
+from store.repositories import quarantines as quarantine_repo
 from store.vault import DocumentNotFound, DocumentTooLarge, DocumentVault
 
 BACKUP_KEYS = ("claim_number", "invoice_number", "amount")
@@ -148,7 +149,7 @@ def _pending(
             mine = mine.where(Deduction.portal == portal)
         if account is not None:
             mine = mine.where(Deduction.account == account)
-        wanted = Document.id.in_(mine)
+        wanted: ColumnElement[bool] = Document.id.in_(mine)
         if portal is not None:  # a carrier's documents hang on its shipments
             carried = (
                 select(DocumentLink.document_id)
@@ -209,6 +210,16 @@ def extract_pending(
                         text_length=outcome["text_length"],
                         fields=outcome["fields"],
                     )
+                    if outcome["refused"]:
+                        quarantine_repo.quarantine(
+                            s,
+                            "vault",
+                            "document",
+                            {"sha256": doc.sha256, "filename": doc.filename[:300]},
+                            f"{doc.filename[:120]!r}: {outcome['reason']}",
+                            external_id=f"sha256:{doc.sha256}",
+                        )
+                        counts["quarantined"] += 1
                 counts["documents"] += 1
                 counts[outcome["status"].value] += 1
                 if progress is not None:
@@ -227,8 +238,12 @@ def _outcome(
     fields: dict[str, Any] | None = None,
     text_length: int | None = None,
     needs_ocr: bool = False,
+    refused: bool = False,
 ) -> dict[str, Any]:
+    """``refused``: past a bound on work (pages, time, an archive's limits): the
+    document is also a quarantine row with the reason, so the job needs a person."""
     return {
+        "refused": refused,
         "status": status,
         "reason": reason[:500],
         "fields": fields or {},
@@ -288,7 +303,10 @@ def _read_pdf(extractor: PdfExtractor, data: bytes, roles: frozenset[str]) -> di
             needs_ocr=True,
         )
     if not result.ok:
-        return _outcome(ExtractionStatus.failed, f"{result.status.value}: {result.reason}")
+        bounded = result.status in (TextStatus.too_many_pages, TextStatus.timeout)
+        return _outcome(
+            ExtractionStatus.failed, f"{result.status.value}: {result.reason}", refused=bounded
+        )
     fields = read_fields(result.text, set(roles))
     wanted = tuple(dict.fromkeys(k for role in sorted(roles) for k in WANTED.get(role, ())))
     review = _review(fields, wanted)
@@ -330,7 +348,9 @@ def _read_zip(
     try:
         members = safe_unzip(data)
     except ArchiveError as exc:
-        return _outcome(ExtractionStatus.failed, f"archive refused: {type(exc).__name__}: {exc}")
+        return _outcome(
+            ExtractionStatus.failed, f"archive refused: {type(exc).__name__}: {exc}", refused=True
+        )
     with db() as s:
         links = s.execute(
             select(DocumentLink.role, DocumentLink.deduction_id, DocumentLink.shipment_id).where(

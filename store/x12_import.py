@@ -129,13 +129,13 @@ def _store(
         if k not in stored or stored[k].made_by_edi
     ]
     ids: dict[tuple[str, str], int] = {}
-    for adj, outcome in zip(
+    for adj, upserted in zip(
         ours, deductions.upsert_many(session, [a.record for a in ours]), strict=True
     ):
-        ids[(adj.record.portal, adj.record.external_id)] = outcome.id
-        if outcome.created:
+        ids[(adj.record.portal, adj.record.external_id)] = upserted.id
+        if upserted.created:
             result.created += 1
-        elif outcome.changed:
+        elif upserted.changed:
             result.updated += 1
         else:
             result.unchanged += 1

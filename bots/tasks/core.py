@@ -24,7 +24,10 @@ from store.extraction_pass import extract_pending
 async def read_documents(cc: CoreContext) -> None:
     counts = await asyncio.to_thread(extract_pending, cc.db, cc.services.vault)
     for outcome, n in counts.items():
-        cc.counts[f"documents.{outcome}" if outcome != "documents" else "documents.read"] += n
+        if outcome == "quarantined":  # past a bound on work: the run needs a person
+            cc.counts["quarantined"] += n
+        else:
+            cc.counts[f"documents.{outcome}" if outcome != "documents" else "documents.read"] += n
 
 
 async def match(cc: CoreContext) -> None:

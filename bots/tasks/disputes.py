@@ -22,6 +22,7 @@ attachments with size and sha256) on the dispute.
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -41,7 +42,7 @@ from store.repositories import disputes as disputes_repo
 from store.repositories import runs as runs_repo
 
 
-def _disputes(jc: JobContext, statuses: tuple[str, ...] | None, *, filed: bool) -> list:  # type: ignore[type-arg]
+def _disputes(jc: JobContext, statuses: tuple[str, ...] | None, *, filed: bool) -> list:
     with jc.db() as s:
         q = (
             select(Dispute, Deduction.external_id)
@@ -141,7 +142,7 @@ async def file_dispute(jc: JobContext) -> None:
         packet = prepared.packet
         try:
             receipt = await jc.call(
-                lambda p=packet: adapter.file_dispute(jc.session, p), what="file_dispute"
+                partial(adapter.file_dispute, jc.session, packet), what="file_dispute"
             )
         except DisputeRejected as exc:
             dispute.attempts += 1
@@ -239,7 +240,7 @@ async def dispute_status(jc: JobContext) -> None:
     for dispute, external_id in await asyncio.to_thread(_disputes, jc, None, filed=True):
         try:
             report = await jc.call(
-                lambda e=external_id: adapter.dispute_status(jc.session, e),
+                partial(adapter.dispute_status, jc.session, external_id),
                 what="dispute_status",
             )
         except RecordInvalid as exc:  # this claim's page alone

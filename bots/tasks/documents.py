@@ -4,11 +4,19 @@ The order is: bytes to the vault (atomic, content-addressed), then one
 transaction registering the document and its links, including the portal's
 ref. A run killed between the two re-downloads that one document at most; a
 run killed after sees the ref and skips it.
+
+Work is bounded: an archive expands within its own limits (store/archives.py)
+and the job's (:data:`JOB_MAX_EXPANDED_BYTES`); a document over the vault's cap
+or an archive refused is kept raw where it can be (the archive itself always
+is), and is one quarantine row naming why, so the job ends ``partial``.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -16,13 +24,23 @@ from bots.context import JobContext
 from portal_adapters.base import FetchedDocument
 from portal_adapters.errors import RecordInvalid
 from records.schemas import DocumentRecord
-from store.archives import ArchiveError, safe_unzip
+from store.archives import (
+    DEFAULT_MAX_TOTAL_BYTES,
+    ArchiveError,
+    ArchiveMember,
+    ArchiveTooLarge,
+    safe_unzip,
+)
 from store.db import transaction
 from store.repositories import documents as documents_repo
 from store.repositories import quarantines as quarantine_repo
 from store.vault import DocumentTooLarge, StoredDocument
 
 log = structlog.get_logger(__name__)
+
+JOB_MAX_EXPANDED_BYTES = 1024 * 1024 * 1024
+"""What one job may expand from archives in all (each archive: store.archives'
+own cap and ratio). Past it, further archives are quarantined, not unpacked."""
 
 
 def quarantine(jc: JobContext, item: RecordInvalid) -> None:
@@ -46,13 +64,57 @@ def stored_refs(
         return documents_repo.source_refs(s, deduction_id=deduction_id, shipment_id=shipment_id)
 
 
-def _put(jc: JobContext, data: bytes, filename: str, media_type: str) -> StoredDocument | None:
+def _refuse_document(jc: JobContext, source_ref: str, raw: dict[str, Any], reason: str) -> None:
+    """A document refused whole (too large, an archive refused): one quarantine
+    row with the reason, counted, so the run is ``partial``, never silent."""
+    quarantine(
+        jc,
+        RecordInvalid(
+            reason, raw=raw, external_id=source_ref, kind="document", portal=jc.job.portal
+        ),
+    )
+    log.warning("documents.refused", run_id=jc.run_id, portal=jc.job.portal, reason=reason[:200])
+
+
+def _put(
+    jc: JobContext, data: bytes, filename: str, media_type: str, source_ref: str
+) -> StoredDocument | None:
     try:
         return jc.vault.put(data, filename, media_type)
-    except DocumentTooLarge:
+    except DocumentTooLarge as exc:
         jc.counts["documents.too_large"] += 1
-        log.warning("documents.too_large", run_id=jc.run_id, portal=jc.job.portal)
+        raw = {"filename": filename[:300], "size_bytes": len(data), "media_type": media_type[:100]}
+        _refuse_document(jc, source_ref, raw, f"document {filename[:120]!r} refused: {exc}")
         return None
+
+
+def _unpack(jc: JobContext, doc: FetchedDocument, source_ref: str) -> list[ArchiveMember]:
+    """The members of a fetched ZIP within this archive's and this job's budget
+    of expanded bytes; a refused archive is quarantined and yields none."""
+    spent = jc.counts["documents.expanded_bytes"]
+    left = max(0, JOB_MAX_EXPANDED_BYTES - spent)
+    try:
+        members = safe_unzip(doc.data, max_total_bytes=min(DEFAULT_MAX_TOTAL_BYTES, left))
+    except ArchiveError as exc:
+        jc.counts["documents.bad_archive"] += 1
+        why = str(exc)
+        if isinstance(exc, ArchiveTooLarge) and left < DEFAULT_MAX_TOTAL_BYTES:
+            why = f"this job has expanded {spent} bytes of its {JOB_MAX_EXPANDED_BYTES}: {why}"
+        raw = {
+            "filename": doc.filename[:300],
+            "size_bytes": len(doc.data),
+            "sha256": hashlib.sha256(doc.data).hexdigest(),
+            "refused_as": type(exc).__name__,
+        }
+        _refuse_document(
+            jc,
+            source_ref,
+            raw,
+            f"archive {doc.filename[:120]!r} refused ({type(exc).__name__}): {why}",
+        )
+        return []
+    jc.counts["documents.expanded_bytes"] += sum(len(m.data) for m in members)
+    return members
 
 
 def store_fetched(
@@ -60,19 +122,14 @@ def store_fetched(
     doc: FetchedDocument,
     *,
     source_ref: str,
-    deduction_ids: list[int] = (),  # type: ignore[assignment]
+    deduction_ids: Sequence[int] = (),
     shipment_id: int | None = None,
 ) -> int:
     """Store one fetched document (a ZIP: each member) and link it. Returns
     how many documents were linked."""
     parts: list[tuple[str, bytes, str]]
     if doc.data.startswith(b"PK\x03\x04"):
-        try:
-            members = safe_unzip(doc.data)
-        except ArchiveError as exc:
-            jc.counts["documents.bad_archive"] += 1
-            log.warning("documents.bad_archive", run_id=jc.run_id, reason=str(exc)[:200])
-            members = []
+        members = _unpack(jc, doc, source_ref)
         # the archive itself is kept too: nothing the portal sent is lost
         parts = [(doc.filename, doc.data, "application/zip")]
         parts += [(m.original_name, m.data, "application/octet-stream") for m in members]
@@ -80,7 +137,8 @@ def store_fetched(
         parts = [(doc.filename, doc.data, doc.media_type)]
     linked = 0
     for index, (name, data, media_type) in enumerate(parts):
-        stored = _put(jc, data, name, media_type)
+        ref = source_ref if index == 0 else f"{source_ref}#{index}"
+        stored = _put(jc, data, name, media_type, ref)
         if stored is None:
             continue
         role = "backup" if (index == 0 and len(parts) > 1) else doc.role
@@ -91,7 +149,6 @@ def store_fetched(
             original_filename=name[:1000],
             vault_path=str(Path(stored.path).relative_to(jc.vault.root)),
         )
-        ref = source_ref if index == 0 else f"{source_ref}#{index}"
         with transaction(jc.db) as s:
             reg = documents_repo.register(s, record)
             for d_id in deduction_ids:

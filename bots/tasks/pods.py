@@ -18,6 +18,8 @@ import asyncio
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,8 +29,8 @@ from bots.tasks.documents import quarantine, store_fetched
 from portal_adapters.base import CarrierAdapter, ShipmentDocuments
 from portal_adapters.errors import CaptchaRequired, RecordInvalid
 from records.schemas import Category, PodStatus
-from store.db import transaction
-from store.models import Deduction, Document, DocumentLink, ErpShipment, Shipment
+from store.db import plain_rows, transaction
+from store.models import Deduction, Document, DocumentLink, ErpShipment, Shipment, table_of
 from store.repositories import shipments as shipments_repo
 
 POD_CATEGORIES = (Category.shortage, Category.damage, Category.compliance_fine, Category.other)
@@ -138,23 +140,27 @@ def _erp_numbers(s: Session, invoices: set[str]) -> dict[str, tuple[str | None, 
     return found
 
 
-def _extracted_numbers(s, deduction_ids: list[int]) -> dict[int, tuple[str | None, str | None]]:  # type: ignore[no-untyped-def]
+def _extracted_numbers(
+    s: Session, deduction_ids: list[int]
+) -> dict[int, tuple[str | None, str | None]]:
     """PRO/BOL numbers read from backup documents (store extraction fields)."""
     if not deduction_ids:
         return {}
     found: dict[int, tuple[str | None, str | None]] = defaultdict(lambda: (None, None))
-    for d_id, fields in s.execute(
-        select(DocumentLink.deduction_id, Document.extracted_fields)
-        .join(Document, Document.id == DocumentLink.document_id)
-        .where(DocumentLink.deduction_id.in_(deduction_ids), DocumentLink.role == "backup")
-    ).all():
+    for d_id, fields in plain_rows(
+        s.execute(
+            select(DocumentLink.deduction_id, Document.extracted_fields)
+            .join(Document, Document.id == DocumentLink.document_id)
+            .where(DocumentLink.deduction_id.in_(deduction_ids), DocumentLink.role == "backup")
+        )
+    ):
         pro, bol = _field(fields, "pro_number"), _field(fields, "bol_number")
-        if pro or bol:
+        if d_id is not None and (pro or bol):
             found[d_id] = (pro, bol)
     return dict(found)
 
 
-def _field(fields: dict | None, name: str) -> str | None:  # type: ignore[type-arg]
+def _field(fields: dict[str, Any] | None, name: str) -> str | None:
     value = (fields or {}).get(name)
     if isinstance(value, dict):
         value = value.get("value")
@@ -173,8 +179,11 @@ async def pods(jc: JobContext, targets: list[PodTarget] | None = None) -> None:
     for t in targets:
         try:
             found = await jc.call(
-                lambda t=t: adapter.fetch_shipment_documents(
-                    jc.session, pro_number=t.pro, bol_number=None if t.pro else t.bol
+                partial(
+                    adapter.fetch_shipment_documents,
+                    jc.session,
+                    pro_number=t.pro,
+                    bol_number=None if t.pro else t.bol,
                 ),
                 what="fetch_shipment_documents",
             )
@@ -210,7 +219,8 @@ def _keep(jc: JobContext, t: PodTarget, found: ShipmentDocuments, today: date) -
         status = PodStatus.not_available
     with transaction(jc.db) as s:
         s.execute(
-            Shipment.__table__.update()
+            table_of(Shipment)
+            .update()
             .where(Shipment.id == shipment_id)
             .values(pod_status=status, pod_checked_on=today)
         )

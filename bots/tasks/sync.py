@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date, timedelta
+from functools import partial
 
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
@@ -46,7 +47,7 @@ async def sync(jc: JobContext) -> None:
     since = date.fromisoformat(mark) - WATERMARK_OVERLAP if mark else None
     if since is not None and oldest_open is not None and oldest_open < since:
         since = oldest_open
-        jc.counts["sync.reread_open_days"] = (date.fromisoformat(mark) - since).days
+        jc.counts["sync.reread_open_days"] = (date.fromisoformat(str(mark)) - since).days
     touched: set[str] = set()
     newest: date | None = None
 
@@ -121,7 +122,7 @@ async def fetch_documents(
     jc: JobContext,
     *,
     only_missing: bool,
-    also: set[str] = frozenset(),
+    also: frozenset[str] | set[str] = frozenset(),
     external_ids: list[str] | None = None,
 ) -> None:
     """List and download every document not stored yet, deduction by deduction.
@@ -157,7 +158,7 @@ async def fetch_documents(
             continue
         try:
             refs = await jc.call(
-                lambda eid=external_id: adapter.list_documents(jc.session, eid),
+                partial(adapter.list_documents, jc.session, external_id),
                 what="list_documents",
             )
         except RecordInvalid as exc:  # this claim's page alone: the others go on
@@ -172,7 +173,7 @@ async def fetch_documents(
                 continue
             try:
                 fetched = await jc.call(
-                    lambda eid=external_id, r=ref: adapter.download_document(jc.session, eid, r),
+                    partial(adapter.download_document, jc.session, external_id, ref),
                     what="download_document",
                 )
             except NotYetAvailable:

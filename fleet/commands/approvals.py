@@ -1,6 +1,7 @@
 """The approval workflow from the command line (``matching.approvals``).
 
-* ``fleet users add|list|deactivate``: the people and the roles the chain checks.
+* ``fleet users add|list|set-role|passwd|token|disable``: the people, the roles the
+  chain checks, their web access and approval limit, web passwords, API tokens.
 * ``fleet propose REF accept|dispute|split``, ``fleet approve|reject DECISION_ID``,
   ``fleet delegate TO --until DATE``, ``fleet comment REF TEXT``.
 * ``fleet approvals [--mine] [--json]``: pending decisions and the step each
@@ -152,7 +153,7 @@ def _chain(session: Session, decision_id: int) -> str:
         if st.status == "pending":
             parts.append(st.role)
         else:
-            who = st.actor + (f" for {st.on_behalf_of}" if st.on_behalf_of else "")
+            who = (st.actor or "?") + (f" for {st.on_behalf_of}" if st.on_behalf_of else "")
             parts.append(f"{st.role} ({st.status} by {who})")
     return " -> ".join(parts)
 
@@ -160,29 +161,162 @@ def _chain(session: Session, decision_id: int) -> str:
 # --------------------------------------------------------------------------- users
 
 
+AccessOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--access",
+        metavar="analyst|approver|ops|admin",
+        help="What they may do in the web app (default: approver for a manager or "
+        "director, else analyst).",
+    ),
+]
+LimitOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--limit", metavar="AMOUNT", help="Largest claim they may approve ('none': no limit)."
+    ),
+]
+PasswordOpt = Annotated[
+    bool,
+    typer.Option(
+        "--password-stdin",
+        help="Read their web login password from the first line of stdin (never argv).",
+    ),
+]
+
+
+def _password_from_stdin() -> str:
+    import sys
+
+    from credentials.passwords import WeakPassword, hash_password
+
+    line = sys.stdin.readline().rstrip("\r\n")
+    try:
+        return hash_password(line)
+    except WeakPassword as exc:
+        _fail(str(exc))
+
+
+def _apply_access(
+    s: Session, username: str, actor: str, access: str | None, limit: str | None
+) -> None:
+    from matching.approvals import set_access
+
+    if limit is not None and limit.strip().lower() == "none":
+        set_access(s, username, actor, access=access, clear_limit=True)
+    else:
+        amount = None if limit is None else _amount(limit)
+        set_access(s, username, actor, access=access, approval_limit=amount)
+
+
 @users_app.command("add")
 def users_add(
     username: Annotated[str, typer.Argument(help="Login name (what --as and @mentions use).")],
     role: Annotated[
         str,
-        typer.Option("--role", metavar="analyst|manager|director", help="What they may approve."),
+        typer.Option(
+            "--role", metavar="analyst|manager|director", help="Their rank in the approval chain."
+        ),
     ],
     name: Annotated[str, typer.Option("--name", help="Display name.")] = "",
+    access: AccessOpt = None,
+    limit: LimitOpt = None,
+    password_stdin: PasswordOpt = False,
     as_user: AsUser = None,
 ) -> None:
     """Add a user, or change their role or name (and make them active again)."""
     from matching.approvals import ApprovalError, add_user
     from store.db import transaction
+    from store.repositories import approvals as repo
 
     if role not in ROLES:
         _fail(f"--role must be one of {', '.join(ROLES)}")
     actor = _who(as_user)
+    hashed = _password_from_stdin() if password_stdin else None
     try:
         with transaction(_db()) as s:
             created = add_user(s, username, role, actor, name)
+            if access is None and created:
+                access = "analyst" if role == "analyst" else "approver"
+            _apply_access(s, username, actor, access, limit)
+            if hashed is not None:
+                repo.set_password_hash(s, username, hashed)
     except ApprovalError as exc:
         _fail(str(exc))
     out.print(f"{'added' if created else 'updated'} {escape(username)} ({role})")
+
+
+@users_app.command("set-role")
+def users_set_role(
+    username: Annotated[str, typer.Argument(help="Whose access changes.")],
+    access: AccessOpt = None,
+    role: Annotated[
+        str | None,
+        typer.Option(
+            "--role", metavar="analyst|manager|director", help="Their rank in the approval chain."
+        ),
+    ] = None,
+    limit: LimitOpt = None,
+    as_user: AsUser = None,
+) -> None:
+    """Change what a user may do in the web app, their chain rank or their approval limit."""
+    from matching.approvals import ApprovalError, add_user
+    from store.db import transaction
+    from store.repositories import approvals as repo
+
+    if access is None and role is None and limit is None:
+        _fail("say what changes: --access, --role or --limit")
+    if role is not None and role not in ROLES:
+        _fail(f"--role must be one of {', '.join(ROLES)}")
+    actor = _who(as_user)
+    try:
+        with transaction(_db()) as s:
+            user = repo.get_user(s, username)
+            if user is None:
+                _fail(f"no user {username}")
+            if role is not None:
+                add_user(s, username, role, actor)
+            _apply_access(s, username, actor, access, limit)
+            user = repo.get_user(s, username)
+            assert user is not None
+            shown_limit = "none" if user.approval_limit is None else str(user.approval_limit)
+    except ApprovalError as exc:
+        _fail(str(exc))
+    out.print(f"{escape(username)}: access {user.access}, role {user.role}, limit {shown_limit}")
+
+
+@users_app.command("passwd")
+def users_passwd(
+    username: Annotated[str, typer.Argument(help="Whose web login password is set.")],
+) -> None:
+    """Set a web login password, read from the first line of stdin (and unlock the login)."""
+    from store.db import transaction
+    from store.repositories import approvals as repo
+
+    hashed = _password_from_stdin()
+    with transaction(_db()) as s:
+        if repo.get_user(s, username) is None:
+            _fail(f"no user {username}")
+        repo.set_password_hash(s, username, hashed)
+    out.print(f"password set for {escape(username)}")
+
+
+@users_app.command("token")
+def users_token(
+    username: Annotated[str, typer.Argument(help="Who the script acts as.")],
+    name: Annotated[str, typer.Option("--name", help="What the token is for.")] = "",
+) -> None:
+    """Make an API token for scripts (/api/v1, `Authorization: Bearer ...`).
+    Printed once on stdout; only its hash is stored."""
+    from store.db import transaction
+    from store.repositories import approvals as repo
+
+    with transaction(_db()) as s:
+        user = repo.get_user(s, username)
+        if user is None or not user.active:
+            _fail(f"no active user {username}")
+        token = repo.create_api_token(s, username, name[:100])
+    print(token)
 
 
 @users_app.command("list")
@@ -204,6 +338,9 @@ def users_list(
                 "username": u.username,
                 "name": u.display_name,
                 "role": u.role,
+                "access": u.access,
+                "approval_limit": None if u.approval_limit is None else str(u.approval_limit),
+                "web_login": u.password_hash is not None,
                 "active": u.active,
             }
             for u in users
@@ -223,10 +360,11 @@ def users_list(
         print(json.dumps(data, indent=1))
         return
     t = Table(title=f"Users ({len(users)})")
-    for col in ("username", "name", "role", *(("active",) if show_all else ())):
+    for col in ("username", "name", "role", "access", "limit", *(("active",) if show_all else ())):
         t.add_column(col)
     for u in users:
-        row = [escape(u.username), escape(u.display_name), u.role]
+        limit = "-" if u.approval_limit is None else f"{u.approval_limit:,}"
+        row = [escape(u.username), escape(u.display_name), u.role, u.access, limit]
         t.add_row(*row, *(("yes" if u.active else "no",) if show_all else ()))
     out.print(t)
     for d in delegations:
@@ -237,19 +375,23 @@ def users_list(
         )
 
 
+@users_app.command("disable")
 @users_app.command("deactivate")
 def users_deactivate(
     username: Annotated[str, typer.Argument(help="Who no longer approves.")],
     as_user: AsUser = None,
 ) -> None:
-    """Stop a user from approving (a leaver); their history stays."""
+    """Stop a user from approving and signing in (a leaver): their web sessions
+    and API tokens end; their history stays."""
     from matching.approvals import ApprovalError, deactivate_user
     from store.db import transaction
+    from store.repositories import approvals as repo
 
     actor = _who(as_user)
     try:
         with transaction(_db()) as s:
             deactivate_user(s, username, actor)
+            repo.end_sessions(s, username)
     except ApprovalError as exc:
         _fail(str(exc))
     out.print(f"deactivated {escape(username)}")
@@ -306,7 +448,7 @@ def propose(
                 note=note,
             )
             chain = _chain(s, decision.id)
-            data = {
+            data: dict[str, Any] = {
                 "decision": decision.id,
                 "deduction": _ref(ded.portal, ded.external_id),
                 "kind": kind,
@@ -432,8 +574,6 @@ def delegate(
 
     start = utcnow() if starts is None else _when(starts, "--from")
     end = _when(until, "--until", end_of_day=True)
-    if end <= utcnow():
-        _fail("--until is in the past: the delegation would never apply")
     actor = _who(as_user)
     try:
         with transaction(_db()) as s:
@@ -612,7 +752,8 @@ def remind(
     for row in rows:
         out.print(
             f"reminded {row['role']}s: decision {row['decision']} "
-            f"({escape(row['deduction'])}), step {row['step']}, waiting {row['waiting_hours']}h",
+            f"({escape(str(row['deduction']))}), step {row['step']}, "
+            f"waiting {row['waiting_hours']}h",
             soft_wrap=True,
         )
     out.print(f"{len(rows)} reminder(s) sent (each step at most every {cfg.reminder_after_hours}h)")

@@ -16,19 +16,23 @@ nothing stored), 2 bad input.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from credentials.backends import KeyringConfigError
+if TYPE_CHECKING:
+    from credentials.session_state import SessionStore
+
+from credentials.backends import ENV_KEY_FILE, ENV_PASSWORD, KeyringConfigError, read_master_key
 from credentials.keyring_vault import (
     AccountEntry,
     CredentialInputError,
@@ -126,7 +130,7 @@ def _vault() -> CredentialVault:
     return CredentialVault.open(_data_dir())
 
 
-def _sessions(vault: CredentialVault):  # type: ignore[no-untyped-def]
+def _sessions(vault: CredentialVault) -> SessionStore:
     from credentials.session_state import SessionStore
 
     return SessionStore(vault)
@@ -263,6 +267,37 @@ def rotate_cmd(portal: PortalArg, account: AccountArg) -> None:
         dropped = _sessions(vault).delete(portal, account)
         note = "; saved session dropped" if dropped else ""
         out.print(f"password rotated for {escape(account)} on {escape(portal)}{note}")
+
+
+@app.command("rotate-key")
+def rotate_key_cmd(
+    new_key_file: Annotated[
+        Path,
+        typer.Option(
+            "--new-key-file",
+            help="The new key: a file of its own, mode 0600 (made with a random key if absent).",
+        ),
+    ],
+) -> None:
+    """Re-encrypt the encrypted file keyring under a new key; then point
+    FLEET_KEYRING_KEY_FILE at the new file. Stop the fleet's processes first."""
+    import secrets
+
+    with _errors():
+        if not new_key_file.exists():
+            new_key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(new_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(32) + "\n")
+        new_key = read_master_key({ENV_KEY_FILE: str(new_key_file)})
+        if new_key is None:  # pragma: no cover - a key file always gives a key or an error
+            raise _Fail("no key in the new key file", 2)
+        moved = _vault().rotate_file_key(new_key)
+        out.print(
+            f"keyring re-encrypted: {moved} secret(s) under the key in {escape(str(new_key_file))}."
+            f" Now set {ENV_KEY_FILE}={escape(str(new_key_file))} (and unset {ENV_PASSWORD})"
+            " for every fleet process, then remove the old key."
+        )
 
 
 @app.command("delete")

@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from records.private import private_dir
+
 app = typer.Typer(help="Database schema: upgrade, downgrade, current.", no_args_is_help=True)
 
 
@@ -13,7 +15,7 @@ def _url() -> str:
     from fleet.config_loader import load_settings
 
     settings = load_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     return settings.resolved_database_url
 
 

@@ -253,14 +253,9 @@ def deductions(
 
 
 def _page_dict(page: Page) -> dict[str, Any]:
-    return {
-        "total": page.total,
-        "page": page.page,
-        "pages": page.pages,
-        "page_size": page.page_size,
-        "sort": ("-" if page.sort.descending else "") + page.sort.key,
-        "items": [{"ref": row.ref, **asdict(row)} for row in page.items],
-    }
+    from store.queries.worklist import page_dict
+
+    return page_dict(page)
 
 
 def _print_page(out: Console, page: Page) -> None:
@@ -355,8 +350,8 @@ def _detail_dict(d: DeductionDetail, today: date) -> dict[str, Any]:
         dec["waiting_for"] = (
             None if waiting is None else {"level": waiting.level, "role": waiting.role}
         )
-    for disp, view in zip(data["disputes"], d.disputes, strict=True):
-        disp["won"] = view.won
+    for disp, dispute in zip(data["disputes"], d.disputes, strict=True):
+        disp["won"] = dispute.won
     data["as_of"] = today
     return data
 

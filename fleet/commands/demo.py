@@ -16,6 +16,7 @@ import json
 import shutil
 import tempfile
 import time
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -47,6 +48,11 @@ def demo(
         Path | None, typer.Option(help="Keep the demo's store here (default: a temp dir).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    serve: Annotated[
+        bool,
+        typer.Option("--serve", help="Then serve the demo's store in the web app (Ctrl-C stops)."),
+    ] = False,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port for --serve.")] = 8000,
 ) -> None:
     """Run the whole loop against the simulated portals and check it against the truth."""
     from fleet.cli import setup_logging
@@ -69,16 +75,54 @@ def demo(
                 console=console,
             )
         )
+        if as_json:
+            print(json.dumps(summary, indent=1, default=str))
+        else:
+            out = Console()
+            print_summary(out if out.is_terminal else Console(width=120), summary)
+        if serve:
+            serve_demo(root, date.fromisoformat(summary["world_days"]["end"]), port, console)
     finally:
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
-    if as_json:
-        print(json.dumps(summary, indent=1, default=str))
-    else:
-        out = Console()
-        print_summary(out if out.is_terminal else Console(width=120), summary)
     if not summary["bar_met"] and not faults:
         raise typer.Exit(1)
+
+
+DEMO_WEB_USERS = (("ana", "analyst"), ("leo", "ops"), ("mia", "approver"), ("dora", "approver"))
+
+
+def serve_demo(data_dir: Path, today: date, port: int, console: Console) -> None:
+    """Serve the demo's store on 127.0.0.1: the demo's people get web access and
+    one fresh password (printed once, here). The world is stopped by now, so
+    "fetch documents now" queues requests nobody serves."""
+    import secrets
+
+    import uvicorn
+
+    from credentials.passwords import hash_password
+    from matching.approvals import add_user, set_access
+    from store.db import init_db, session_factory, transaction
+    from store.repositories import approvals as approvals_repo
+    from store.vault import DocumentVault
+    from web.app import create_app
+    from web.config import WebConfig
+
+    db = session_factory(init_db(f"sqlite:///{(data_dir / 'fleet.db').resolve()}"))
+    password = secrets.token_urlsafe(12)
+    hashed = hash_password(password)
+    with transaction(db) as s:
+        for user, access in DEMO_WEB_USERS:
+            if approvals_repo.get_user(s, user) is None:
+                add_user(s, user, "analyst" if access != "approver" else "manager", "system:demo")
+            set_access(s, user, "system:demo", access=access)
+            approvals_repo.set_password_hash(s, user, hashed)
+    app = create_app(WebConfig(db=db, vault=DocumentVault(data_dir / "vault"), today=lambda: today))
+    console.print(
+        f"\n[bold]web app[/]: http://127.0.0.1:{port}/  log in as ana (analyst), leo (ops), "
+        f"mia or dora (approvers) with the password [bold]{password}[/] (Ctrl-C stops)"
+    )
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
 async def run_demo(
@@ -98,7 +142,7 @@ async def run_demo(
 
     say = (console or Console(stderr=True)).print
     started = time.monotonic()
-    scenario = generate(seed, size)  # type: ignore[arg-type]
+    scenario = generate(seed, size)
     async with fleet_demo(scenario, data_dir, faults=faults, say=say) as demo:
         demo.on_result = lambda r: say(_line(r, time.monotonic() - started), highlight=False)
         world = demo.world.world
@@ -202,7 +246,7 @@ def _jobs(results: list[Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _bar(retrieval: dict[str, Any], verdicts: dict[str, Any], disputes: dict[str, Any]) -> dict:  # type: ignore[type-arg]
+def _bar(retrieval: dict[str, Any], verdicts: dict[str, Any], disputes: dict[str, Any]) -> dict:
     """The figures the demo must meet, each with its gap named."""
     d = retrieval["deductions"]
     return {

@@ -11,12 +11,15 @@ import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from fixtures.scenario import Scenario
 
 app = typer.Typer(
     help="The simulated portal world: generate, serve, inspect.", no_args_is_help=True
@@ -32,7 +35,7 @@ SeedOpt = Annotated[int | None, typer.Option("--seed", help="Generate the world 
 SizeOpt = Annotated[str, typer.Option("--size", help="small, medium or large (with --seed).")]
 
 
-def _load(scenario: Path | None, seed: int | None, size: str):  # type: ignore[no-untyped-def]
+def _load(scenario: Path | None, seed: int | None, size: str) -> Scenario:
     """The scenario from a file or a seed; exits with a clear message on bad input."""
     from fixtures.scenario_io import ScenarioError, load_scenario
 
@@ -50,7 +53,7 @@ def _load(scenario: Path | None, seed: int | None, size: str):  # type: ignore[n
         raise typer.Exit(2)
     from fixtures.generator import generate
 
-    return generate(seed, size)  # type: ignore[arg-type]
+    return generate(seed or 0, size)  # seed is given: exactly one of the two is
 
 
 @app.command("generate")

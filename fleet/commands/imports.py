@@ -19,8 +19,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
 
+from records.private import private_dir
+
 if TYPE_CHECKING:
-    from store.erp_import import ImportResult
+    from store.erp_import import ImportResult, Kind
     from store.x12_import import AdjustmentImport
 
 app = typer.Typer(
@@ -51,12 +53,12 @@ Retailer = Annotated[
 ]
 
 
-def _factory():  # type: ignore[no-untyped-def]
+def _factory():
     from fleet.config_loader import load_settings
     from store.db import init_db, session_factory
 
     settings = load_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     return session_factory(init_db(settings.resolved_database_url))
 
 
@@ -83,14 +85,14 @@ def _money(value: Decimal) -> str:
     return f"{value:,}"
 
 
-def _run(kind: str, path: Path, skip_bad: bool, rejects: Path | None) -> None:
+def _run(kind: Kind, path: Path, skip_bad: bool, rejects: Path | None) -> None:
     from store.erp_import import import_file
 
     result = _with_progress(
         f"importing {kind}",
         lambda factory, report: import_file(
             factory,
-            kind,  # type: ignore[arg-type]
+            kind,
             path,
             skip_bad=skip_bad,
             rejects_path=rejects,

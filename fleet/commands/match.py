@@ -15,12 +15,19 @@ import re
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from store.models import Deduction
+
+from records.private import private_dir
 
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 export_app = typer.Typer(help="Exports for the ERP.", no_args_is_help=True)
@@ -35,12 +42,12 @@ def register(app: typer.Typer) -> None:
     app.add_typer(export_app, name="export")
 
 
-def _db():  # type: ignore[no-untyped-def]
+def _db():
     from fleet.settings import get_settings
     from store.db import init_db, session_factory
 
     settings = get_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     return session_factory(init_db(settings.resolved_database_url))
 
 
@@ -104,7 +111,7 @@ def match(
     )
 
 
-def deduction_or_exit(session, ref: str):  # type: ignore[no-untyped-def]
+def deduction_or_exit(session: Session, ref: str) -> Deduction:
     """The deduction ``ref`` names ("portal:external_id", or the external id alone
     when only one portal has it, see ``store.queries.refs``); exit 1 when none,
     2 listing the candidates when it is on several portals. Shared by every
@@ -125,7 +132,7 @@ def deduction_or_exit(session, ref: str):  # type: ignore[no-untyped-def]
     raise typer.Exit(1)
 
 
-def _explain(db, ref: str, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+def _explain(db: sessionmaker[Session], ref: str, as_json: bool) -> None:
     from store.repositories import matching as matching_repo
 
     with db() as s:
@@ -186,12 +193,14 @@ def audit_verify() -> None:
 
     db = _db()
     with db() as s:
-        bad = audit.verify(s)
+        bad = audit.check(s)
         n = s.scalar(select(func.count()).select_from(AuditLog))
+        head = audit.head(s)
+        anchor = f"{head.count}:{head.head_hash}" if head is not None else ""
     if bad is not None:
-        err.print(f"[red]audit log broken[/] at entry {bad}: edited, deleted or reordered")
+        err.print(f"[red]audit log broken[/] at entry {bad.seq}: {escape(bad.why)}")
         raise typer.Exit(1)
-    out.print(f"audit log intact: {n} entries")
+    out.print(f"audit log intact: {n} entries; head {anchor}")
 
 
 @export_app.command("credits")

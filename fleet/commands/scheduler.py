@@ -9,11 +9,17 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from fleet.settings import Settings
+    from scheduler.config import FleetConfig
 
 app = typer.Typer(
     help="Run bots on their schedules (the service), pause and resume accounts.",
@@ -31,7 +37,7 @@ def register(root: typer.Typer) -> None:
     root.command("worker")(worker)
 
 
-def _load(config_file: Path | None):  # type: ignore[no-untyped-def]
+def _load(config_file: Path | None) -> tuple[FleetConfig, Settings]:
     from fleet.config_loader import settings_for
     from scheduler.config import ConfigError, load_config
 
@@ -72,7 +78,7 @@ def scheduler(ctx: typer.Context, config_file: ConfigOpt = None) -> None:
         raise typer.Exit(2) from None
 
 
-def _engine(config_file: Path | None):  # type: ignore[no-untyped-def]
+def _engine(config_file: Path | None) -> Engine:
     from store.db import init_db
 
     _config, settings = _load(config_file)
@@ -124,6 +130,7 @@ def status(ctx: typer.Context) -> None:
 
     from scheduler import state
     from scheduler.service import JOB_ID_PREFIX, JOBSTORE_TABLE
+    from store.db import plain_rows
 
     engine = _engine(ctx.obj)
     paused = state.paused(engine)
@@ -132,9 +139,13 @@ def status(ctx: typer.Context) -> None:
         table.add_column(col)
     if inspect(engine).has_table(JOBSTORE_TABLE):
         with engine.connect() as conn:
-            rows = conn.execute(
-                text(f"SELECT id, next_run_time FROM {JOBSTORE_TABLE} ORDER BY id")  # noqa: S608
-            ).all()
+            rows = list(
+                plain_rows(
+                    conn.execute(
+                        text(f"SELECT id, next_run_time FROM {JOBSTORE_TABLE} ORDER BY id")  # noqa: S608
+                    )
+                )
+            )
         for jid, nxt in rows:
             key = jid.removeprefix(JOB_ID_PREFIX)
             portal, _, account = key.partition(":")

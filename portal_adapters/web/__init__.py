@@ -17,6 +17,9 @@ submodules keep each concern small:
   ``alert_text``, ``shows_page``, ``form_page``; sign-in codes
   (``one_time_code``, ``submit_code``) and uploads (``upload_file``, names
   through ``records.filenames``).
+* ``tracing``: a job's trace (``start_trace``, ``stop_trace``) and secrets
+  typed with it paused (``fill_secret``, ``untraced``): no trace file, live or
+  kept, ever holds a typed password, answer or code.
 * ``tables``: tables read by header text in one round trip (``read_table``).
 * ``carriers``: a carrier lookup's result section and the documents it links.
 
@@ -97,6 +100,13 @@ from portal_adapters.web.pages import (
     upload_name,
 )
 from portal_adapters.web.tables import TABLE_CELLS_JS, Row, read_table, rows_by_header, single_row
+from portal_adapters.web.tracing import (
+    fill_secret,
+    is_tracing,
+    start_trace,
+    stop_trace,
+    untraced,
+)
 
 __all__ = [
     "API_TIMEOUT_MS",
@@ -123,11 +133,13 @@ __all__ = [
     "fetch_bytes",
     "fetched_document",
     "filename_from_disposition",
+    "fill_secret",
     "first_line",
     "form_page",
     "goto",
     "heading_text",
     "is_pdf",
+    "is_tracing",
     "json_object",
     "link_href",
     "linked_documents",
@@ -154,9 +166,12 @@ __all__ = [
     "single_row",
     "sniff_kind",
     "split_list",
+    "start_trace",
+    "stop_trace",
     "submit_code",
     "submit_form",
     "translate_playwright_error",
+    "untraced",
     "upload_file",
     "upload_name",
     "url_path",

@@ -89,9 +89,11 @@ def read_field(field: str, parse: Callable[[Any], T], value: Any) -> T:
 def explain(exc: BaseException) -> tuple[str, str | None]:
     """Why a record could not be read, and the field, when one is to blame."""
     if isinstance(exc, ValidationError):
-        first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        return f"{where}: {first.get('msg', 'invalid')}"[:300], where or None
+        errors = exc.errors()
+        if not errors:
+            return "invalid", None
+        where = ".".join(str(p) for p in errors[0]["loc"])
+        return f"{where}: {errors[0]['msg']}"[:300], where or None
     if isinstance(exc, FieldError):
         return first_line(exc), exc.field
     if isinstance(exc, KeyError):

@@ -26,6 +26,7 @@ from portal_adapters.errors import (
     SessionExpired,
 )
 from portal_adapters.web.failures import playwright_errors
+from records.bounded_json import check_depth
 from records.sniff import CSV, HTML, JSON, PDF, TEXT, XML, ZIP, sniff_media_type
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
@@ -133,10 +134,13 @@ class Reply:
 
 
 def json_object(body: bytes) -> dict[str, Any] | None:
-    """``body`` as a JSON object, or None when it is not one."""
+    """``body`` as a JSON object, or None when it is not one (or nests too deep
+    to read: records.bounded_json)."""
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        text = body.decode(json.detect_encoding(body), "surrogatepass")
+        check_depth(text)
+        data = json.loads(text)
+    except (ValueError, UnicodeDecodeError):  # JsonTooDeep is a ValueError
         return None
     return data if isinstance(data, dict) else None
 
@@ -175,7 +179,7 @@ async def request(
     step: str,
     method: str = "GET",
     headers: dict[str, str] | None = None,
-    params: dict[str, str] | None = None,
+    params: dict[str, str | float | bool] | None = None,
     json_body: dict[str, Any] | None = None,
     max_bytes: int = MAX_JSON_BYTES,
     timeout_ms: float = API_TIMEOUT_MS,

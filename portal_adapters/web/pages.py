@@ -17,6 +17,7 @@ from portal_adapters.base import AdapterSession
 from portal_adapters.errors import LayoutChanged, MfaFailed, PageNotFound, SessionExpired
 from portal_adapters.web.failures import playwright_errors, translate_playwright_error
 from portal_adapters.web.http import check_response, is_pdf, portal_url, same_origin, url_path
+from portal_adapters.web.tracing import fill_secret
 from records.filenames import MAX_FILENAME_BYTES, sanitize_filename
 from records.normalize import NormalizationError, clean_text, portal_rules
 from records.sniff import PDF
@@ -58,6 +59,17 @@ async def heading_text(
         return clean_text(await heading.inner_text())
 
 
+def _as_printed(names: Iterable[str]) -> list[str]:
+    """Each name as given (whitespace folded) and NFC-cleaned: a page may print a
+    compatibility character that NFC changes (U+2F800 becomes U+4E3D), and
+    Playwright matches the page's own text; a property test found it."""
+    out: dict[str, None] = {}
+    for n in names:
+        out[clean_text(n)] = None
+        out[" ".join(n.split())[:500]] = None
+    return [n for n in out if n]
+
+
 async def expect_heading(
     page: Page,
     names: Iterable[str],
@@ -80,7 +92,7 @@ async def expect_heading(
     logins = [login_heading] if isinstance(login_heading, str) else list(login_heading or ())
     logins = [clean_text(n) for n in logins if n]
     locator: Locator | None = None
-    for name in [*wanted, *logins]:
+    for name in _as_printed([*names, *logins]):
         one = page.get_by_role("heading", name=name)
         locator = one if locator is None else locator.or_(one)
     if locator is None:
@@ -251,7 +263,7 @@ async def submit_code(
     """Type the authenticator code into ``label`` and submit with ``button``."""
     code = one_time_code(session, step=step)
     async with playwright_errors(session.portal, step):
-        await page.get_by_label(label, exact=True).fill(code.reveal())
+        await fill_secret(page.get_by_label(label, exact=True), code)
     await submit_form(session, page, button, step)
 
 

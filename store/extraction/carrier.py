@@ -213,9 +213,9 @@ def extract_pod_fields(text: str, *, dayfirst: bool | None = None) -> PodFields:
                 add(m.group(0))
     if not exceptions:
         for line in notes:
-            m = _EXCEPTION_LABEL.search(line)
-            if m:
-                for part in re.split(r"[;,]", m["t"]):
+            label = _EXCEPTION_LABEL.search(line)
+            if label:
+                for part in re.split(r"[;,]", label["t"]):
                     add(part)
     out.exceptions = exceptions
     joined = "\n".join(lines)

@@ -24,15 +24,18 @@ disputes, operations, audit; ``base`` holds what they share.
 from __future__ import annotations
 
 from store.models.approvals import (
+    ApiToken,
     Decision,
     DecisionStep,
     DeductionComment,
     Delegation,
     ExportBatch,
+    SavedFilter,
     User,
+    WebSession,
 )
-from store.models.audit import AuditLog
-from store.models.base import NAMING, Base, UTCDateTime, utcnow
+from store.models.audit import AuditHead, AuditLog
+from store.models.base import NAMING, Base, UTCDateTime, table_of, utcnow
 from store.models.deductions import Deduction, DeductionHistory, DeductionLine, DeductionSource
 from store.models.disputes import Dispute, DisputeStatusHistory
 from store.models.documents import Document, DocumentLink, FetchedRef
@@ -53,6 +56,8 @@ from store.models.shipments import Shipment
 __all__ = [
     "NAMING",
     "Account",
+    "ApiToken",
+    "AuditHead",
     "AuditLog",
     "Base",
     "BotRun",
@@ -84,10 +89,13 @@ __all__ = [
     "RemittanceAdjustment",
     "RemittanceLine",
     "RetrievalRequest",
+    "SavedFilter",
     "Shipment",
     "UTCDateTime",
     "User",
     "Verdict",
     "Watermark",
+    "WebSession",
+    "table_of",
     "utcnow",
 ]

@@ -32,7 +32,11 @@ from store.models.base import (
 
 
 class User(Base):
-    """An analyst or approver. Authentication is not stored here."""
+    """A person: ``role`` is the approval chain's rank (analyst, manager,
+    director); ``access`` what the web app lets them do (analyst, approver,
+    ops, admin); ``approval_limit`` the largest claim they may approve (None:
+    no limit). ``password_hash`` is an argon2 hash (None: no web login);
+    ``failed_logins`` and ``locked_until`` are the login lock-out."""
 
     __tablename__ = "users"
 
@@ -42,6 +46,52 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(32), default="analyst")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = created_column()
+    access: Mapped[str] = mapped_column(String(16), default="analyst", server_default="analyst")
+    approval_limit: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
+    password_hash: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class WebSession(Base):
+    """A signed-in browser. ``token_hash`` is the SHA-256 of the cookie's
+    random token (the token itself is never stored); idle expiry counts from
+    ``last_seen_at``."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = id_column()
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    username: Mapped[str] = mapped_column(String(128), index=True)
+    created_at: Mapped[datetime] = created_column()
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SavedFilter(Base):
+    """A worklist filter a person named: ``query`` is the worklist URL's query
+    string (the same parameters the page and the API take)."""
+
+    __tablename__ = "saved_filters"
+    __table_args__ = (UniqueConstraint("username", "name"),)
+
+    id: Mapped[int] = id_column()
+    username: Mapped[str] = mapped_column(String(128), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    query: Mapped[str] = mapped_column(String(2000))
+    created_at: Mapped[datetime] = created_column()
+
+
+class ApiToken(Base):
+    """A bearer token for scripts using /api/v1; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = id_column()
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    username: Mapped[str] = mapped_column(String(128), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = created_column()
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Decision(Base):

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -124,6 +125,14 @@ class Base(DeclarativeBase):
         list[Any]: Json,
         str: String(500),
     }
+
+
+def table_of(model: type[Base]) -> Table:
+    """A mapped class's Core table, typed as one (``__table__`` is typed as any FROM clause)."""
+    table = model.__table__
+    if not isinstance(table, Table):  # every model here maps one declared table
+        raise TypeError(f"{model.__name__} maps no table")
+    return table
 
 
 def id_column() -> Mapped[int]:

@@ -44,10 +44,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 from records.outcomes import DISPUTE_WON
 from store.models import (
@@ -71,7 +74,7 @@ from store.models import (
 from store.queries.refs import resolve_ref
 from store.queries.worklist import customers_of
 
-V = TypeVar("V")
+V = TypeVar("V", bound="DataclassInstance")
 
 KIND_ORDER = (
     "first_seen",
@@ -430,18 +433,19 @@ def _shipments(session: Session, d: Deduction, documents: list[DocumentView]) ->
     pros.discard(None)
     bols.discard(None)
     bols.discard("")
-    cited = [
+    evidence: list[Any] = (
+        session.execute(
+            select(Verdict.evidence).where(Verdict.deduction_id == d.id)
+        ).scalar_one_or_none()
+        or []
+    )
+    cited: list[int] = [
         e["id"]
-        for e in (
-            session.execute(
-                select(Verdict.evidence).where(Verdict.deduction_id == d.id)
-            ).scalar_one_or_none()
-            or []
-        )
+        for e in evidence
         if isinstance(e, dict) and e.get("kind") == "shipment" and isinstance(e.get("id"), int)
     ]
     portals = list(session.execute(select(Portal.name)).scalars())
-    terms = []
+    terms: list[ColumnElement[bool]] = []
     if pros:  # (carrier, pro_number) is the unique key: name every carrier to use it
         terms.append(Shipment.carrier.in_(portals) & Shipment.pro_number.in_(sorted(pros)))
     if bols:
@@ -565,7 +569,9 @@ def _timeline(session: Session, detail: DeductionDetail) -> list[TimelineEvent]:
         for st in dec.steps:
             if st.status == "pending" or st.decided_at is None:
                 continue
-            who = st.actor + (f" for {st.on_behalf_of}" if st.on_behalf_of and st.actor else "")
+            who = (st.actor or "") + (
+                f" for {st.on_behalf_of}" if st.on_behalf_of and st.actor else ""
+            )
             events.append(
                 TimelineEvent(
                     st.decided_at,
@@ -597,14 +603,17 @@ def _timeline(session: Session, detail: DeductionDetail) -> list[TimelineEvent]:
         events.append(TimelineEvent(disp.created_at, "dispute", after=str(disp.amount)))
         if disp.filed_at is not None:
             events.append(TimelineEvent(disp.filed_at, "dispute_filed", ref=disp.dispute_number))
-        for h in disp.history:
-            if h.old_status is not None:
+        for step in disp.history:
+            if step.old_status is not None:
                 events.append(
-                    TimelineEvent(h.at, "dispute_status", before=h.old_status, after=h.status)
+                    TimelineEvent(
+                        step.at, "dispute_status", before=step.old_status, after=step.status
+                    )
                 )
-            if h.status.lower() in DISPUTE_WON and (h.old_status or "").lower() not in DISPUTE_WON:
+            won = step.status.lower() in DISPUTE_WON
+            if won and (step.old_status or "").lower() not in DISPUTE_WON:
                 events.append(
-                    TimelineEvent(h.at, "recovered", after=h.status, ref=disp.dispute_number)
+                    TimelineEvent(step.at, "recovered", after=step.status, ref=disp.dispute_number)
                 )
     rank = {k: i for i, k in enumerate(KIND_ORDER)}
     return sorted(events, key=lambda e: (e.at, rank[e.kind]))
@@ -615,19 +624,19 @@ def _verdict_events(
 ) -> list[TimelineEvent]:
     """Each verdict the matcher wrote (its audit entries); the current one alone
     when the log has none (a store filled before verdicts were audited)."""
-    out = []
-    for at, actor, before, after in session.execute(
-        select(AuditLog.at, AuditLog.actor, AuditLog.before, AuditLog.after)
+    out: list[TimelineEvent] = []
+    for entry in session.scalars(
+        select(AuditLog)
         .where(AuditLog.entity == f"deduction:{deduction_id}", AuditLog.action == "verdict")
         .order_by(AuditLog.seq)
     ):
-        after = after or {}
+        after = entry.after or {}
         out.append(
             TimelineEvent(
-                at,
+                entry.at,
                 "verdict",
-                actor=actor,
-                before=(before or {}).get("validity"),
+                actor=entry.actor,
+                before=(entry.before or {}).get("validity"),
                 after=after.get("validity"),
                 note=None if after.get("valid_amount") is None else str(after["valid_amount"]),
             )

@@ -27,18 +27,28 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, func, or_, select, union
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    FromClause,
+    false,
+    func,
+    or_,
+    select,
+    union,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from records.schemas import Category
+from store.db import plain_rows
 from store.models import (
     Account,
     Decision,
@@ -48,12 +58,13 @@ from store.models import (
     ErpInvoice,
     Portal,
     Verdict,
+    table_of,
 )
 from store.models.base import Bytewise
 
-D = Deduction.__table__
-V = Verdict.__table__
-I = ErpInvoice.__table__  # noqa: E741
+D = table_of(Deduction)
+V = table_of(Verdict)
+I = table_of(ErpInvoice)  # noqa: E741
 
 MAX_PAGE_SIZE = 500
 MAX_TEXT = 200
@@ -245,6 +256,19 @@ class Page:
         return max(1, -(-self.total // self.page_size))
 
 
+def page_dict(page: Page) -> dict[str, Any]:
+    """A page as plain data for JSON (``fleet deductions --json`` and the API):
+    money stays Decimal for the caller's encoder to write exactly."""
+    return {
+        "total": page.total,
+        "page": page.page,
+        "pages": page.pages,
+        "page_size": page.page_size,
+        "sort": ("-" if page.sort.descending else "") + page.sort.key,
+        "items": [{"ref": row.ref, **asdict(row)} for row in page.items],
+    }
+
+
 # --------------------------------------------------------------------------- the query
 
 
@@ -296,7 +320,7 @@ def _dense(session: Session, total: int, rows_needed: int) -> bool:
     PostgreSQL has statistics and makes this choice itself."""
     if session.get_bind().dialect.name != "sqlite":
         return False
-    size = session.execute(select(func.max(D.c.id))).scalar_one() or 0
+    size: int = session.execute(select(func.max(D.c.id))).scalar_one() or 0
     return rows_needed * size < total * total
 
 
@@ -318,7 +342,7 @@ def _page_ids(
 
     d = sort.descending
     joined = D.outerjoin(V, V.c.deduction_id == D.c.id)
-    plain = joined if needs_verdict else D
+    plain: FromClause = joined if needs_verdict else D
     if sort.key == "amount":
         return _ids(session, plain, conditions, [way(D.c.amount, d), way(D.c.id, d)], offset, limit)
     if sort.key == "portal":
@@ -330,9 +354,9 @@ def _page_ids(
     if sort.key == "deadline":
         key: Any = V.c.window_closes
         # A row with a deadline has a verdict: walk (window_closes, deduction_id).
-        keyed = V.join(D, D.c.id == V.c.deduction_id)
+        keyed: FromClause = V.join(D, D.c.id == V.c.deduction_id)
         keyed_order = [way(key, d), way(V.c.deduction_id, d)]
-        unkeyed = joined
+        unkeyed: FromClause = joined
     else:  # age: ascending is newest first
         key = D.c.deduction_date
         keyed = unkeyed = plain
@@ -489,7 +513,7 @@ class _Terms:
         return terms
 
 
-def search_ids(text: str) -> Select[Any]:
+def search_ids(text: str) -> CompoundSelect[Any]:
     """Ids of the deductions whose claim, invoice, PO, PRO or BOL number is
     ``text`` or starts with it (as typed, or in capitals): a union of index
     range scans, one per column and spelling."""
@@ -501,7 +525,7 @@ def search_ids(text: str) -> Select[Any]:
             col = Bytewise(D.c[name])
             cond = col >= low if high is None else (col >= low) & (col < high)
             branches.append(select(D.c.id).where(cond))
-    return union(*branches)  # type: ignore[return-value]
+    return union(*branches)
 
 
 def prefix_range(prefix: str) -> tuple[str, str | None]:
@@ -537,7 +561,8 @@ def _distinct(session: Session, col: Any) -> list[str] | None:
     following = select(func.min(col)).where(col > v.c.x).scalar_subquery()
     v = v.union_all(select(following).where(v.c.x.is_not(None)))
     found = session.execute(select(v.c.x).where(v.c.x.is_not(None)).limit(DISTINCT_CAP + 1))
-    values = [str(x) for x in found.scalars()]
+    stored: list[Any] = list(found.scalars())
+    values = [str(value) for value in stored]
     return None if len(values) > DISTINCT_CAP else values
 
 
@@ -661,9 +686,11 @@ def customers_of(session: Session, claims: Iterable[tuple[str, str]]) -> dict[tu
     numbers = sorted({n for n, _ in claims if n})
     billed: dict[str, set[str]] = defaultdict(set)
     for i in range(0, len(numbers), 500):
-        for number, customer in session.execute(
-            select(I.c.invoice_number, I.c.customer).where(
-                I.c.invoice_number.in_(numbers[i : i + 500])
+        for number, customer in plain_rows(
+            session.execute(
+                select(I.c.invoice_number, I.c.customer).where(
+                    I.c.invoice_number.in_(numbers[i : i + 500])
+                )
             )
         ):
             billed[number].add(customer)
@@ -692,6 +719,7 @@ __all__ = [
     "WorklistRow",
     "customers_of",
     "list_deductions",
+    "page_dict",
     "prefix_range",
     "search_ids",
 ]

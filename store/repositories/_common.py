@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from store.db import json_dumps
-from store.models import Account, Portal
+from store.models import Account, Portal, table_of
 
 Outcome = Literal["created", "changed", "unchanged"]
 
@@ -111,7 +111,7 @@ def ensure_portal(session: Session, name: str, kind: str | None = None) -> None:
     known = _known(session)
     if ("portal", name) in known:
         return
-    stmt = insert_for(session, Portal.__table__).values(name=name, kind=kind, display_name=name)
+    stmt = insert_for(session, table_of(Portal)).values(name=name, kind=kind, display_name=name)
     session.execute(stmt.on_conflict_do_nothing(index_elements=["name"]))
     known.add(("portal", name))
 
@@ -123,7 +123,7 @@ def ensure_account(session: Session, portal: str, username: str) -> None:
     known = _known(session)
     if ("account", portal, username) in known:
         return
-    stmt = insert_for(session, Account.__table__).values(
+    stmt = insert_for(session, table_of(Account)).values(
         portal=portal, username=username, display_name=username
     )
     session.execute(stmt.on_conflict_do_nothing(index_elements=["portal", "username"]))

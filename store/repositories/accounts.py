@@ -23,11 +23,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from records.schemas import PortalKind
-from store.models import Account, BotRun, Portal, utcnow
+from store.db import rows_changed
+from store.models import Account, BotRun, Portal, table_of, utcnow
 from store.repositories import audit, runs
 from store.repositories._common import ensure_account, ensure_portal, insert_for
 
-A = Account.__table__
+A = table_of(Account)
 
 
 def upsert_portal(
@@ -347,7 +348,7 @@ def _compare_and_set(
         )
         .values(enabled=enabled, disabled_reason=reason, updated_at=utcnow())
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rows_changed(result) != 1:
         return False
     audit.append(
         session,

@@ -7,20 +7,26 @@ pending decision per deduction, even under concurrency.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
+from store.db import rows_changed
 from store.models import (
+    ApiToken,
     Decision,
     DecisionStep,
     DeductionComment,
     Delegation,
     ExportBatch,
     User,
+    WebSession,
+    table_of,
     utcnow,
 )
 from store.repositories._common import insert_for
@@ -32,8 +38,8 @@ def ensure_user(session: Session, username: str, role: str, display_name: str = 
     changes: dict[str, object] = {"role": role, "active": True}
     if display_name:
         changes["display_name"] = display_name
-    row = session.execute(
-        insert_for(session, User.__table__)
+    row: int = session.execute(
+        insert_for(session, table_of(User))
         .values(
             username=username,
             role=role,
@@ -42,7 +48,7 @@ def ensure_user(session: Session, username: str, role: str, display_name: str = 
             created_at=utcnow(),
         )
         .on_conflict_do_update(index_elements=["username"], set_=changes)
-        .returning(User.__table__.c.id)
+        .returning(table_of(User).c.id)
     ).scalar_one()
     return int(row)
 
@@ -61,10 +67,37 @@ def list_users(session: Session, *, include_inactive: bool = False) -> list[User
     return list(session.execute(query).scalars())
 
 
+def set_password_hash(session: Session, username: str, password_hash: str) -> None:
+    """A new web password; clears the lock-out."""
+    session.execute(
+        update(User)
+        .where(User.username == username)
+        .values(password_hash=password_hash, failed_logins=0, locked_until=None)
+    )
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_api_token(session: Session, username: str, name: str) -> str:
+    """A new bearer token for ``username`` (returned once; its hash is stored)."""
+    token = "fleet_" + secrets.token_urlsafe(32)
+    session.add(ApiToken(token_hash=token_digest(token), username=username, name=name))
+    session.flush()
+    return token
+
+
+def end_sessions(session: Session, username: str) -> None:
+    """Sign ``username`` out everywhere: web sessions deleted, API tokens revoked."""
+    session.execute(delete(WebSession).where(WebSession.username == username))
+    session.execute(update(ApiToken).where(ApiToken.username == username).values(revoked=True))
+
+
 def set_user_active(session: Session, username: str, active: bool) -> bool:
     """False when there is no such user."""
     res = session.execute(update(User).where(User.username == username).values(active=active))
-    return bool(res.rowcount)  # type: ignore[attr-defined]
+    return bool(rows_changed(res))
 
 
 def user_roles(session: Session, usernames: Sequence[str]) -> dict[str, str]:
@@ -133,7 +166,7 @@ def decide_step(
             status=status, actor=actor, on_behalf_of=on_behalf_of, note=note, decided_at=utcnow()
         )
     )
-    return bool(res.rowcount)  # type: ignore[attr-defined]
+    return bool(rows_changed(res))
 
 
 def close_decision(session: Session, decision_id: int, status: str) -> None:
@@ -204,7 +237,7 @@ def mark_reminded(session: Session, step_id: int, at: datetime, resend_before: d
         )
         .values(reminded_at=at)
     )
-    return bool(res.rowcount)  # type: ignore[attr-defined]
+    return bool(rows_changed(res))
 
 
 def add_comment(

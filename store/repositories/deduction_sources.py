@@ -17,11 +17,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from store.db import json_dumps
-from store.models import Deduction, DeductionSource, utcnow
+from store.models import Deduction, DeductionSource, table_of, utcnow
 from store.repositories._common import insert_for
 
-S = DeductionSource.__table__
-D = Deduction.__table__
+S = table_of(DeductionSource)
+D = table_of(Deduction)
 BATCH = 500
 PORTAL = "portal"
 EDI_812 = "edi-812"

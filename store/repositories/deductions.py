@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from records.schemas import DeductionLineRecord, DeductionRecord
 from store.db import json_dumps
-from store.models import Deduction, DeductionHistory, DeductionLine, utcnow
+from store.models import Deduction, DeductionHistory, DeductionLine, table_of, utcnow
 from store.repositories._common import (
     FieldChange,
     UpsertResult,
@@ -38,9 +38,9 @@ from store.repositories._common import (
 )
 from store.repositories.quarantines import quarantine
 
-D = Deduction.__table__
-L = DeductionLine.__table__
-H = DeductionHistory.__table__
+D = table_of(Deduction)
+L = table_of(DeductionLine)
+H = table_of(DeductionHistory)
 
 FIELDS: tuple[str, ...] = (
     "account",
@@ -113,7 +113,7 @@ def _tracked(record: DeductionRecord) -> dict[str, Any]:
     return values
 
 
-def _row_values(record: DeductionRecord, tracked: dict[str, Any], now: datetime) -> dict:
+def _row_values(record: DeductionRecord, tracked: dict[str, Any], now: datetime) -> dict[str, Any]:
     row = {f: tracked[f] for f in FIELDS}
     row.update(
         portal=record.portal,
@@ -263,13 +263,13 @@ def upsert_many(
     # A stable key order keeps row locks in one order across concurrent writers.
     order = sorted(first.items())
 
-    for r in {(records[i].portal, records[i].account) for _, i in order}:
-        if r[1]:
-            ensure_account(session, r[0], r[1])
+    for portal, account in {(records[i].portal, records[i].account) for _, i in order}:
+        if account:
+            ensure_account(session, portal, account)
         else:
-            ensure_portal(session, r[0])
+            ensure_portal(session, portal)
 
-    prepared = {}
+    prepared: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
     for _, i in order:
         tracked = _tracked(records[i])
         prepared[i] = (tracked, _row_values(records[i], tracked, now))
@@ -278,11 +278,11 @@ def upsert_many(
     by_portal: dict[str, list[str]] = {}
     for portal, external_id in first:
         by_portal.setdefault(portal, []).append(external_id)
-    for portal, ids in by_portal.items():
-        for j in range(0, len(ids), BATCH):
+    for portal, external_ids in by_portal.items():
+        for j in range(0, len(external_ids), BATCH):
             rows = session.execute(
                 select(D.c.id, D.c.external_id, D.c.content_hash)
-                .where(D.c.portal == portal, D.c.external_id.in_(ids[j : j + BATCH]))
+                .where(D.c.portal == portal, D.c.external_id.in_(external_ids[j : j + BATCH]))
                 .order_by(D.c.id)
                 .with_for_update()
             )
@@ -314,12 +314,12 @@ def upsert_many(
         if key not in stored:
             continue
         row_id, stored_hash = stored[key]
-        tracked, row = prepared[i]
-        if stored_hash == row["content_hash"]:
+        tracked, values = prepared[i]
+        if stored_hash == values["content_hash"]:
             unchanged.append(row_id)
             results[i] = UpsertResult("unchanged", row_id)
         else:
-            results[i] = _apply(session, row_id, records[i], tracked, row, run_id, now)
+            results[i] = _apply(session, row_id, records[i], tracked, values, run_id, now)
     _touch(session, unchanged, run_id, now)
 
     for i in repeats:

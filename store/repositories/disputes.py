@@ -13,12 +13,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from records.schemas import DisputeRecord
-from store.models import Deduction, Dispute, DisputeStatusHistory, utcnow
+from store.models import Deduction, Dispute, DisputeStatusHistory, table_of, utcnow
 from store.repositories._common import UpsertResult, ensure_portal
 from store.repositories._keyed import keyed_upsert, stored_columns
 
-T = Dispute.__table__
-SH = DisputeStatusHistory.__table__
+T = table_of(Dispute)
+SH = table_of(DisputeStatusHistory)
 FIELDS = [
     "dispute_number",
     "status",

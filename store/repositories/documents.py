@@ -15,11 +15,11 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from records.schemas import DocumentRecord, ExtractionStatus, LinkRole
-from store.models import Document, DocumentLink, FetchedRef, utcnow
+from store.models import Document, DocumentLink, FetchedRef, table_of, utcnow
 from store.repositories._common import UpsertResult, insert_for
 
-T = Document.__table__
-LT = DocumentLink.__table__
+T = table_of(Document)
+LT = table_of(DocumentLink)
 
 _EXTRACTION = (
     "extraction_status",
@@ -126,7 +126,7 @@ def link(
     ).scalar_one_or_none()
     if inserted is not None:
         return UpsertResult("created", inserted)
-    existing = session.execute(
+    existing: int = session.execute(
         select(LT.c.id).where(
             LT.c.document_id == document_id, LT.c[target] == target_id, LT.c.role == role
         )
@@ -175,7 +175,7 @@ def record_fetch(
         raise ValueError("record a fetch for exactly one of deduction_id or shipment_id")
     target = "deduction_id" if deduction_id is not None else "shipment_id"
     session.execute(
-        insert_for(session, FetchedRef.__table__)
+        insert_for(session, table_of(FetchedRef))
         .values(
             document_id=document_id,
             deduction_id=deduction_id,

@@ -29,18 +29,19 @@ from store.models import (
     Remittance,
     RemittanceAdjustment,
     RemittanceLine,
+    table_of,
     utcnow,
 )
 from store.repositories._common import UpsertResult
 from store.repositories._keyed import keyed_upsert, stored_columns
 
-INV = ErpInvoice.__table__
-INV_L = ErpInvoiceLine.__table__
-PROMO = ErpPromotion.__table__
-SHIP = ErpShipment.__table__
-REM = Remittance.__table__
-REM_L = RemittanceLine.__table__
-REM_A = RemittanceAdjustment.__table__
+INV = table_of(ErpInvoice)
+INV_L = table_of(ErpInvoiceLine)
+PROMO = table_of(ErpPromotion)
+SHIP = table_of(ErpShipment)
+REM = table_of(Remittance)
+REM_L = table_of(RemittanceLine)
+REM_A = table_of(RemittanceAdjustment)
 
 
 def _raw(raw: dict[str, Any]) -> dict[str, Any]:
@@ -221,7 +222,7 @@ def upsert_remittance(session: Session, record: RemittanceRecord) -> UpsertResul
 
     def write(i: int) -> None:
         for n, x in enumerate(record.lines, start=1):
-            line_id = session.execute(
+            line_id: int = session.execute(
                 REM_L.insert()
                 .values(
                     remittance_id=i,

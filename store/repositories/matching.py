@@ -21,13 +21,21 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store.db import json_dumps
-from store.models import AuditLog, CategoryOverride, Deduction, MatchingRun, Verdict, utcnow
+from store.db import json_dumps, plain_rows
+from store.models import (
+    AuditLog,
+    CategoryOverride,
+    Deduction,
+    MatchingRun,
+    Verdict,
+    table_of,
+    utcnow,
+)
 from store.queries.refs import resolve_ref
 from store.repositories._common import UpsertResult, insert_for
-from store.repositories.audit import GENESIS, _digest
+from store.repositories.audit import GENESIS, _digest, move_head
 
-V = Verdict.__table__
+V = table_of(Verdict)
 BATCH = 500
 _TRIES = 10
 
@@ -110,12 +118,15 @@ def save_verdicts(session: Session, rows: Sequence[VerdictRow]) -> tuple[int, in
 
 def verdict_counts(session: Session) -> list[tuple[str, str, int]]:
     """(category, validity, count) over every stored verdict."""
-    return [
-        (cat, validity, n)
-        for cat, validity, n in session.execute(
-            select(V.c.category, V.c.validity, func.count()).group_by(V.c.category, V.c.validity)
+    return list(
+        plain_rows(
+            session.execute(
+                select(V.c.category, V.c.validity, func.count()).group_by(
+                    V.c.category, V.c.validity
+                )
+            )
         )
-    ]
+    )
 
 
 def last_run(session: Session) -> MatchingRun | None:
@@ -157,7 +168,7 @@ def set_category_override(
 ) -> UpsertResult:
     """An analyst's correction; replaces an earlier one for the same key. Idempotent."""
     now = utcnow()
-    stmt = insert_for(session, CategoryOverride.__table__).values(
+    stmt = insert_for(session, table_of(CategoryOverride)).values(
         portal=portal,
         reason_code=reason_code,
         external_id=external_id,
@@ -165,11 +176,11 @@ def set_category_override(
         set_by=set_by,
         set_at=now,
     )
-    row_id = session.execute(
+    row_id: int = session.execute(
         stmt.on_conflict_do_update(
             index_elements=["portal", "reason_code", "external_id"],
             set_={"category": category, "set_by": set_by, "set_at": now},
-        ).returning(CategoryOverride.__table__.c.id)
+        ).returning(table_of(CategoryOverride).c.id)
     ).scalar_one()
     return UpsertResult("changed", row_id)
 
@@ -215,7 +226,11 @@ def append_audit_many(
         try:
             with session.begin_nested():
                 for i in range(0, len(rows), BATCH):
-                    session.execute(AuditLog.__table__.insert(), rows[i : i + BATCH])
+                    session.execute(table_of(AuditLog).insert(), rows[i : i + BATCH])
+                last = session.execute(
+                    select(AuditLog.seq).where(AuditLog.hash == prev_hash)
+                ).scalar_one()
+                move_head(session, last, prev_hash, len(rows))
         except IntegrityError:
             continue
         return len(rows)

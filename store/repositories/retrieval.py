@@ -12,10 +12,10 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from records.schemas import ACTIVE_RETRIEVAL_STATUSES, RetrievalStatus
-from store.models import RetrievalRequest, utcnow
+from store.models import RetrievalRequest, table_of, utcnow
 from store.repositories._common import UpsertResult, insert_for
 
-Q = RetrievalRequest.__table__
+Q = table_of(RetrievalRequest)
 _ACTIVE_WHERE = text("status IN ('queued', 'running')")
 _CLAIM_TRIES = 20
 
@@ -53,7 +53,7 @@ def enqueue(
     ).scalar_one_or_none()
     if inserted is not None:
         return UpsertResult("created", inserted)
-    existing = session.execute(
+    existing: int = session.execute(
         select(Q.c.id).where(
             Q.c.target_kind == target_kind,
             Q.c.target_value == target_value,
@@ -94,7 +94,7 @@ def claim_next(
                 run_id=run_id,
             )
         )
-        if claimed.rowcount == 1:  # type: ignore[attr-defined]
+        if claimed.rowcount == 1:
             return session.get(RetrievalRequest, request_id, populate_existing=True)
     return None
 

@@ -15,10 +15,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from records.schemas import RunStatus
-from store.models import BotRun, HealthEvent, utcnow
+from store.db import rows_changed
+from store.models import BotRun, HealthEvent, table_of, utcnow
 from store.repositories._common import UpsertResult, ensure_portal, insert_for
 
-R = BotRun.__table__
+R = table_of(BotRun)
 
 
 def start(
@@ -75,7 +76,7 @@ def finish(
             finished_at=finished_at or utcnow(),
         )
     )
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+    if rows_changed(result) == 0:
         raise LookupError(f"no bot run {run_id!r}; call start() first")
 
 

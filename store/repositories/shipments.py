@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session
 
 from records.schemas import PodStatus, ShipmentRecord
 from store.db import json_dumps
-from store.models import Shipment, utcnow
+from store.models import Shipment, table_of, utcnow
 from store.repositories._common import UpsertResult, ensure_portal
 from store.repositories._keyed import keyed_upsert, stored_columns
 
-S = Shipment.__table__
+S = table_of(Shipment)
 
 FIELDS: tuple[str, ...] = (
     "bol_number",

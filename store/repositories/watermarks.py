@@ -10,10 +10,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store.models import Watermark, utcnow
+from store.models import Watermark, table_of, utcnow
 from store.repositories._common import insert_for
 
-W = Watermark.__table__
+W = table_of(Watermark)
 
 
 def get(session: Session, portal: str, task: str, account: str = "") -> str | None:

@@ -138,9 +138,8 @@ def _shape(tx: Transaction) -> _Shape:
                 shape.loops.append(loop)
             adx = _Adx(seg)
             (item.adjustments if item else loop.adjustments).append(adx)
-        elif sid in _REF_LIKE and (adx or item or loop):
-            target = adx.refs if adx else item.refs if item else loop.refs  # type: ignore[union-attr]
-            target.append(seg)
+        elif sid in _REF_LIKE and (owner := adx or item or loop) is not None:
+            owner.refs.append(seg)
         elif loop is not None:
             continue  # NM1, N1 ... of a loop: kept in the raw segments
         elif sid in ("BPR", "TRN", "CUR") and getattr(shape, sid.lower()) is None:

@@ -63,3 +63,32 @@ async def test_context_is_closed_even_when_the_job_fails(tmp_path: Path) -> None
         (ctx,) = seen
         assert pool.open_contexts == 0
         assert ctx.pages == []
+
+
+def _environ_of_processes_naming(text: str) -> dict[str, bytes]:
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmd = (entry / "cmdline").read_bytes()
+                if b"chrom" in cmd and text.encode() in cmd:
+                    found[entry.name] = (entry / "environ").read_bytes()
+            except OSError:
+                continue
+    return found
+
+
+async def test_chromium_never_sees_the_keyring_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    password = "keyring-password-for-env-test-0451"
+    monkeypatch.setenv("FLEET_KEYRING_PASSWORD", password)
+    settings = get_settings(data_dir=tmp_path)
+    async with (
+        BrowserPool(settings.browser_options(), data_dir=tmp_path) as pool,
+        pool.context() as ctx,
+    ):
+        await (await ctx.new_page()).set_content("<h1>hello</h1>")
+        environs = await asyncio.to_thread(_environ_of_processes_naming, str(tmp_path))
+    assert environs, "no Chromium process of this pool was seen"
+    assert not [pid for pid, env in environs.items() if password.encode() in env]

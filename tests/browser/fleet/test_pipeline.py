@@ -141,10 +141,10 @@ def _invalid_claim(demo, *, window_open: bool):  # type: ignore[no-untyped-def]
             .join(Verdict, Verdict.deduction_id == Deduction.id)
             .where(
                 Verdict.validity == "invalid",
-                Deduction.portal == "megamart",
+                Deduction.portal.in_(("megamart", "shopright", "freshco")),
                 Deduction.amount < 10_000,  # one step, which mia (manager) may take
             )
-            .order_by(Deduction.id)
+            .order_by(Deduction.portal, Deduction.id)
         ).all()
     for portal, external_id, closes in rows:
         truth = demo.scenario.truth.deductions[f"{portal}:{external_id}"]

@@ -178,3 +178,54 @@ def test_audit_verify_finds_an_edited_or_deleted_entry(db: Db) -> None:
         conn.execute(text("DELETE FROM audit_log WHERE seq = 2"))
     with db.sessions() as s:
         assert audit.verify(s) == 3
+
+
+def test_approval_limit_refuses_approving_above_it_and_the_next_approver_decides(db: Db) -> None:
+    ids = _setup(db, {"mid": "4000.00"})
+    with db.sessions() as s, s.begin():
+        approvals.set_access(s, "mia", "root", access="approver", approval_limit=Decimal("1000"))
+        decision = approvals.propose(s, ids["mid"], "dispute", "ana")  # one manager step
+        waiting = {p.decision_id: p for p in approvals.pending(s, "mia")}
+        assert waiting[decision.id].can_act is True
+        assert "above mia's approval limit of 1000.00" in (waiting[decision.id].over_limit or "")
+        with pytest.raises(ApprovalError, match=r"approval limit of 1000\.00"):
+            approvals.act(s, decision.id, "mia", approve=True, today=TODAY)
+        assert approvals.pending(s, "max")[0].over_limit is None
+        assert approvals.act(s, decision.id, "max", approve=True, today=TODAY).status == "approved"
+        user = approvals_repo.get_user(s, "mia")
+        assert user is not None
+        assert user.approval_limit == Decimal("1000.00")
+        assert user.access == "approver"
+        changes = (
+            s.execute(select(AuditLog.after).where(AuditLog.action == "user_access"))
+            .scalars()
+            .all()
+        )
+        assert changes == [{"access": "approver", "approval_limit": "1000.00"}]
+
+
+def test_rejecting_is_not_limited_and_limits_can_be_lifted(db: Db) -> None:
+    ids = _setup(db, {"mid": "4000.00"})
+    with db.sessions() as s, s.begin():
+        approvals.set_access(s, "mia", "root", approval_limit=Decimal("10"))
+        decision = approvals.propose(s, ids["mid"], "accept", "ana")
+        assert approvals.act(s, decision.id, "mia", approve=False).status == "rejected"
+        approvals.set_access(s, "mia", "root", clear_limit=True)
+        assert approvals_repo.get_user(s, "mia").approval_limit is None  # type: ignore[union-attr]
+        with pytest.raises(ApprovalError, match="access must be one of"):
+            approvals.set_access(s, "mia", "root", access="boss")
+
+
+def test_proposers_and_delegates_are_active_users_and_delegations_end_later(db: Db) -> None:
+    ids = _setup(db, {"one": "100.00"})
+    now = utcnow()
+    with db.sessions() as s, s.begin():
+        with pytest.raises(ApprovalError, match="eve is not an active user"):
+            approvals.propose(s, ids["one"], "accept", "eve")
+        with pytest.raises(ApprovalError, match="zed is not an active user"):
+            approvals.delegate(s, "mia", "zed", now, now + timedelta(days=2), "mia")
+        with pytest.raises(ApprovalError, match="in the past"):
+            approvals.delegate(
+                s, "mia", "bob", now - timedelta(days=9), now - timedelta(days=1), "mia"
+            )
+        approvals.delegate(s, "mia", "bob", now, now + timedelta(days=2), "mia")

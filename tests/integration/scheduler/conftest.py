@@ -10,6 +10,8 @@ import socket
 
 import pytest
 
+from tests.requirements import missing
+
 PG_URL = os.environ.get("FLEET_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("FLEET_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 AMQP_URL = os.environ.get("FLEET_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
@@ -25,10 +27,7 @@ def _reachable(host: str, port: int) -> bool:
 
 def need(name: str, port: int) -> None:
     if not _reachable("127.0.0.1", port):
-        pytest.skip(
-            f"!!! {name} is not reachable on 127.0.0.1:{port}: this test did NOT run "
-            "(start it with `make services`)"
-        )
+        missing(f"{name} is not reachable on 127.0.0.1:{port} (start it with `make services`)")
 
 
 @pytest.fixture

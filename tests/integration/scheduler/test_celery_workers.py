@@ -274,4 +274,8 @@ def test_on_demand_jumps_the_queue_of_scheduled_jobs(fleet: Fleet) -> None:
     _wait(lambda: len(fleet.events("w1", "worker.job_done")) >= 5, 180, "all five jobs")
     order = [(e["portal"], e["task"]) for e in fleet.events("w1", "worker.job_start")]
     assert order[0] == ("megamart", "sync")
-    assert order[1] == ("haulstar", "retrieve"), order
+    # The request goes before every scheduled browser job queued ahead of it. The
+    # sync's own follow-ups (store work on the core queue, seconds long) may run
+    # first: a broker orders messages by priority within a queue, not across queues.
+    browser = [job for job in order[1:] if job[0] != "core"]
+    assert browser[0] == ("haulstar", "retrieve"), order

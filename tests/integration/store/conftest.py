@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store.db import make_engine, session_factory
 from store.migrate import upgrade
+from tests.requirements import missing
 
 PG_URL = os.environ.get("FLEET_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -55,7 +56,7 @@ def pg_admin() -> Iterator[Engine]:
             conn.execute(text("SELECT 1"))
     except Exception as exc:  # any connection failure means "no server here"
         engine.dispose()
-        pytest.skip(
+        missing(
             f"PostgreSQL UNREACHABLE at {make_url(PG_URL).render_as_string()}: "
             f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
             "-- start it (pg_ctlcluster --skip-systemctl-redirect <ver> main start) "

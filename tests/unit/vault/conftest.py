@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from store.extraction import PdfExtractor
+from tests.requirements import missing
 
 REPO = Path(__file__).resolve().parents[3]
 SHARED = Path(os.environ.get("FLEET_SHARED_DIR", REPO.parent / "shared"))
@@ -18,7 +19,7 @@ REAL_PDFS = SHARED / "testdata" / "real-pdfs"
 
 def real_pdfs_or_skip() -> Path:
     if not REAL_PDFS.is_dir():
-        pytest.skip(f"shared test data not found at {REAL_PDFS} (set FLEET_SHARED_DIR)")
+        missing(f"shared test data not found at {REAL_PDFS} (set FLEET_SHARED_DIR)")
     return REAL_PDFS
 
 

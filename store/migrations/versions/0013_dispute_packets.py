@@ -3,8 +3,8 @@ that takes no amount for a partial dispute, a packet over the portal's limits)
 and ``packet`` (what was sent: the portal's reason, the text's length and
 digest, every attachment's name, size and sha256 in the vault).
 
-Revision ID: 0011
-Revises: 0009
+Revision ID: 0013
+Revises: 0012
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011"
-down_revision: str | None = "0009"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

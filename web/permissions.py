@@ -1,0 +1,31 @@
+"""Who may do what in the web app and its API: one table, checked on the server
+for every route (``web.auth.require``). The business rules behind each action
+(segregation of duties, approval chain and limits, dispute windows) are the
+domain's (``matching.approvals``): this table only says which access role may
+ask for the action at all."""
+
+from __future__ import annotations
+
+from matching.approvals import ACCESS_ROLES
+
+ACTIONS: dict[str, frozenset[str]] = {
+    "view": frozenset(ACCESS_ROLES),
+    "comment": frozenset(ACCESS_ROLES),
+    "propose": frozenset({"analyst", "admin"}),
+    "approve": frozenset({"approver", "admin"}),
+    "fetch": frozenset({"analyst", "ops", "admin"}),
+    "release": frozenset({"approver", "admin"}),
+}
+"""action -> the access roles allowed it. ``approve`` covers rejecting and
+delegating; ``release`` files a dispute the filing policy left for a person."""
+
+
+def allowed(access: str, action: str) -> bool:
+    return access in ACTIONS[action]
+
+
+def actions_for(access: str) -> frozenset[str]:
+    return frozenset(a for a, roles in ACTIONS.items() if access in roles)
+
+
+__all__ = ["ACTIONS", "actions_for", "allowed"]

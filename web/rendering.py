@@ -1,0 +1,60 @@
+"""Jinja2 templates (autoescape on: everything from portals is text) and the
+helpers the pages share."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from web.auth import Principal
+
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.autoescape = True
+
+
+def _money(value: Decimal | None) -> str:
+    return "-" if value is None else f"{value:,.2f}"
+
+
+def _when(value: datetime | date | None) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return value.isoformat()
+
+
+INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+"""Bidi controls and invisible characters: a right-to-left override would make
+"FDP.exe" read as "exe.PDF"; in the page each shows as its code point."""
+
+
+def reveal(value: object) -> object:
+    """Every string a template prints, with :data:`INVISIBLE` made visible."""
+    if isinstance(value, str):
+        return INVISIBLE.sub(lambda m: f"[U+{ord(m.group()):04X}]", value)
+    return value
+
+
+templates.env.finalize = reveal
+templates.env.filters["money"] = _money
+templates.env.filters["when"] = _when
+
+
+def render(
+    request: Request, name: str, who: Principal | None, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request, name, {"who": who, **context}, status_code=status_code
+    )
+
+
+__all__ = ["INVISIBLE", "render", "reveal", "templates"]
