@@ -8,7 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from bots.jobs import Job
+from dispute_filing.habits import habits
 from dispute_filing.packets import dispute_key, queue_dispute
+from records.normalize import portal_rules
 from store.models import Dispute, HealthEvent
 from store.repositories import disputes as disputes_repo
 
@@ -25,9 +27,13 @@ STATUS = {
 
 
 def _pick(demo, portal: str, *, window_open: bool = True):  # type: ignore[no-untyped-def]
+    """A claim filed on the portal's form (not one the retailer takes by e-mail)."""
     world = demo.world.world
+    rules, by_email = portal_rules(portal), habits(portal).email
     for a in demo.scenario.accounts_on(portal):
         for d in world.visible_deductions(portal, a.username):
+            if str(rules.category(d.reason_code, d.reason_text)) in by_email:
+                continue
             truth = demo.scenario.truth.deductions[d.key]
             closes = world.window_closes(d)
             if closes is None:
