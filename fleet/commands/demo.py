@@ -328,7 +328,12 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
     t = Table(title="Disputes: the fleet's record and the portals'")
     for col in ("what", "fleet", "portals (truth)"):
         t.add_column(col)
-    t.add_row("filed", str(dp["fleet"]["filed"]), str(dp["world"]["filed"]))
+    t.add_row(
+        "filed",
+        f"{dp['fleet']['filed']} ({dp['fleet']['by_email']} of them by e-mail, outside "
+        f"the portals); {dp['fleet']['held_for_person']} held for a person",
+        str(dp["world"]["filed"]),
+    )
     t.add_row(
         "by status",
         ", ".join(f"{k} {n}" for k, n in dp["fleet"]["by_status"].items()),
