@@ -23,6 +23,7 @@ import asyncio
 import os
 import random
 import re
+import secrets
 import socket
 import statistics
 import sys
@@ -50,7 +51,8 @@ from store.vault import DocumentVault
 from web.app import create_app
 from web.config import WebConfig
 
-PASSWORD = "bench-password-1"
+# one per run: the bench's users live only in its temporary store
+PASSWORD = secrets.token_urlsafe(18)
 WORKLISTS = (
     "/worklist",
     "/worklist?sort=-amount",
