@@ -16,6 +16,10 @@ from playwright.async_api import Browser, BrowserContext, Playwright, async_play
 
 from fleet.settings import get_settings
 
+pytest_plugins = ("tests.fleet_fixtures",)
+"""The demo fleet's fixtures (small world, shared keyring, synced snapshot,
+``make_demo``) for every folder that runs the fleet."""
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("FLEET_SHARED_DIR", REPO.parent / "shared"))
 REAL_PDFS = SHARED / "testdata" / "real-pdfs"

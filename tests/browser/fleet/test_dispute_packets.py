@@ -105,8 +105,7 @@ async def _screenshot(adapter_session, running, portal: str, path: str, out: Pat
 async def test_splits_file_their_part_and_packets_arrive_intact(
     make_demo, adapter_session, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]  # type: ignore[no-untyped-def]
-    async with make_demo() as demo:
-        await demo.sync_everything()
+    async with make_demo(synced=True) as demo:
         world = demo.world.world
         half: dict[str, tuple[Deduction, Decimal]] = {}
         whole: dict[str, Deduction] = {}
@@ -217,8 +216,7 @@ async def test_a_packet_that_cannot_fit_is_refused_and_nothing_filed(
     make_demo, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     data_dir = tmp_path / "fleet"
-    async with make_demo(data_dir=data_dir) as demo:
-        await demo.sync_everything()
+    async with make_demo(data_dir=data_dir, synced=True) as demo:
         world = demo.world.world
         big, wordy, edited = _claims(demo, "freshco")[:3]
         # A backup over FreshCo's 5 MB a file (a scan, say), stored as a sync would.
@@ -306,8 +304,7 @@ async def test_a_packet_that_cannot_fit_is_refused_and_nothing_filed(
 
 async def test_status_sync_records_partial_and_full_wins(make_demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     data_dir = tmp_path / "fleet"
-    async with make_demo(data_dir=data_dir) as demo:
-        await demo.sync_everything()
+    async with make_demo(data_dir=data_dir, synced=True) as demo:
         world = demo.world.world
         picked: dict[tuple[str, str], Deduction] = {}  # one of each outcome a portal has
         for portal in RETAILERS:
@@ -406,8 +403,7 @@ async def test_an_email_dispute_lands_in_the_outbox_and_through_smtp(
     monkeypatch.setenv("FLEET_SMTP_URL", f"smtp://127.0.0.1:{port}")
     data_dir = tmp_path / "fleet"
     try:
-        async with make_demo(data_dir=data_dir) as demo:
-            await demo.sync_everything()
+        async with make_demo(data_dir=data_dir, synced=True) as demo:
             to = habits("megamart").email["compliance_fine"]
             fines = [
                 d

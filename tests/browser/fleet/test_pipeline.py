@@ -33,9 +33,13 @@ from store.models import (
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]
 
 
-async def test_a_sync_carries_the_work_through_documents_pods_and_matching(make_demo) -> None:  # type: ignore[no-untyped-def]
-    async with make_demo() as demo:
-        results = await demo.sync_everything()
+async def test_a_sync_carries_the_work_through_documents_pods_and_matching(
+    make_demo, synced_snapshot
+) -> None:  # type: ignore[no-untyped-def]
+    # The session's snapshot is this sync (every retailer, from an empty store);
+    # its results and a copy of the store it filled are checked here.
+    async with make_demo(synced=True) as demo:
+        results = synced_snapshot.results
         tasks = sorted({r.job.task for r in results})
         assert tasks == ["match", "pods", "read_documents", "sync"], tasks
         assert all(r.ok for r in results), [(str(r.job), r.error_class) for r in results]
@@ -56,13 +60,12 @@ async def test_a_sync_carries_the_work_through_documents_pods_and_matching(make_
             assert pods, "PODs came from the carriers the claims name"
             recorded = set(s.scalars(select(BotRun.task)))
         assert {"sync", "read_documents", "pods", "match"} <= recorded  # each step is a run
-        report = demo.audit()
+        report = demo.audit(results)
         assert report.complete, report.as_dict()
 
 
 async def test_the_scheduled_sync_catches_every_change_on_the_portals(make_demo) -> None:  # type: ignore[no-untyped-def]
-    async with make_demo() as demo:
-        await demo.sync_everything()
+    async with make_demo(synced=True) as demo:  # the world as the first sync left it
         world = demo.world.world
         seen = {
             d.key
@@ -159,8 +162,7 @@ async def test_an_approval_becomes_a_filed_dispute_and_a_refusal_shows_in_health
     make_demo, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     data_dir = tmp_path / "fleet"
-    async with make_demo(data_dir=data_dir, with_key_file=True) as demo:
-        await demo.sync_everything()
+    async with make_demo(data_dir=data_dir, synced=True) as demo:  # its key file comes along
         day = demo.today()
         for user, role in (("ana", "analyst"), ("leo", "analyst"), ("mia", "manager")):
             assert _cli(data_dir, day, "users", "add", user, "--role", role).returncode == 0

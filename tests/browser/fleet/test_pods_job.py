@@ -12,8 +12,7 @@ from credentials.keyring_vault import SecretKind
 from credentials.secret import Secret
 from fleet.demo import demo_keyring
 from store.models import Account
-
-from .conftest import load_visible_deductions
+from tests.fleet_fixtures import load_visible_deductions
 
 pytestmark = pytest.mark.browser
 

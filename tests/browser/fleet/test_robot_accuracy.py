@@ -19,8 +19,8 @@ from fixtures.scenario import Scenario
 from records.schemas import ExtractionStatus
 from store.db import make_engine
 from store.models import Document
-from tests.browser.fleet.conftest import TEST_POLICY
 from tests.browser.fleet.robot_store import fill_and_match
+from tests.fleet_fixtures import TEST_POLICY
 from tests.integration.matching.accuracy import compare, evidence_on_portals
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -114,8 +114,7 @@ async def test_analyst_and_approvers_day(
 ) -> None:  # type: ignore[no-untyped-def]
     data_dir = tmp_path / "fleet"
     shots = Shots(tmp_path)
-    async with make_demo(data_dir=data_dir, with_key_file=True) as demo:
-        await demo.run_pipeline()
+    async with make_demo(data_dir=data_dir, synced=True) as demo:  # its key file comes along
         day = demo.today()
         env = _env(data_dir, day)
         with demo.runtime.db() as s:

@@ -25,7 +25,7 @@ ROUTES: list[tuple[str, str, str, str, dict[str, Any]]] = [
     ("POST", "/deductions/{d}/fetch", "fetch", "form", {}),
     ("POST", "/approvals/{dec}/approve", "approve", "form", {"note": "ok"}),
     ("POST", "/approvals/{dec}/reject", "approve", "form", {"note": "no"}),
-    ("POST", "/approvals/delegate", "approve", "form", {"to": "root", "until": "2999-01-01"}),
+    ("POST", "/approvals/delegate", "delegate", "form", {"to": "root", "until": "2999-01-01"}),
     ("POST", "/disputes/{disp}/release", "release", "form", {}),
     ("POST", "/worklist/filters", "view", "form", {"name": "mine", "query": "q=CB"}),
     ("POST", "/worklist/filters/{flt}/delete", "view", "form", {}),
@@ -34,7 +34,7 @@ ROUTES: list[tuple[str, str, str, str, dict[str, Any]]] = [
     ("POST", "/api/v1/deductions/{d}/retrievals", "fetch", "json", {}),
     ("POST", "/api/v1/decisions/{dec}/approve", "approve", "json", {"note": "ok"}),
     ("POST", "/api/v1/decisions/{dec}/reject", "approve", "json", {"note": "no"}),
-    ("POST", "/api/v1/delegations", "approve", "json", {"to": "ana", "until": "2999-01-01"}),
+    ("POST", "/api/v1/delegations", "delegate", "json", {"to": "ana", "until": "2999-01-01"}),
     ("POST", "/api/v1/disputes/{disp}/release", "release", "json", {}),
 ]
 PUBLIC = {("POST", "/login"), ("POST", "/logout")}
@@ -124,3 +124,51 @@ def test_a_session_without_the_csrf_token_changes_nothing(web: WebStore) -> None
     assert r.status_code == 403
     assert r.headers["content-type"] == "application/problem+json"
     assert _snapshot(web) == before
+
+
+def test_a_delegate_approves_whatever_their_own_access(web: WebStore) -> None:
+    """otto's web access is ops (no approving); while mia (an approver) is away
+    and has delegated to him, he approves on the page and through the API, and
+    when the delegation ends he is refused again."""
+    with transaction(web.db) as s:
+        approvals.add_user(s, "prop", "analyst", "test")
+        first = approvals.propose(s, web.ids["CB-1001"], "accept", "prop").id
+    otto = web.login("otto")
+    page = otto.client.get("/approvals")
+    assert "Approve</button>" not in page.text
+    before = _snapshot(web)
+    refused = otto.client.post(
+        f"/approvals/{first}/approve", data={"csrf_token": otto.csrf, "note": "ok"}
+    )
+    assert refused.status_code == 403
+    assert _snapshot(web) == before
+
+    mia = web.login("mia")
+    away = mia.client.post(
+        "/approvals/delegate", data={"csrf_token": mia.csrf, "to": "otto", "until": "2999-01-01"}
+    )
+    assert away.status_code == 303, away.text[:300]
+    page = otto.client.get("/approvals")
+    assert "You stand in for mia." in page.text
+    assert f'action="/approvals/{first}/approve"' in page.text
+    done = otto.client.post(
+        f"/approvals/{first}/approve", data={"csrf_token": otto.csrf, "note": "for mia"}
+    )
+    assert done.status_code == 303, done.text[:300]
+    with web.db() as s:
+        assert approvals.pending(s) == [] or all(
+            p.decision_id != first for p in approvals.pending(s)
+        )
+    # otto may not hand mia's authority on
+    relay = otto.client.post(
+        "/approvals/delegate", data={"csrf_token": otto.csrf, "to": "ana", "until": "2999-01-01"}
+    )
+    assert relay.status_code == 403
+
+    with transaction(web.db) as s:  # mia is back: the delegation ends
+        s.execute(text("UPDATE delegations SET ends_at = starts_at"))
+        second = approvals.propose(s, web.ids["CB-2002"], "accept", "prop").id
+    again = otto.client.post(
+        f"/approvals/{second}/approve", data={"csrf_token": otto.csrf, "note": "ok"}
+    )
+    assert again.status_code == 403
