@@ -246,6 +246,15 @@ def _authority(session: Session, actor: str, role: str, at: datetime) -> str | N
     raise ApprovalError(f"{actor} may not approve a {role} step (and stands in for no {role})")
 
 
+def stands_in_for(session: Session, actor: str, at: datetime | None = None) -> list[str]:
+    """The active people ``actor`` stands in for now (delegations in force), in
+    name order; empty when none. A delegate approves in their place whatever
+    ``actor``'s own role or web access (the step's role is checked when they act)."""
+    delegators = repo.delegators_of(session, actor, at or utcnow())
+    active = repo.user_roles(session, delegators)
+    return sorted(who for who in delegators if who in active)
+
+
 def _may_act(
     session: Session,
     decision: Decision,
@@ -625,5 +634,6 @@ __all__ = [
     "reminders",
     "send_reminders",
     "set_access",
+    "stands_in_for",
     "window_refusal",
 ]

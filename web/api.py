@@ -34,6 +34,7 @@ router = APIRouter(prefix="/api/v1", responses=ERRORS, tags=["api"])
 Viewer = Annotated[Principal, Depends(require("view"))]
 Proposer = Annotated[Principal, Depends(require("propose"))]
 Approver = Annotated[Principal, Depends(require("approve"))]
+Delegator = Annotated[Principal, Depends(require("delegate"))]
 Commenter = Annotated[Principal, Depends(require("comment"))]
 Fetcher = Annotated[Principal, Depends(require("fetch"))]
 Releaser = Annotated[Principal, Depends(require("release"))]
@@ -175,7 +176,7 @@ def reject(request: Request, decision_id: int, body: DecisionIn, who: Approver) 
 
 
 @router.post("/delegations", status_code=201, summary="Let someone approve in my place")
-def delegate(request: Request, body: DelegationIn, who: Approver) -> Response:
+def delegate(request: Request, body: DelegationIn, who: Delegator) -> Response:
     start, end = actions.delegate(_config(request), who.username, body.to, body.until)
     return _json({"delegate": body.to, "from": start, "until": end}, 201)
 

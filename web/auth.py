@@ -29,11 +29,12 @@ from fastapi import Request
 from sqlalchemy import delete, select, update
 
 from credentials.passwords import verify_password
+from matching.approvals import stands_in_for
 from store.db import transaction
 from store.models import ApiToken, User, WebSession, utcnow
 from store.repositories.approvals import token_digest
 from web.config import WebConfig
-from web.permissions import allowed
+from web.permissions import STAND_IN_ACTIONS, allowed
 from web.problems import Problem, forbidden
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -47,9 +48,13 @@ class Principal:
     access: str
     via: str  # "session" or "token"
     csrf: str | None = None
+    stands_in_for: tuple[str, ...] = ()
+    """Whom this person approves for now (delegations in force)."""
 
     def may(self, action: str) -> bool:
-        return allowed(self.access, action)
+        return allowed(self.access, action) or (
+            action in STAND_IN_ACTIONS and bool(self.stands_in_for)
+        )
 
 
 def cookie_name(config: WebConfig) -> str:
@@ -143,7 +148,14 @@ def principal(request: Request) -> Principal | None:
             ).scalar_one_or_none()
         if found is None:
             return None
-        return Principal(found.username, found.display_name, found.access, "token")
+        return Principal(
+            found.username,
+            found.display_name,
+            found.access,
+            "token",
+            None,
+            _stand_in(config, found),
+        )
     token = request.cookies.get(cookie_name(config))
     if not token or len(token) > 100:
         return None
@@ -164,7 +176,23 @@ def principal(request: Request) -> Principal | None:
     if (now - sess.last_seen_at).total_seconds() > TOUCH_EVERY_SECONDS:
         with transaction(config.db) as s:
             s.execute(update(WebSession).where(WebSession.id == sess.id).values(last_seen_at=now))
-    return Principal(user.username, user.display_name, user.access, "session", csrf_for(token))
+    return Principal(
+        user.username,
+        user.display_name,
+        user.access,
+        "session",
+        csrf_for(token),
+        _stand_in(config, user),
+    )
+
+
+def _stand_in(config: WebConfig, user: User) -> tuple[str, ...]:
+    """Whom ``user`` stands in for, asked only when their own access lacks an
+    action a delegate may take (one indexed query)."""
+    if all(allowed(user.access, action) for action in STAND_IN_ACTIONS):
+        return ()
+    with config.db() as s:
+        return tuple(stands_in_for(s, user.username))
 
 
 def check_csrf(request: Request, who: Principal, form_token: str | None) -> None:

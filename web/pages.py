@@ -36,6 +36,7 @@ router = APIRouter(include_in_schema=False)
 Viewer = Annotated[Principal, Depends(require("view"))]
 Proposer = Annotated[Principal, Depends(require("propose"))]
 Approver = Annotated[Principal, Depends(require("approve"))]
+Delegator = Annotated[Principal, Depends(require("delegate"))]
 Commenter = Annotated[Principal, Depends(require("comment"))]
 Fetcher = Annotated[Principal, Depends(require("fetch"))]
 Releaser = Annotated[Principal, Depends(require("release"))]
@@ -352,7 +353,7 @@ def reject(
 @router.post("/approvals/delegate")
 def delegate(
     request: Request,
-    who: Approver,
+    who: Delegator,
     to: Annotated[str, Form(max_length=128)],
     until: Annotated[str, Form(max_length=10)],
 ) -> Response:

@@ -13,11 +13,18 @@ ACTIONS: dict[str, frozenset[str]] = {
     "comment": frozenset(ACCESS_ROLES),
     "propose": frozenset({"analyst", "admin"}),
     "approve": frozenset({"approver", "admin"}),
+    "delegate": frozenset({"approver", "admin"}),
     "fetch": frozenset({"analyst", "ops", "admin"}),
     "release": frozenset({"approver", "admin"}),
 }
-"""action -> the access roles allowed it. ``approve`` covers rejecting and
-delegating; ``release`` files a dispute the filing policy left for a person."""
+"""action -> the access roles allowed it. ``approve`` covers rejecting;
+``release`` files a dispute the filing policy left for a person."""
+
+STAND_IN_ACTIONS = frozenset({"approve"})
+"""Actions also allowed to anyone, whatever their access, while they stand in
+for someone (a delegation in force, ``matching.approvals.stands_in_for``): a
+manager away delegates to whoever they choose, and the approval chain still
+checks each step's role when the delegate acts."""
 
 
 def allowed(access: str, action: str) -> bool:
@@ -28,4 +35,4 @@ def actions_for(access: str) -> frozenset[str]:
     return frozenset(a for a, roles in ACTIONS.items() if access in roles)
 
 
-__all__ = ["ACTIONS", "actions_for", "allowed"]
+__all__ = ["ACTIONS", "STAND_IN_ACTIONS", "actions_for", "allowed"]
