@@ -40,36 +40,27 @@ def disputes(
     """Every dispute: claim, amount, status, portal number, deadline."""
     if ctx.invoked_subcommand is not None:
         return
-    from sqlalchemy import select
-
     from dispute_filing.outcomes import outcome
-    from store.models import Deduction, Dispute, Verdict
+    from store.queries.disputes import list_disputes
 
     with _db()() as s:
-        q = (
-            select(Dispute, Deduction.portal, Deduction.external_id, Verdict.window_closes)
-            .join(Deduction, Deduction.id == Dispute.deduction_id)
-            .outerjoin(Verdict, Verdict.deduction_id == Dispute.deduction_id)
-            .order_by(Verdict.window_closes.is_(None), Verdict.window_closes, Dispute.id)
-        )
-        if status:
-            q = q.where(Dispute.status == status)
-        rows = [
-            {
-                "claim": f"{portal}:{external_id}",
-                "amount": str(d.amount),
-                "currency": d.currency,
-                "status": d.status,
-                "dispute_number": d.dispute_number,
-                "deadline": closes.isoformat() if closes else None,
-                "filed_on": d.filed_on.isoformat() if d.filed_on else None,
-                "attempts": d.attempts,
-                "held_because": d.hold_reason,
-                "outcome": outcome(d.status),
-                "recovered": None if d.recovered_amount is None else str(d.recovered_amount),
-            }
-            for d, portal, external_id, closes in s.execute(q).all()
-        ]
+        found = list_disputes(s, status=status, limit=100_000)
+    rows = [
+        {
+            "claim": r.ref,
+            "amount": str(r.amount),
+            "currency": r.currency,
+            "status": r.status,
+            "dispute_number": r.dispute_number,
+            "deadline": r.deadline.isoformat() if r.deadline else None,
+            "filed_on": r.filed_on.isoformat() if r.filed_on else None,
+            "attempts": r.attempts,
+            "held_because": r.hold_reason,
+            "outcome": outcome(r.status),
+            "recovered": None if r.recovered_amount is None else str(r.recovered_amount),
+        }
+        for r in found
+    ]
     if as_json:
         print(json.dumps(rows, indent=1))
         return
@@ -81,6 +72,7 @@ def disputes(
         "portal number",
         "deadline",
         "filed on",
+        "recovered",
         "held because",
     ):
         t.add_column(col)

@@ -1,8 +1,10 @@
-"""Disputes as people follow them: the web app's disputes page and API.
+"""Disputes as people follow them: ``fleet disputes``, the web app's disputes
+page and its API, all from :func:`list_disputes`.
 
 :func:`list_disputes` reads every dispute with its claim, the dispute window's
-last day (the verdict's), the amount at risk and the portal's number, soonest
-deadline first (no deadline last). It only reads.
+last day (the verdict's), the amount at risk, the portal's number, why it is
+held and what it recovered, soonest deadline first (no deadline last). It
+only reads.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ class DisputeRow:
     deadline: date | None
     filed_at: datetime | None
     attempts: int
+    filed_on: date | None = None
+    """The fleet's business day it was filed on."""
+    hold_reason: str | None = None
+    recovered_amount: Decimal | None = None
 
     @property
     def ref(self) -> str:
@@ -69,6 +75,9 @@ def list_disputes(
             deadline=closes,
             filed_at=d.filed_at,
             attempts=d.attempts,
+            filed_on=d.filed_on,
+            hold_reason=d.hold_reason,
+            recovered_amount=d.recovered_amount,
         )
         for d, portal, external_id, closes in session.execute(q).all()
     ]
