@@ -45,7 +45,11 @@ async def fill_and_match(
     policy: RetryPolicy | None = None,
     credentials: CredentialVault | None = None,
     say: Any = None,
+    synced: list[Any] | None = None,
 ) -> RobotStore:
+    """``synced``: ``data_dir`` already holds this world synced by the fleet
+    (a copy of the tests' synced snapshot) and these are that sync's results;
+    the retrieval rounds go on from there."""
     say = say or (lambda *_: None)
     async with fleet_demo(
         scenario, data_dir, policy=policy, credentials=credentials, say=say
@@ -60,7 +64,7 @@ async def fill_and_match(
                         {k.split(".", 1)[1]: v for k, v in r.counts.items() if "." in k}
                     )
 
-        note(await demo.run_pipeline())
+        note(synced if synced is not None else await demo.run_pipeline())
         runs: list[RunSummary] = []
         retrievals = 0
         for _ in range(MAX_RETRIEVAL_ROUNDS):

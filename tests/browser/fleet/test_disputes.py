@@ -49,9 +49,8 @@ def _pick(demo, portal: str, *, window_open: bool = True):  # type: ignore[no-un
 
 @pytest.mark.parametrize("portal", ["megamart", "shopright"])
 async def test_a_dispute_is_filed_once_and_its_status_followed(make_demo, portal: str) -> None:  # type: ignore[no-untyped-def]
-    async with make_demo() as demo:
+    async with make_demo(synced=True) as demo:  # every retailer synced by the fleet
         account = demo.scenario.accounts_on(portal)[0].username
-        await demo.run_jobs([Job(portal, account, "sync")])
         d = _pick(demo, portal, window_open=True)
         with demo.runtime.db() as s, s.begin():
             queue_dispute(s, portal, d.deduction_id)
@@ -87,6 +86,8 @@ async def test_a_dispute_is_filed_once_and_its_status_followed(make_demo, portal
 
 
 async def test_a_refused_dispute_is_recorded_not_retried(make_demo) -> None:  # type: ignore[no-untyped-def]
+    # a store with claims but no verdicts yet, so that the portal, not the fleet's
+    # own window check, is the one to refuse
     async with make_demo() as demo:
         await demo.run_jobs([Job("megamart", "acme-ar", "sync")])
         world = demo.world.world

@@ -10,6 +10,7 @@ is missing must be needs_review naming what is missing).
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -20,17 +21,25 @@ from records.schemas import ExtractionStatus
 from store.db import make_engine
 from store.models import Document
 from tests.browser.fleet.robot_store import fill_and_match
-from tests.fleet_fixtures import TEST_POLICY
+from tests.fleet_fixtures import TEST_POLICY, own_keyring
 from tests.integration.matching.accuracy import compare, evidence_on_portals
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 async def test_robot_filled_store_agrees_with_the_truth(  # type: ignore[no-untyped-def]
-    small_world: Scenario, shared_keyring, tmp_path: Path
+    small_world: Scenario, synced_snapshot, tmp_path: Path
 ) -> None:
+    # the session's synced snapshot is the first step (every retailer synced from
+    # empty, documents read, PODs, matching); the retrieval rounds go on in a copy
+    where = tmp_path / "fleet"
+    shutil.copytree(synced_snapshot.data_dir, where, symlinks=True)
     store = await fill_and_match(
-        small_world, tmp_path / "fleet", policy=TEST_POLICY, credentials=shared_keyring
+        small_world,
+        where,
+        policy=TEST_POLICY,
+        credentials=own_keyring(where),
+        synced=synced_snapshot.results,
     )
     assert len(store.verdicts) > 100
     available = evidence_on_portals(small_world)
