@@ -45,7 +45,7 @@ def disputes(
 
     with _db()() as s:
         found = list_disputes(s, status=status, limit=100_000)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "claim": r.ref,
             "amount": str(r.amount),
