@@ -16,9 +16,11 @@ ACTIONS: dict[str, frozenset[str]] = {
     "delegate": frozenset({"approver", "admin"}),
     "fetch": frozenset({"analyst", "ops", "admin"}),
     "release": frozenset({"approver", "admin"}),
+    "metrics": frozenset({"ops", "admin"}),
 }
 """action -> the access roles allowed it. ``approve`` covers rejecting;
-``release`` files a dispute the filing policy left for a person."""
+``release`` files a dispute the filing policy left for a person; ``metrics``
+reads ``/metrics`` (Prometheus scrapes with an ops token)."""
 
 STAND_IN_ACTIONS = frozenset({"approve"})
 """Actions also allowed to anyone, whatever their access, while they stand in
