@@ -11,10 +11,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from dispute_filing.deadlines import DEFAULT_DAYS, closing
 from matching.approvals import pending
 from store.db import json_default
 from store.queries.disputes import list_disputes
@@ -186,6 +187,20 @@ def disputes(request: Request, who: Viewer, all: bool = False) -> Response:
     with _config(request).db() as s:
         rows = list_disputes(s, open_only=not all)
     return _json({"items": [{"ref": r.ref, "open": r.open, **asdict(r)} for r in rows]})
+
+
+@router.get("/deadlines", summary="Open claims whose dispute window closes soon")
+def deadlines(
+    request: Request,
+    who: Viewer,
+    days: Annotated[int, Query(ge=1, le=366)] = DEFAULT_DAYS,
+) -> Response:
+    """Open claims not yet disputed on the portal whose window closes within
+    ``days``, largest amount at risk first (``fleet disputes deadlines``)."""
+    config = _config(request)
+    with config.db() as s:
+        soon = closing(s, config.today(), days)
+    return _json({"days": days, "items": [d.as_dict() for d in soon]})
 
 
 @router.post("/disputes/{dispute_id}/release", summary="File a dispute that waits for a person")

@@ -9,10 +9,11 @@ from decimal import Decimal
 from typing import Annotated
 from urllib.parse import quote_plus, urlencode
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
+from dispute_filing.deadlines import DEFAULT_DAYS, closing
 from matching.approvals import pending
 from matching.config import CREDIT_KINDS, DECISION_KINDS
 from matching.model import VALIDITIES
@@ -382,16 +383,26 @@ def release_dispute(
 
 
 @router.get("/disputes", response_class=HTMLResponse)
-def disputes(request: Request, who: Viewer, show: str = "open") -> HTMLResponse:
+def disputes(
+    request: Request,
+    who: Viewer,
+    show: str = "open",
+    days: Annotated[int, Query(ge=1, le=366)] = DEFAULT_DAYS,
+) -> HTMLResponse:
     config = _config(request)
+    today = config.today()
     with config.db() as s:
         rows = list_disputes(s, open_only=show != "all")
+        soon = closing(s, today, days)
     return render(
         request,
         "disputes.html",
         who,
         rows=rows,
-        today=config.today(),
+        closing=soon,
+        at_risk=sum((d.amount_at_risk for d in soon), Decimal(0)),
+        days=days,
+        today=today,
         show=show,
         flash=request.query_params.get("flash", "")[:200],
     )

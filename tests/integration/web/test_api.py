@@ -28,6 +28,7 @@ def test_openapi_schema_names_every_route_with_problem_errors(web: WebStore) -> 
         "/api/v1/decisions/{decision_id}/reject",
         "/api/v1/delegations",
         "/api/v1/disputes",
+        "/api/v1/deadlines",
         "/api/v1/disputes/{dispute_id}/release",
     }
     for path, ops in paths.items():

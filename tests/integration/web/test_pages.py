@@ -174,3 +174,46 @@ def test_saved_filters_are_each_persons_own(web: WebStore) -> None:
     assert mia.post(f"/worklist/filters/{filter_id}/delete").status_code == 404
     assert ana.post(f"/worklist/filters/{filter_id}/delete").status_code == 303
     assert "big ones" not in ana.client.get("/worklist").text
+
+
+def test_disputes_page_lists_what_closes_soon_by_amount_at_risk(web: WebStore) -> None:
+    """The same deadlines as ``fleet disputes deadlines`` (dispute_filing.deadlines):
+    open claims not yet disputed on the portal, largest amount at risk first; a
+    claim the matcher found valid, or one closing later, is not among them."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from store.models import Verdict
+    from tests.integration.web.conftest import TODAY
+
+    def verdict(ref: str, validity: str, closes_in: int, disputable: str) -> Verdict:
+        amount = Decimal(disputable)
+        return Verdict(
+            deduction_id=web.ids[ref], validity=validity, category="pricing",
+            claimed_amount=amount, current_amount=amount, disputable_amount=amount,
+            window_closes=TODAY + timedelta(days=closes_in), fingerprint=ref,
+        )  # fmt: skip
+
+    with transaction(web.db) as s:
+        s.add_all(
+            [
+                verdict("CB-1001", "invalid", 3, "250.00"),
+                verdict("CB-2002", "invalid", 10, "4000.00"),
+                verdict("CB-3003", "valid", 2, "900.00"),
+            ]
+        )
+    ana = web.login("ana")
+    page = ana.client.get("/disputes")
+    assert page.status_code == 200
+    table = page.text.split('<table class="deadlines">')[1].split("</table>")[0]
+    assert table.index("CB-2002") < table.index("CB-1001"), "largest amount at risk first"
+    assert "CB-3003" not in table, "a valid claim is not at risk"
+    assert "2 claims not yet disputed on the portal, 4,250.00 at risk" in page.text
+    narrow = ana.client.get("/disputes?days=5").text
+    narrow_table = narrow.split('<table class="deadlines">')[1].split("</table>")[0]
+    assert "CB-1001" in narrow_table
+    assert "CB-2002" not in narrow_table, "closes in 10 days"
+    assert ana.client.get("/disputes?days=0").status_code == 422
+    api = ana.client.get("/api/v1/deadlines?days=5").json()
+    assert [d["claim"].split(":")[1] for d in api["items"]] == ["CB-1001"]
+    assert api["items"][0]["amount_at_risk"] == "250.00"
