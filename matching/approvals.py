@@ -73,6 +73,10 @@ class Reminder:
     level: int
     role: str
     waiting_since: datetime
+    days_left: int | None = None
+    """Days until the claim's dispute window closes (None: no window known)."""
+    escalated_to: tuple[str, ...] = ()
+    """Roles above the step's that hear of it too, as the deadline nears."""
 
 
 @dataclass(frozen=True)
@@ -439,28 +443,64 @@ def reminders(
     ]
 
 
+def escalation(
+    role: str, days_left: int | None, cfg: MatchingConfig
+) -> tuple[timedelta, tuple[str, ...]]:
+    """How often a step waiting on ``role`` is reminded, and which roles above
+    hear of it too, given the days left in the claim's dispute window: the
+    configured interval and nobody else while the deadline is far (or unknown,
+    or passed: a late approval is refused anyway); daily and the next role up
+    within ``escalate_within_days``; every four hours and every role above
+    within ``urgent_within_days``. Money is lost at the deadline, so the
+    reminders grow louder as it nears."""
+    normal = timedelta(hours=cfg.reminder_after_hours)
+    if days_left is None or days_left < 0 or days_left > cfg.escalate_within_days:
+        return normal, ()
+    rank = ROLE_RANK.get(role, 0)
+    above = sorted((r for r in ROLE_RANK if ROLE_RANK[r] > rank), key=lambda r: ROLE_RANK[r])
+    if days_left <= cfg.urgent_within_days:
+        return min(normal, timedelta(hours=4)), tuple(above)
+    return min(normal, timedelta(hours=24)), tuple(above[:1])
+
+
+def _days_left(session: Session, waiting: list[_Waiting], today: date) -> dict[int, int]:
+    ids = [w.decision.deduction_id for w in waiting]
+    rows = session.execute(
+        select(Verdict.deduction_id, Verdict.window_closes).where(
+            Verdict.deduction_id.in_(ids), Verdict.window_closes.is_not(None)
+        )
+    )
+    return {d: (closes - today).days for d, closes in rows if closes is not None}
+
+
 def send_reminders(
     session: Session, now: datetime | None = None, config: MatchingConfig | None = None
 ) -> list[Reminder]:
-    """Send the due reminders: each step waiting longer than
-    ``reminder_after_hours`` is reminded, then again only once that much time
-    has passed since its last reminder. Sending is a structlog
-    ``approval.reminder`` event (deduction and decision ids, step level, role,
-    hours waited: no free text)
-    and an audit entry ("remind"); ``reminded_at`` is set by compare-and-set, so
-    two senders (the scheduler and a cron ``fleet approvals remind``) do not
-    both send one. A second call at the same ``now`` sends nothing."""
+    """Send the due reminders: each step waiting longer than its interval
+    (``reminder_after_hours``, shorter as the claim's dispute window nears: see
+    :func:`escalation`) is reminded, then again only once that much time has
+    passed since its last reminder. Sending is a structlog ``approval.reminder``
+    event (deduction and decision ids, step level, role, hours waited; days left
+    and the roles escalated to when escalated: no free text) and an audit
+    entry ("remind"); ``reminded_at`` is set by compare-and-set, so two senders
+    (the scheduler and a cron ``fleet approvals remind``) do not both send one.
+    A second call at the same ``now`` sends nothing."""
     cfg = config or load_config()
     now = now or utcnow()
-    limit = now - timedelta(hours=cfg.reminder_after_hours)
+    waiting = _waiting(session)
+    days = _days_left(session, waiting, now.date())
     sent: list[Reminder] = []
-    for w in _waiting(session):
+    for w in waiting:
+        left = days.get(w.decision.deduction_id)
+        interval, escalated = escalation(w.step.role, left, cfg)
+        limit = now - interval
         if w.since > limit:
             continue
         previous = w.step.reminded_at
         if not repo.mark_reminded(session, w.step.id, now, limit):
             continue  # reminded less than the interval ago, by us or another sender
         hours = int((now - w.since).total_seconds() // 3600)
+        louder = {"days_left": left, "escalated_to": list(escalated)} if escalated else {}
         audit.append(
             session,
             REMINDER_ACTOR,
@@ -474,6 +514,7 @@ def send_reminders(
                 "waiting_since": w.since.isoformat(),
                 "waiting_hours": hours,
                 "previous_reminder": previous.isoformat() if previous else None,
+                **louder,
             },
         )
         log.info(  # "step", not "level": the log chain owns "level" (info, warning...)
@@ -483,9 +524,18 @@ def send_reminders(
             step=w.step.level,
             role=w.step.role,
             waiting_hours=hours,
+            **louder,
         )
         sent.append(
-            Reminder(w.decision.id, w.decision.deduction_id, w.step.level, w.step.role, w.since)
+            Reminder(
+                w.decision.id,
+                w.decision.deduction_id,
+                w.step.level,
+                w.step.role,
+                w.since,
+                left,
+                escalated,
+            )
         )
     return sent
 
@@ -628,6 +678,7 @@ __all__ = [
     "comment",
     "deactivate_user",
     "delegate",
+    "escalation",
     "limit_refusal",
     "pending",
     "propose",

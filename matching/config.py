@@ -43,6 +43,11 @@ class MatchingConfig:
     amount_tolerance: Decimal = Decimal("0.00")
     approval_chain: tuple[ChainRule, ...] = ()
     reminder_after_hours: int = 48
+    escalate_within_days: int = 7
+    """A step on a claim whose dispute window closes this soon is reminded daily
+    and its reminder also goes to the next role up."""
+    urgent_within_days: int = 2
+    """... this soon: every four hours, and to every role above."""
 
     def fine_rate(self, portal: str) -> Decimal:
         return self.compliance_fine_rate.get(portal, self.compliance_fine_rate["*"])
@@ -74,6 +79,8 @@ class MatchingConfig:
             amount_tolerance=Decimal(str(raw.get("amount_tolerance", "0.00"))),
             approval_chain=chain,
             reminder_after_hours=int(raw.get("reminder_after_hours", 48)),
+            escalate_within_days=int(raw.get("escalate_within_days", 7)),
+            urgent_within_days=int(raw.get("urgent_within_days", 2)),
         )
 
 

@@ -713,8 +713,10 @@ def remind(
     """Send the due approval reminders now and print them.
 
     A step waiting longer than reminder_after_hours (rules file) is reminded, then
-    again only after that much time. The running scheduler does this by itself;
-    this is for setups without it (cron).
+    again only after that much time; as the claim's dispute window nears
+    (escalate_within_days, urgent_within_days) daily, then every four hours, and
+    to the roles above too. The running scheduler does this by itself; this is
+    for setups without it (cron).
     """
     from sqlalchemy import select
 
@@ -743,6 +745,8 @@ def remind(
             "role": r.role,
             "waiting_since": r.waiting_since.isoformat(),
             "waiting_hours": int((now - r.waiting_since).total_seconds() // 3600),
+            "days_left": r.days_left,
+            "escalated_to": list(r.escalated_to),
         }
         for r in sent
     ]
@@ -750,10 +754,16 @@ def remind(
         print(json.dumps(rows, indent=1))
         return
     for row in rows:
+        louder = (
+            f", window closes in {row['days_left']}d: escalated to "
+            + ", ".join(f"{r}s" for r in row["escalated_to"])
+            if row["escalated_to"]
+            else ""
+        )
         out.print(
             f"reminded {row['role']}s: decision {row['decision']} "
             f"({escape(str(row['deduction']))}), step {row['step']}, "
-            f"waiting {row['waiting_hours']}h",
+            f"waiting {row['waiting_hours']}h{louder}",
             soft_wrap=True,
         )
     out.print(f"{len(rows)} reminder(s) sent (each step at most every {cfg.reminder_after_hours}h)")

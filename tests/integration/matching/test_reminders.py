@@ -143,3 +143,53 @@ def test_the_scheduler_housekeeping_sends_them_with_the_default_rules(db: Db) ->
     assert tidy(db.sessions, stale, now=t0 + (hours + 1) * H).reminders == 0
     with db.sessions() as s:
         assert len(_reminds(s)) == 1
+
+
+def test_reminders_grow_louder_as_the_dispute_window_nears(db: Db) -> None:
+    """Far from the deadline: every reminder_after_hours, to the step's role.
+    Within escalate_within_days: daily, and the next role up hears of it. Within
+    urgent_within_days: every four hours, and every role above."""
+    from store.models import Verdict
+
+    ids = _setup(db, {"far": "4000.00", "near": "4000.00", "urgent": "4000.00"})
+    with db.sessions() as s, s.begin():
+        made = {ext: approvals.propose(s, ids[ext], "dispute", "ana") for ext in ids}
+        t0 = max(d.created_at for d in made.values())
+        for ext, days in (("far", 30), ("near", 5), ("urgent", 2)):
+            s.add(
+                Verdict(
+                    deduction_id=ids[ext], validity="invalid", category="pricing",
+                    claimed_amount=Decimal("4000.00"), current_amount=Decimal("4000.00"),
+                    window_closes=(t0 + timedelta(days=days)).date(), fingerprint=ext,
+                )
+            )  # fmt: skip
+    decision = {ext: d.id for ext, d in made.items()}
+    closes = {ext: (t0 + timedelta(days=days)).date() for ext, days in
+              (("far", 30), ("near", 5), ("urgent", 2))}  # fmt: skip
+
+    def left(ext: str, at: datetime) -> int:
+        return (closes[ext] - at.date()).days
+
+    with capture_logs() as events:
+        first = _send(db, t0 + 5 * H)  # too early for any but the urgent one
+    assert first == [(decision["urgent"], 1, "manager")]
+    [event] = [e for e in events if e["event"] == "approval.reminder"]
+    assert event["escalated_to"] == ["director"]
+    assert event["days_left"] == left("urgent", t0 + 5 * H)
+    assert _send(db, t0 + 8 * H) == []  # reminded 3 h ago
+    assert _send(db, t0 + 9 * H) == [(decision["urgent"], 1, "manager")]  # 4 h later
+    assert sorted(_send(db, t0 + 25 * H)) == sorted(
+        [(decision["near"], 1, "manager"), (decision["urgent"], 1, "manager")]
+    )  # near: a day's wait within 7 days of its deadline
+    with db.sessions() as s:
+        near = [e.after for e in _reminds(s) if (e.after or {}).get("decision") == decision["near"]]
+    assert near[-1]["escalated_to"] == ["director"]
+    assert near[-1]["days_left"] == left("near", t0 + 25 * H)
+    far_and_urgent = _send(db, t0 + 48 * H)  # far: its 48 hours; urgent: 4 h since its last
+    assert sorted(far_and_urgent) == sorted(
+        [(decision["far"], 1, "manager"), (decision["urgent"], 1, "manager")]
+    )
+    with db.sessions() as s:
+        far = [e.after for e in _reminds(s) if (e.after or {}).get("decision") == decision["far"]]
+    assert "escalated_to" not in far[-1], "a month from its deadline: not escalated"
+    assert _send(db, t0 + 49 * H) == [(decision["near"], 1, "manager")]  # a day since its last
