@@ -737,7 +737,7 @@ def remind(
                 )
             )
         }
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "decision": r.decision_id,
             "deduction": refs.get(r.deduction_id, str(r.deduction_id)),
