@@ -40,12 +40,14 @@ __all__ = [
     "ENV_KEY_FILE",
     "ENV_PASSWORD",
     "FIX_HINT",
+    "SALT_SUFFIX",
     "InsecureBackendError",
     "KeyringConfigError",
     "KeyringNotConfiguredError",
     "VaultLockedError",
     "backend_name",
     "ensure_secure",
+    "file_salt",
     "is_insecure",
     "open_cryptfile",
     "read_master_key",
@@ -176,10 +178,12 @@ _DERIVED_MAX = 4096
 def _derived_key(password: str, salt: bytes, time_cost: int, memory_cost: int, par: int) -> bytes:
     """Argon2id of (password, salt), derived once per process and kept in memory.
 
-    keyrings.cryptfile salts every entry on its own and derives its AES key on
-    every read (~0.3-0.4 s of CPU each). The process holds the master key in
-    memory anyway, so holding the keys derived from it adds no exposure; the
-    cache is keyed by a hash of the password, never the password itself."""
+    keyrings.cryptfile derives an entry's AES key from the master key and the
+    salt stored with that entry (~0.3-0.4 s of CPU each). The process holds the
+    master key in memory anyway, so holding the keys derived from it adds no
+    exposure; the cache is keyed by a hash of the password, never the password
+    itself. With the file's shared salt (:func:`file_salt`) every entry has the
+    same key: one derivation per process."""
     from argon2.low_level import Type, hash_secret_raw
 
     pw_hash = hashlib.sha256(password.encode("utf-8")).digest()
@@ -203,12 +207,49 @@ def _derived_key(password: str, salt: bytes, time_cost: int, memory_cost: int, p
     return key
 
 
+SALT_SUFFIX = ".salt"
+SALT_BYTES = 16
+
+
+def file_salt(keyring_file: Path) -> bytes:
+    """The salt every entry written to ``keyring_file`` is encrypted with:
+    ``<keyring_file>.salt``, 16 random bytes made once (mode 0600; two
+    processes racing to make it both end up with the winner's).
+
+    keyrings.cryptfile draws a new salt for every entry, so each entry needs a
+    key derivation of its own. A salt defends a password against precomputed
+    tables; one random salt per keyring does that as well as one per entry,
+    while the key it derives, with a fresh random GCM nonce per entry, serves
+    every entry: a process derives one key, not one per secret. The salt is not
+    secret. Each entry still carries the salt it was written with, so entries
+    written before (one salt each) keep opening, at one derivation each."""
+    path = keyring_file.with_name(keyring_file.name + SALT_SUFFIX)
+    for _ in range(2):
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                continue  # another process made it first: read theirs
+            with os.fdopen(fd, "wb") as f:
+                f.write(os.urandom(SALT_BYTES))
+                f.flush()
+                os.fsync(f.fileno())
+            continue
+        if len(raw) == SALT_BYTES:
+            return raw
+        raise KeyringConfigError(f"{path} is not a keyring salt ({len(raw)} bytes); remove it")
+    raise KeyringConfigError(f"{path}: could not be read")  # pragma: no cover
+
+
 def _cryptfile_class() -> type:
     from keyrings.cryptfile.cryptfile import CryptFileKeyring
 
     class CachedCryptFileKeyring(CryptFileKeyring):
-        """keyrings.cryptfile's file and format, each entry's key derived once
-        per process (see :func:`_derived_key`)."""
+        """keyrings.cryptfile's file and format; every entry written with the
+        file's one salt (:func:`file_salt`) and each key derived once per
+        process (:func:`_derived_key`)."""
 
         def _create_cipher(self, password: str, salt: bytes, nonce: bytes | None = None) -> Any:
             from Crypto.Cipher import AES
@@ -218,6 +259,20 @@ def _cryptfile_class() -> type:
                 return super()._create_cipher(password, salt, nonce)
             key = _derived_key(password, salt, self.time_cost, self.memory_cost, self.parallelism)
             return AES.new(key, aesmode, nonce)
+
+        def encrypt(self, password: bytes, assoc: bytes | None = None) -> bytes:
+            """As keyrings.cryptfile encrypts, with the file's salt instead of a
+            new one (its payload format unchanged: salt, data, mac, nonce)."""
+            import json
+            from base64 import encodebytes
+
+            salt = file_salt(Path(self.file_path))
+            cipher = self._create_cipher(self.keyring_key, salt)
+            if assoc is not None:
+                cipher.update(assoc)
+            data, mac = cipher.encrypt_and_digest(password)
+            fields = {"salt": salt, "data": data, "mac": mac, "nonce": cipher.nonce}
+            return json.dumps({k: encodebytes(v).decode()[:-1] for k, v in fields.items()}).encode()
 
     CachedCryptFileKeyring.__module__ = __name__
     CachedCryptFileKeyring.__qualname__ = "CachedCryptFileKeyring"

@@ -36,7 +36,7 @@ import structlog
 from keyring.backend import KeyringBackend
 from keyring.errors import KeyringError, PasswordDeleteError
 
-from credentials.backends import backend_name, open_cryptfile, select_backend
+from credentials.backends import SALT_SUFFIX, backend_name, open_cryptfile, select_backend
 from credentials.login import Login, NoPassword
 from credentials.registry import REGISTRY
 from credentials.secret import Secret
@@ -343,6 +343,7 @@ class CredentialVault:
             )
         old_file = Path(path)
         new_file = old_file.with_name(old_file.name + ".new")
+        old_salt, new_salt = (f.with_name(f.name + SALT_SUFFIX) for f in (old_file, new_file))
         with self._locked(exclusive=True):
             entries: list[tuple[str, str]] = [(INTERNAL_SERVICE, n) for n in INTERNAL_NAMES]
             for portal, accounts in self._read_index().items():
@@ -351,6 +352,7 @@ class CredentialVault:
                     entries += [(_service(portal, k), account) for k in kinds]
             values = {e: v for e in entries if (v := self._kr_get(*e)) is not None}
             new_file.unlink(missing_ok=True)
+            new_salt.unlink(missing_ok=True)  # a fresh salt for the new key
             fresh = open_cryptfile(new_file, new_key)
             for (service, account), value in values.items():
                 fresh.set_password(service, account, value)
@@ -359,6 +361,8 @@ class CredentialVault:
                 new_file.unlink(missing_ok=True)
                 raise VaultError("the re-encrypted keyring did not read back; nothing changed")
             os.replace(new_file, old_file)
+            if new_salt.exists():  # entries carry their salt: either order reads
+                os.replace(new_salt, old_salt)
             self.backend = open_cryptfile(old_file, new_key)
         return len(values)
 
