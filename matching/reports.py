@@ -11,6 +11,7 @@ of the disputed amount (``dispute_write_off``), from ``recovered_amount``.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -203,4 +204,63 @@ def kpis(session: Session, today: date, period_days: int = 90) -> dict[str, Any]
     }
 
 
-__all__ = ["export_credits", "kpis"]
+@dataclass(frozen=True)
+class KpiTable:
+    """One table of the KPIs as both faces show it (``fleet kpis``, the web
+    app's KPI page and its CSV download): a label column and figures, the
+    last of which is charted. Figures are exact (Decimal, int)."""
+
+    name: str
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...] = ()
+
+    def charted(self) -> list[tuple[str, Decimal]]:
+        """(label, value) of the charted column, for a bar chart."""
+        return [(str(r[0]), Decimal(str(r[-1]))) for r in self.rows]
+
+
+KPI_HEADLINE = (
+    ("as_of", "as of"),
+    ("deductions", "deductions"),
+    ("open_amount", "open amount"),
+    ("ddo_days", "days deductions outstanding"),
+    ("dispute_win_rate", "dispute win rate"),
+    ("amount_recovered", "amount recovered"),
+    ("complete_evidence_share", "share with complete evidence"),
+)
+"""The single figures of :func:`kpis`, in the order people read them."""
+
+
+def kpi_tables(figures: dict[str, Any]) -> list[KpiTable]:
+    """The tables in :func:`kpis`' figures, largest first (aging in age order)."""
+
+    def money_rows(key: str) -> tuple[tuple[str, Decimal], ...]:
+        items = [(k, Decimal(v)) for k, v in figures.get(key, {}).items()]
+        return tuple(sorted(items, key=lambda kv: (-kv[1], kv[0])))
+
+    order = [name for _, name in AGING] + ["180+"]
+    aging = figures.get("open_by_aging", {})
+    return [
+        KpiTable(
+            "aging",
+            "Open deductions by age (days)",
+            ("age", "deductions", "amount"),
+            tuple(
+                (b, int(aging[b]["count"]), Decimal(aging[b]["amount"]))
+                for b in order
+                if b in aging
+            ),
+        ),
+        KpiTable("category", "Open amount by category", ("category", "amount"),
+                 money_rows("open_by_category")),
+        KpiTable("portal", "Open amount by customer portal", ("portal", "amount"),
+                 money_rows("open_by_portal")),
+        KpiTable("recovered_portal", "Recovered by portal", ("portal", "recovered"),
+                 money_rows("recovered_by_portal")),
+        KpiTable("recovered_category", "Recovered by category", ("category", "recovered"),
+                 money_rows("recovered_by_category")),
+    ]  # fmt: skip
+
+
+__all__ = ["KPI_HEADLINE", "KpiTable", "export_credits", "kpi_tables", "kpis"]

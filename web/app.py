@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from web import api, metrics, pages
+from web import api, kpis, metrics, pages
 from web.auth import LoginLimiter, LoginRequired, principal
 from web.config import WebConfig
 from web.problems import Problem
@@ -52,6 +52,7 @@ def create_app(config: WebConfig) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(api.router)
     app.include_router(metrics.router)
+    app.include_router(kpis.router)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import getpass
 import json
-import re
 import sys
 from datetime import date
 from pathlib import Path
@@ -52,8 +51,12 @@ def _db():
 
 
 def _day(text: str | None) -> date:
+    """The day given, else the fleet's business day (``FLEET_BUSINESS_DAY`` or
+    fleet.toml when pinned, as every other command reads it; else today, UTC)."""
     if not text:
-        return date.today()
+        from fleet.config_loader import load_settings
+
+        return load_settings().today()
     try:
         return date.fromisoformat(text)
     except ValueError:
@@ -235,6 +238,8 @@ def _render(rows: list[dict[str, Any]], fmt: str) -> str:
         return json.dumps(rows, indent=1) + "\n"
     from io import StringIO
 
+    from records.spreadsheet import spreadsheet_safe
+
     buf = StringIO()
     fields = [
         "batch",
@@ -255,28 +260,17 @@ def _render(rows: list[dict[str, Any]], fmt: str) -> str:
     return buf.getvalue()
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
-
-
-def spreadsheet_safe(value: Any) -> Any:
-    """A CSV cell a spreadsheet will not run: text starting with = + - @, a tab
-    or a carriage return gets a leading ``'``. Empty cells and plain numbers
-    (``-5.00``) are left as they are, so amounts stay numbers."""
-    if (
-        isinstance(value, str)
-        and value.startswith(_FORMULA_START)
-        and not _PLAIN_NUMBER.match(value)
-    ):
-        return "'" + value
-    return value
-
-
 def kpis(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     today: Annotated[str | None, typer.Option("--today", help="As of this date.")] = None,
 ) -> None:
-    """DDO, open deductions by aging, category and portal; win rate; recovered."""
+    """DDO, open deductions by aging, category and portal; win rate; recovered.
+
+    The same figures and tables as the web app's KPI page."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from matching.reports import KPI_HEADLINE, kpi_tables
     from matching.reports import kpis as compute
 
     db = _db()
@@ -285,8 +279,22 @@ def kpis(
     if as_json:
         print(json.dumps(figures, indent=1))
         return
-    for key, value in figures.items():
-        out.print(f"{key}: {escape(json.dumps(value) if isinstance(value, dict) else str(value))}")
+    console = out if out.is_terminal else Console(width=160)
+    head = Table(title="KPIs", show_header=False)
+    for key, label in KPI_HEADLINE:
+        value = figures.get(key)
+        head.add_row(label, "-" if value is None else escape(str(value)))
+    console.print(head)
+    for table in kpi_tables(figures):
+        console.print(f"\n[bold]{escape(table.title)}[/]")
+        t = Table()
+        for i, column in enumerate(table.columns):
+            t.add_column(column, justify="left" if i == 0 else "right")
+        for row in table.rows:
+            t.add_row(*(escape(str(v)) for v in row))
+        if not table.rows:
+            t.add_row("nothing yet", *([""] * (len(table.columns) - 1)))
+        console.print(t)
 
 
-__all__ = ["audit_app", "deduction_or_exit", "export_app", "register", "spreadsheet_safe"]
+__all__ = ["audit_app", "deduction_or_exit", "export_app", "register"]

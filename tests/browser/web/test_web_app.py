@@ -249,8 +249,13 @@ async def test_analyst_and_approvers_day(
             await expect(page.get_by_role("status")).to_contain_text("approved: now approved")
             await shots(page, "approved")
             await page.get_by_role("link", name="Disputes").click()
-            await expect(page.get_by_role("heading", name="Disputes")).to_be_visible()
+            await expect(page.get_by_role("heading", name="Disputes", exact=True)).to_be_visible()
+            await expect(page.locator("table.deadlines")).to_be_visible()
             await shots(page, "disputes")
+            await page.get_by_role("link", name="KPIs").click()
+            await expect(page.get_by_role("heading", name="KPIs", exact=True)).to_be_visible()
+            await expect(page.locator("svg.chart").first).to_be_visible()
+            await shots(page, "kpis")
 
             assert dialogs == []  # no script ran: not an alert anywhere
             # Nothing else went wrong in the browser (no CSP violation either);

@@ -12,8 +12,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from fleet.commands.match import spreadsheet_safe
 from matching.reports import export_credits
+from records.spreadsheet import spreadsheet_safe
 from store.models import Decision, ExportBatch
 from store.repositories import deductions
 from tests.integration.matching.conftest import Fleet
