@@ -108,6 +108,7 @@ def health_report(session: Session, *, now: datetime | None = None) -> dict[str,
         )
     human = session.execute(
         select(
+            RetrievalRequest.id,
             RetrievalRequest.portal,
             RetrievalRequest.target_kind,
             RetrievalRequest.target_value,
@@ -125,6 +126,7 @@ def health_report(session: Session, *, now: datetime | None = None) -> dict[str,
         "dispute_deadlines": _latest_deadlines(session),
         "needs_human": [
             {
+                "id": h.id,
                 "portal": h.portal,
                 "kind": h.target_kind,
                 "ref": h.target_value,

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+import structlog
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,6 +31,8 @@ from store.db import rows_changed, transaction
 from store.models import Deduction, ErpShipment, RetrievalRequest, Shipment, utcnow
 from store.repositories import accounts as accounts_repo
 from store.repositories import retrieval as retrieval_repo
+
+log = structlog.get_logger(__name__)
 
 ON_DEMAND_PRIORITY = 100
 """Above any scheduled work (scheduled jobs are not rows; they rank below every row)."""
@@ -234,6 +237,31 @@ def request_status(result: JobResult) -> tuple[RetrievalStatus, str | None]:
     return RetrievalStatus.failed, result.error_class or "Failed"
 
 
+CLEARED = "ClearedByPerson"
+"""The failure class of a needs-human request a person cleared."""
+
+
+def clear_needs_human(db: sessionmaker[Session], request_id: int, by: str) -> bool:
+    """A person dealt with a needs-human request (solved the CAPTCHA on the
+    portal themselves, or decided it is not worth it): it ends ``failed`` with
+    :data:`CLEARED`, so it leaves the needs-human list; the next scheduled run
+    asks again if the portal still blocks. False when it is not needs-human
+    (cleared already, or it ran since)."""
+    with transaction(db) as s:
+        res = s.execute(
+            update(RetrievalRequest)
+            .where(
+                RetrievalRequest.id == request_id,
+                RetrievalRequest.status == RetrievalStatus.needs_human,
+            )
+            .values(status=RetrievalStatus.failed, error_class=CLEARED, updated_at=utcnow())
+        )
+        cleared = rows_changed(res) == 1
+    if cleared:
+        log.info("ondemand.cleared", request=request_id, by=by[:128])
+    return cleared
+
+
 def requeue_orphans(db: sessionmaker[Session]) -> int:
     """Put requests left ``running`` by a dead in-process scheduler back in the queue."""
     with transaction(db) as s:
@@ -288,11 +316,13 @@ def queued_count(db: sessionmaker[Session]) -> int:
 
 
 __all__ = [
+    "CLEARED",
     "ON_DEMAND_PRIORITY",
     "Submitted",
     "Target",
     "UnknownReference",
     "claim_job",
+    "clear_needs_human",
     "finish_for_result",
     "request_status",
     "requeue_orphans",

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from web import api, kpis, metrics, pages
+from web import api, kpis, metrics, ops, pages
 from web.auth import LoginLimiter, LoginRequired, principal
 from web.config import WebConfig
 from web.problems import Problem
@@ -36,6 +36,10 @@ SECURITY_HEADERS = {
 }
 
 
+ROUTERS = (pages.router, api.router, metrics.router, kpis.router, ops.router)
+"""Every route of the app (the permission table test walks these)."""
+
+
 def create_app(config: WebConfig) -> FastAPI:
     app = FastAPI(
         title="deductions-fleet",
@@ -49,17 +53,17 @@ def create_app(config: WebConfig) -> FastAPI:
     app.state.config = config
     app.state.limiter = LoginLimiter(config.login_attempts_per_minute)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    app.include_router(pages.router)
-    app.include_router(api.router)
-    app.include_router(metrics.router)
-    app.include_router(kpis.router)
+    for router in ROUTERS:
+        app.include_router(router)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
         response: Response = await call_next(request)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
-        if request.url.path.startswith(("/api/", "/deductions", "/approvals", "/worklist")):
+        if request.url.path.startswith(
+            ("/api/", "/deductions", "/approvals", "/worklist", "/ops", "/kpis")
+        ):
             response.headers.setdefault("Cache-Control", "private, no-store")
         if config.secure_cookies:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
@@ -103,4 +107,4 @@ def create_app(config: WebConfig) -> FastAPI:
     return app
 
 
-__all__ = ["CSP", "SECURITY_HEADERS", "create_app"]
+__all__ = ["CSP", "ROUTERS", "SECURITY_HEADERS", "create_app"]

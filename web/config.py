@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,6 +32,9 @@ class WebConfig:
     login_attempts_per_minute: int = 20
     page_size: int = 50
     max_inline_csv_bytes: int = 1_000_000
+    artifacts: Path | None = None
+    """Where failed runs left their screenshot, HTML and trace
+    (``<data_dir>/artifacts``; bots.artifacts): the ops page shows them."""
 
 
 __all__ = ["WebConfig"]

@@ -17,10 +17,13 @@ ACTIONS: dict[str, frozenset[str]] = {
     "fetch": frozenset({"analyst", "ops", "admin"}),
     "release": frozenset({"approver", "admin"}),
     "metrics": frozenset({"ops", "admin"}),
+    "operate": frozenset({"ops", "admin"}),
 }
 """action -> the access roles allowed it. ``approve`` covers rejecting;
 ``release`` files a dispute the filing policy left for a person; ``metrics``
-reads ``/metrics`` (Prometheus scrapes with an ops token)."""
+reads ``/metrics`` (Prometheus scrapes with an ops token); ``operate`` is the
+ops pages: fleet health, failure artifacts, pausing accounts, clearing
+needs-human items."""
 
 STAND_IN_ACTIONS = frozenset({"approve"})
 """Actions also allowed to anyone, whatever their access, while they stand in

@@ -117,7 +117,14 @@ def serve_demo(data_dir: Path, today: date, port: int, console: Console) -> None
                 add_user(s, user, "analyst" if access != "approver" else "manager", "system:demo")
             set_access(s, user, "system:demo", access=access)
             approvals_repo.set_password_hash(s, user, hashed)
-    app = create_app(WebConfig(db=db, vault=DocumentVault(data_dir / "vault"), today=lambda: today))
+    app = create_app(
+        WebConfig(
+            db=db,
+            vault=DocumentVault(data_dir / "vault"),
+            today=lambda: today,
+            artifacts=data_dir / "artifacts",
+        )
+    )
     console.print(
         f"\n[bold]web app[/]: http://127.0.0.1:{port}/  log in as ana (analyst), leo (ops), "
         f"mia or dora (approvers) with the password [bold]{password}[/] (Ctrl-C stops)"

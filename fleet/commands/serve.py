@@ -43,7 +43,11 @@ def web_config(settings: Settings, **overrides: Any) -> WebConfig:
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     db = session_factory(init_db(settings.resolved_database_url))
     return WebConfig(
-        db=db, vault=DocumentVault(settings.data_dir / "vault"), today=settings.today, **overrides
+        db=db,
+        vault=DocumentVault(settings.data_dir / "vault"),
+        today=settings.today,
+        artifacts=settings.data_dir / "artifacts",
+        **overrides,
     )
 
 

@@ -146,6 +146,7 @@ async def test_analyst_and_approvers_day(
             ("ana", "analyst", "analyst", []),
             ("mia", "manager", "approver", ["--limit", str(limit)]),
             ("dora", "director", "approver", []),
+            ("leo", "analyst", "ops", []),
         ):
             _fleet(env, "users", "add", user, "--role", role, "--access", access, *extra,
                    "--password-stdin", stdin=PASSWORD + "\n")  # fmt: skip
@@ -256,6 +257,22 @@ async def test_analyst_and_approvers_day(
             await expect(page.get_by_role("heading", name="KPIs", exact=True)).to_be_visible()
             await expect(page.locator("svg.chart").first).to_be_visible()
             await shots(page, "kpis")
+            await _logout(page)
+
+            # --- ops
+            await _login(page, base, "leo")
+            await page.get_by_role("link", name="Fleet health").click()
+            await expect(page.get_by_role("heading", name="Fleet health")).to_be_visible()
+            health = page.locator("table.health tbody tr")
+            assert await health.count() == len(demo.scenario.accounts)
+            first = health.first
+            await first.get_by_role("button", name="Pause").click()
+            await expect(page.get_by_role("status")).to_have_text("paused")
+            await expect(first.get_by_role("button", name="Resume")).to_be_visible()
+            await shots(page, "ops-paused")
+            await first.get_by_role("button", name="Resume").click()
+            await expect(first.get_by_role("button", name="Pause")).to_be_visible()
+            await shots(page, "ops")
 
             assert dialogs == []  # no script ran: not an alert anywhere
             # Nothing else went wrong in the browser (no CSP violation either);

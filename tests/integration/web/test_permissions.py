@@ -15,7 +15,7 @@ from matching import approvals
 from store.db import transaction
 from store.repositories import approvals as approvals_repo
 from tests.integration.web.conftest import PEOPLE, WebStore, make_store, waiting_dispute
-from web import api, pages
+from web.app import ROUTERS
 from web.permissions import allowed
 
 # (method, path template, action, body kind, body)
@@ -36,6 +36,9 @@ ROUTES: list[tuple[str, str, str, str, dict[str, Any]]] = [
     ("POST", "/api/v1/decisions/{dec}/reject", "approve", "json", {"note": "no"}),
     ("POST", "/api/v1/delegations", "delegate", "json", {"to": "ana", "until": "2999-01-01"}),
     ("POST", "/api/v1/disputes/{disp}/release", "release", "json", {}),
+    ("POST", "/ops/pause", "operate", "form", {"portal": "megamart", "account": "acme"}),
+    ("POST", "/ops/resume", "operate", "form", {"portal": "megamart", "account": "acme"}),
+    ("POST", "/ops/needs-human/{req}/clear", "operate", "form", {}),
 ]
 PUBLIC = {("POST", "/login"), ("POST", "/logout")}
 """Logging in needs no role; logging out is every signed-in person's (auth tests)."""
@@ -48,6 +51,7 @@ TABLES = (
     "delegations",
     "disputes",
     "audit_log",
+    "scheduler_paused_accounts",
 )
 
 
@@ -61,7 +65,8 @@ def _snapshot(web: WebStore) -> dict[str, list[Any]]:
 def test_the_table_names_every_state_changing_route() -> None:
     changing = {
         (method, route.path)
-        for route in [*pages.router.routes, *api.router.routes]
+        for router in ROUTERS
+        for route in router.routes
         for method in getattr(route, "methods", set())
         if method not in ("GET", "HEAD", "OPTIONS")
     }
@@ -70,6 +75,7 @@ def test_the_table_names_every_state_changing_route() -> None:
         "{dec}": "{decision_id}",
         "{disp}": "{dispute_id}",
         "{flt}": "{filter_id}",
+        "{req}": "{request_id}",
     }
     named = set()
     for method, path, *_ in ROUTES:
@@ -99,7 +105,7 @@ def test_every_role_on_every_state_changing_route(tmp_path: Path, username: str,
     forbidden = [r for r in ROUTES if not allowed(access, r[2])]
     permitted = [r for r in ROUTES if allowed(access, r[2])]
     for method, path, action, kind, body in forbidden + permitted:
-        url = path.format(d=target, dec=dec, disp=disp, flt=1)
+        url = path.format(d=target, dec=dec, disp=disp, flt=1, req=1)
         before = _snapshot(web)
         if kind == "form":
             r = client.request(method, url, data={"csrf_token": csrf, **body}, headers=headers)
