@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from bots.anomalies import recent_anomalies
 from records.schemas import DisputeStatus, RetrievalStatus, RunStatus
 from store.models import (
     Account,
@@ -124,6 +125,7 @@ def health_report(session: Session, *, now: datetime | None = None) -> dict[str,
         "accounts": out,
         "disputes_refused": refused_disputes(session),
         "dispute_deadlines": _latest_deadlines(session),
+        "anomalies": recent_anomalies(session, now),
         "needs_human": [
             {
                 "id": h.id,

@@ -13,6 +13,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from bots.anomalies import recent_anomalies
+from store.models import utcnow
 from web.auth import Principal
 
 HERE = Path(__file__).resolve().parent
@@ -49,12 +51,25 @@ templates.env.filters["money"] = _money
 templates.env.filters["when"] = _when
 
 
+def banners(request: Request, who: Principal | None) -> list[dict[str, Any]]:
+    """What every signed-in page says at its top: the anomalies of the last day
+    (bots/anomalies.py), so a portal gone quiet is never silence."""
+    if who is None:
+        return []
+    config = request.app.state.config
+    with config.db() as s:
+        return recent_anomalies(s, utcnow())
+
+
 def render(
     request: Request, name: str, who: Principal | None, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
     return templates.TemplateResponse(
-        request, name, {"who": who, **context}, status_code=status_code
+        request,
+        name,
+        {"who": who, "banners": banners(request, who), **context},
+        status_code=status_code,
     )
 
 
-__all__ = ["INVISIBLE", "render", "reveal", "templates"]
+__all__ = ["INVISIBLE", "banners", "render", "reveal", "templates"]

@@ -25,6 +25,7 @@ from functools import partial
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
+from bots.anomalies import check_listed_rows, listed
 from bots.context import JobContext
 from bots.tasks.documents import quarantine, store_fetched, stored_refs
 from portal_adapters.base import RetailerAdapter
@@ -67,12 +68,24 @@ async def sync(jc: JobContext) -> None:
                 newest = seen
 
     await jc.call(listing, what="list_deductions")
+    await asyncio.to_thread(_check_rows, jc)
     await fetch_documents(jc, only_missing=since is not None, also=touched)
     # Only now: a run killed during the documents must restart as the same full
     # pass (the fetched refs keep it from downloading anything twice), not as an
     # incremental one that skips claims already holding some of their documents.
     if newest is not None:
         await asyncio.to_thread(_watermark, jc, newest)
+
+
+def _check_rows(jc: JobContext) -> None:
+    """A login that lists far fewer claims than usual is an anomaly, not a success
+    to be silent about (bots/anomalies.py)."""
+    with transaction(jc.db) as s:
+        found = check_listed_rows(
+            s, jc.job.portal, jc.job.account, listed(jc.counts), run_id=jc.run_id
+        )
+    if found:
+        jc.counts["anomalies"] += 1
 
 
 def _upsert(jc: JobContext, item: DeductionRecord) -> str:

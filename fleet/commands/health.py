@@ -31,6 +31,10 @@ def health(
         print(json.dumps(report, indent=1))
         return
     console = Console()
+    if not console.is_terminal:  # piped or in a log: all columns, not rich's 80
+        console = Console(width=200)
+    for a in report.get("anomalies", []):
+        console.print(f"[bold yellow]anomaly[/] {escape(a.get('message', ''))} ({a['at'][:19]})")
     t = Table(title="Bot health (last 7 days)")
     for col in (
         "portal",

@@ -64,7 +64,10 @@ class BotRun(Base):
 
 class HealthEvent(Base):
     __tablename__ = "health_events"
-    __table_args__ = (Index("ix_health_events_portal_at", "portal", "at"),)
+    __table_args__ = (
+        Index("ix_health_events_portal_at", "portal", "at"),
+        Index("ix_health_events_kind_at", "kind", "at"),  # migration 0014
+    )
 
     id: Mapped[int] = id_column()
     at: Mapped[datetime] = created_column()

@@ -30,6 +30,7 @@ import pytest
 from playwright.async_api import BrowserContext, Page, expect
 from sqlalchemy import select
 
+from bots.jobs import Job
 from scheduler.ondemand import claim_job, finish_for_result
 from store.models import Deduction, Verdict
 from web.rendering import reveal
@@ -115,6 +116,12 @@ async def test_analyst_and_approvers_day(
     data_dir = tmp_path / "fleet"
     shots = Shots(tmp_path)
     async with make_demo(data_dir=data_dir, synced=True) as demo:  # its key file comes along
+        # megamart's list comes back empty: the sync logs in, lists nothing, and
+        # that is an anomaly the app shows, not a quiet success
+        demo.world.world.hidden.add("megamart")
+        (quiet,) = await demo.run_jobs([Job("megamart", "acme-ar", "sync")])
+        assert quiet.counts["anomalies"] == 1, quiet.counts
+        demo.world.world.hidden.clear()
         day = demo.today()
         env = _env(data_dir, day)
         with demo.runtime.db() as s:
@@ -173,6 +180,9 @@ async def test_analyst_and_approvers_day(
             await expect(page.get_by_role("heading", name="Log in")).to_be_visible()
             await shots(page, "login")
             await _login(page, base, "ana")
+            await expect(page.locator(".banner.anomaly")).to_contain_text(
+                "megamart acme-ar: the sync listed 0 claims"
+            )
             await shots(page, "worklist")
             await page.get_by_label("Search").fill(target.invoice_number)
             await page.get_by_role("button", name="Show").click()
