@@ -5,9 +5,12 @@ like a successful run. Each such run becomes a ``anomaly`` health event, which
 ``fleet health`` and the web app's banner show, instead of nothing.
 
 The rule: a sync that listed fewer than :data:`SHARE` of the median of the
-account's last :data:`RECENT` successful syncs, when that median is at least
-:data:`MIN_USUAL` claims. A sync lists every open claim and a week of new ones
-(bots/tasks/sync.py), so its count is steady from run to run; a first sync has
+account's last :data:`RECENT` successful syncs of the same kind, when that
+median is at least :data:`MIN_USUAL` claims. An incremental sync lists every
+open claim and a week of new ones (bots/tasks/sync.py), so its count is steady
+from run to run; a full sync (the first, or after the watermark was reset)
+lists the whole history and is compared only with full syncs, so the first
+incremental sync after a backfill is not an alarm. A first sync of a kind has
 no usual count to fall from and raises nothing.
 """
 
@@ -30,6 +33,8 @@ SHARE = 0.3
 MIN_USUAL = 5
 LISTED = ("deductions.created", "deductions.updated", "deductions.unchanged")
 """What a sync run's counts say it listed."""
+FULL = "sync.full"
+"""The count a full sync (no watermark) carries."""
 
 
 def listed(counts: dict[str, Any]) -> int:
@@ -38,10 +43,17 @@ def listed(counts: dict[str, Any]) -> int:
 
 
 def check_listed_rows(
-    session: Session, portal: str, account: str, count: int, run_id: str | None = None
+    session: Session,
+    portal: str,
+    account: str,
+    count: int,
+    run_id: str | None = None,
+    *,
+    full: bool = False,
 ) -> dict[str, Any] | None:
     """Record an ``anomaly`` event when ``count`` (this sync's listed claims) is
-    far below the account's usual; returns its detail, or None when normal."""
+    far below the account's usual for syncs of its kind (``full`` or
+    incremental); returns its detail, or None when normal."""
     previous: list[dict[str, Any] | None] = list(
         session.execute(
             select(BotRun.counts)
@@ -56,10 +68,12 @@ def check_listed_rows(
             .limit(RECENT)
         ).scalars()
     )
-    history = [n for c in previous if (n := listed(c or {})) > 0]
+    history = [
+        n for c in previous if bool((c or {}).get(FULL)) == full and (n := listed(c or {})) > 0
+    ]
     if not history:
         return None
-    usual = median(history)
+    usual = median(history[:RECENT])
     if usual < MIN_USUAL or count >= usual * SHARE:
         return None
     detail = {
@@ -99,4 +113,4 @@ def recent_anomalies(session: Session, now: datetime, hours: int = 24) -> list[d
     return out
 
 
-__all__ = ["KIND", "check_listed_rows", "listed", "recent_anomalies"]
+__all__ = ["FULL", "KIND", "check_listed_rows", "listed", "recent_anomalies"]

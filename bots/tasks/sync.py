@@ -25,7 +25,7 @@ from functools import partial
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
-from bots.anomalies import check_listed_rows, listed
+from bots.anomalies import FULL, check_listed_rows, listed
 from bots.context import JobContext
 from bots.tasks.documents import quarantine, store_fetched, stored_refs
 from portal_adapters.base import RetailerAdapter
@@ -51,6 +51,8 @@ async def sync(jc: JobContext) -> None:
         jc.counts["sync.reread_open_days"] = (date.fromisoformat(str(mark)) - since).days
     touched: set[str] = set()
     newest: date | None = None
+    if since is None:
+        jc.counts[FULL] = 1  # the whole history: compared with full syncs only
 
     async def listing() -> None:
         nonlocal newest
@@ -82,7 +84,12 @@ def _check_rows(jc: JobContext) -> None:
     to be silent about (bots/anomalies.py)."""
     with transaction(jc.db) as s:
         found = check_listed_rows(
-            s, jc.job.portal, jc.job.account, listed(jc.counts), run_id=jc.run_id
+            s,
+            jc.job.portal,
+            jc.job.account,
+            listed(jc.counts),
+            run_id=jc.run_id,
+            full=bool(jc.counts.get(FULL)),
         )
     if found:
         jc.counts["anomalies"] += 1

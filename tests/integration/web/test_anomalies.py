@@ -18,13 +18,14 @@ from store.models import BotRun
 from tests.integration.web.conftest import make_store
 
 
-def _sync(s, run_id: str, listed: int, ago_hours: int) -> None:  # type: ignore[no-untyped-def]
+def _sync(s, run_id: str, listed: int, ago_hours: int, full: bool = False) -> None:  # type: ignore[no-untyped-def]
     at = datetime.now(UTC) - timedelta(hours=ago_hours)
+    counts = {"deductions.unchanged": listed - 2, "deductions.updated": 2}
     s.add(
         BotRun(
             run_id=run_id, portal="megamart", account="acme-ar", task="sync",
             status=RunStatus.succeeded, started_at=at, finished_at=at,
-            counts={"deductions.unchanged": listed - 2, "deductions.updated": 2},
+            counts={**counts, "sync.full": 1} if full else counts,
         )
     )  # fmt: skip
 
@@ -33,8 +34,11 @@ def test_a_sync_that_lists_far_fewer_claims_is_an_anomaly_on_every_page(tmp_path
     web = make_store(tmp_path)
     with transaction(web.db) as s:
         assert check_listed_rows(s, "megamart", "acme-ar", 0) is None, "a first sync: no usual"
+        _sync(s, "backfill", 900, 40, full=True)  # the first sync read the whole history
+        assert check_listed_rows(s, "megamart", "acme-ar", 60) is None, "incremental: no usual yet"
         for i, n in enumerate((60, 58, 61)):
             _sync(s, f"r{i}", n, 30 - i)
+        assert check_listed_rows(s, "megamart", "acme-ar", 850, full=True) is None, "vs full"
         assert check_listed_rows(s, "megamart", "acme-ar", 55) is None, "steady"
         assert check_listed_rows(s, "megamart", "acme-ar", 19) is None, "a third: not yet"
         found = check_listed_rows(s, "megamart", "acme-ar", 0, run_id="r-now")
