@@ -273,7 +273,7 @@ async def test_analyst_and_approvers_day(
 
             # --- ops
             await _login(page, base, "leo")
-            await page.get_by_role("link", name="Fleet health").click()
+            await page.get_by_role("navigation").get_by_role("link", name="Fleet health").click()
             await expect(page.get_by_role("heading", name="Fleet health")).to_be_visible()
             health = page.locator("table.health tbody tr")
             assert await health.count() == len(demo.scenario.accounts)
