@@ -14,6 +14,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from playwright.async_api import BrowserContext, Route
 
@@ -70,16 +71,33 @@ class RateLimiter:
             self.granted += 1
 
 
+class Limiter(Protocol):
+    """A request bucket: local (:class:`RateLimiter`) or fleet-wide
+    (``bots.politeness_shared.SharedRateLimiter``)."""
+
+    waited: float
+    granted: int
+
+    async def acquire(self) -> None: ...
+
+
 class Politeness:
     """The limits of every portal, and the semaphores and buckets enforcing them."""
 
     def __init__(
-        self, limits: dict[str, PortalLimits] | None = None, default: PortalLimits | None = None
+        self,
+        limits: dict[str, PortalLimits] | None = None,
+        default: PortalLimits | None = None,
+        shared: Callable[[str, PortalLimits], Limiter] | None = None,
     ) -> None:
+        """``shared``: makes a portal's request bucket held by the whole fleet
+        (``bots.politeness_shared``, when jobs run on several hosts); None: a
+        bucket in this process."""
         self.limits = dict(limits or {})
         self.default = default or PortalLimits()
+        self._shared = shared
         self._jobs: dict[str, asyncio.Semaphore] = {}
-        self._buckets: dict[str, RateLimiter | None] = {}
+        self._buckets: dict[str, Limiter | None] = {}
 
     def for_portal(self, portal: str) -> PortalLimits:
         return self.limits.get(portal, self.default)
@@ -89,12 +107,15 @@ class Politeness:
             self._jobs[portal] = asyncio.Semaphore(self.for_portal(portal).concurrent_jobs)
         return self._jobs[portal]
 
-    def bucket(self, portal: str) -> RateLimiter | None:
+    def bucket(self, portal: str) -> Limiter | None:
         if portal not in self._buckets:
             lim = self.for_portal(portal)
-            self._buckets[portal] = (
-                RateLimiter(lim.requests_per_minute, lim.burst) if lim.requests_per_minute else None
-            )
+            bucket: Limiter | None = None
+            if lim.requests_per_minute and self._shared is not None:
+                bucket = self._shared(portal, lim)
+            elif lim.requests_per_minute:
+                bucket = RateLimiter(lim.requests_per_minute, lim.burst)
+            self._buckets[portal] = bucket
         return self._buckets[portal]
 
     async def install(

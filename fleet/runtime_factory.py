@@ -9,7 +9,8 @@ from datetime import date
 
 from bots.browser_pool import BrowserPool
 from bots.locks import AccountLock
-from bots.politeness import Politeness, PortalLimits
+from bots.politeness import Limiter, Politeness, PortalLimits
+from bots.politeness_shared import SharedRateLimiter
 from bots.retry import RetryPolicy
 from bots.runtime import FleetRuntime
 from credentials.keyring_vault import CredentialVault
@@ -17,7 +18,7 @@ from dispute_filing.policy import FilingPolicy
 from fleet.settings import Settings
 from records.private import private_dir
 from scheduler.config import FleetConfig
-from scheduler.dispatch import RuntimeFactory
+from scheduler.dispatch import RuntimeFactory, is_redis
 from store.db import init_db, session_factory
 from store.vault import DocumentVault
 
@@ -78,8 +79,19 @@ def runtime_factory_for(config: FleetConfig, settings: Settings) -> RuntimeFacto
 
 
 def politeness_from(settings: Settings) -> Politeness:
-    """Per-portal limits from settings (jobs at once, requests a minute)."""
+    """Per-portal limits from settings (jobs at once, requests a minute). With a
+    Redis broker (Celery workers, perhaps on several hosts) a portal's request
+    bucket is held in Redis, so the whole fleet keeps to the portal's limit;
+    in process it stays a local bucket."""
     portals = set(settings.portal_concurrency) | set(settings.portal_requests_per_minute)
+    broker = settings.broker_url or ""
+    shared = None
+    if broker and is_redis(broker):
+
+        def shared(portal: str, limits: PortalLimits) -> Limiter:
+            assert limits.requests_per_minute is not None
+            return SharedRateLimiter(broker, portal, limits.requests_per_minute, limits.burst)
+
     return Politeness(
         {
             p: PortalLimits(
@@ -87,5 +99,6 @@ def politeness_from(settings: Settings) -> Politeness:
                 requests_per_minute=settings.portal_requests_per_minute.get(p),
             )
             for p in portals
-        }
+        },
+        shared=shared,
     )
