@@ -66,6 +66,15 @@ def _write_private(path: Path, data: bytes) -> None:
         fh.write(data)
 
 
+def run_path(root: Path, portal: str, run_id: str) -> Path:
+    """Where a run's artifacts live under ``root`` (portal text never becomes a
+    path as it is: both parts are reduced to safe characters). Readers (the web
+    app's ops page) and the keeper share it."""
+    safe_portal = re.sub(r"[^a-z0-9_]", "_", portal.lower())[:40]
+    safe_run = re.sub(r"[^A-Za-z0-9_-]", "_", run_id)[:64]
+    return root / safe_portal / safe_run
+
+
 class ArtifactKeeper:
     """Stores failure artifacts per run: ``<root>/<portal>/<run_id>/``."""
 
@@ -75,9 +84,7 @@ class ArtifactKeeper:
         self.keep_runs = keep_runs
 
     def run_dir(self, portal: str, run_id: str) -> Path:
-        safe_portal = re.sub(r"[^a-z0-9_]", "_", portal.lower())[:40]
-        safe_run = re.sub(r"[^A-Za-z0-9_-]", "_", run_id)[:64]
-        d = self.root / safe_portal / safe_run
+        d = run_path(self.root, portal, run_id)
         d.mkdir(parents=True, exist_ok=True, mode=0o700)
         return d
 

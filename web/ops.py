@@ -12,7 +12,6 @@ and the HTML and trace only as downloads, never rendered in the app's origin.
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -21,6 +20,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Engine, func, select
 
+from bots.artifacts import run_path
 from bots.health import health_report
 from records.schemas import RetrievalStatus, RunStatus
 from scheduler import state
@@ -56,12 +56,10 @@ def _engine(config: WebConfig) -> Engine:
 
 
 def _run_dir(config: WebConfig, portal: str, run_id: str) -> Path | None:
-    """Where bots.artifacts kept this run's files (its own naming), if anywhere."""
+    """Where bots.artifacts kept this run's files, if anywhere."""
     if config.artifacts is None:
         return None
-    safe_portal = re.sub(r"[^a-z0-9_]", "_", portal.lower())[:40]
-    safe_run = re.sub(r"[^A-Za-z0-9_-]", "_", run_id)[:64]
-    d = config.artifacts / safe_portal / safe_run
+    d = run_path(config.artifacts, portal, run_id)
     return d if d.is_dir() else None
 
 

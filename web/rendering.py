@@ -53,7 +53,9 @@ templates.env.filters["when"] = _when
 
 def banners(request: Request, who: Principal | None) -> list[dict[str, Any]]:
     """What every signed-in page says at its top: the anomalies of the last day
-    (bots/anomalies.py), so a portal gone quiet is never silence."""
+    (bots/anomalies.py), so a portal gone quiet is never silence. Fragments
+    (templates named ``_*``, e.g. the retrieval status htmx polls every second)
+    carry no banner and ask for none."""
     if who is None:
         return []
     config = request.app.state.config
@@ -67,7 +69,11 @@ def render(
     return templates.TemplateResponse(
         request,
         name,
-        {"who": who, "banners": banners(request, who), **context},
+        {
+            "who": who,
+            "banners": [] if name.startswith("_") else banners(request, who),
+            **context,
+        },
         status_code=status_code,
     )
 

@@ -52,6 +52,9 @@ def test_a_sync_that_lists_far_fewer_claims_is_an_anomaly_on_every_page(tmp_path
         page = web.login(user).client.get("/worklist").text
         assert "megamart acme-ar: the sync listed 0 claims, usually 60" in page
         assert ('href="/ops">fleet health' in page) == (user == "otto")
+    polled = web.login("ana").client.get(f"/deductions/{web.ids['CB-1001']}/retrievals")
+    assert polled.status_code == 200
+    assert "Anomaly" not in polled.text, "a fragment htmx polls carries no banner"
     env = {
         **os.environ,
         "FLEET_DATA_DIR": str(tmp_path),
