@@ -56,6 +56,8 @@ class Facts:
     remittance: dict[str, Any] | None = None
     duplicate_of: str | None = None
     findings: tuple[str, ...] = ()
+    appeal: dict[str, Any] | None = None
+    """For an appeal: the denied dispute (its number, amount, day of denial)."""
     shipment_ids: tuple[int, ...] = field(default=(), repr=False)
 
     def as_template_vars(self) -> dict[str, Any]:
@@ -68,12 +70,17 @@ class Facts:
             "remittance": self.remittance,
             "duplicate_of": self.duplicate_of,
             "findings": list(self.findings),
+            "appeal": self.appeal,
         }
 
     def lines(self) -> list[tuple[str, str]]:
         """The facts as (label, value) pairs, for the cover letter."""
         c = self.claim
-        out = [
+        out = []
+        if self.appeal:
+            a = self.appeal
+            out.append(("Appeal of dispute", f"{a['dispute_number']}, denied {a['denied_on']}"))
+        out += [
             ("Claim", c["number"]),
             ("Reason on the claim", c["reason"] or "-"),
             ("Claim amount", f"{c['amount']} {c['currency']}"),
@@ -231,6 +238,17 @@ def gather(session: Session, dispute: Dispute) -> Facts:
         duplicate_of = clean(other.external_id, 60) if other else None
 
     findings = tuple(clean(r, 300) for r in ((verdict.reasons if verdict else None) or [])[:8])
+    appeal = None
+    if dispute.level > 1:
+        denied = session.scalar(
+            select(Dispute).where(Dispute.deduction_id == d.id, Dispute.level == 1)
+        )
+        if denied is not None:
+            appeal = {
+                "dispute_number": clean(denied.dispute_number, 60),
+                "denied_on": _d(denied.decided_on),
+                "amount": Decimal(denied.amount),
+            }
     return Facts(
         claim=claim,
         category=category,
@@ -240,6 +258,7 @@ def gather(session: Session, dispute: Dispute) -> Facts:
         remittance=remittance,
         duplicate_of=duplicate_of,
         findings=findings,
+        appeal=appeal,
         shipment_ids=(ship.id,) if ship is not None else (),
     )
 

@@ -1,6 +1,7 @@
 """Each retailer portal's dispute habits, as data (``records/data/portals/<portal>.json``,
 key ``disputes``): whether its form takes an amount, its own reason for each
-category, and its limits (attachments, their size and types, text length).
+category, its limits (attachments, their size and types, text length), and
+whether (and how long after a denial) it takes a second-level appeal.
 
 A portal's change (a new reason list, a smaller upload cap) is a data change;
 the packet builder checks every packet against these before anything is filed.
@@ -45,6 +46,9 @@ class DisputeHabits(BaseModel):
     limits: DisputeLimits = DisputeLimits()
     email: dict[str, str] = Field(default_factory=dict)
     """Category -> the address that takes its disputes by e-mail (no form for them)."""
+    appeal_window_days: int | None = Field(default=None, ge=1, le=3650)
+    """Days after a denial within which the portal takes one second-level
+    appeal (None: the portal offers no appeal)."""
 
     def reason_for(self, category: str) -> str:
         return self.reasons.get(category) or self.reasons.get("other", "")

@@ -31,7 +31,11 @@ def cover_letter(
     """The letter's PDF bytes. ``evidence``: (file name, size in bytes), in packet order."""
     pdf = FPDF(format="Letter")
     pdf.set_creation_date(datetime.combine(dated, time(12), tzinfo=UTC))
-    pdf.set_title(_latin1(f"Dispute of claim {facts.claim['number']}"))
+    title = f"Dispute of claim {facts.claim['number']}"
+    if facts.appeal:
+        number = facts.appeal["dispute_number"]
+        title = f"Appeal of dispute {number} (claim {facts.claim['number']})"
+    pdf.set_title(_latin1(title))
     pdf.set_producer("deductions-fleet")
     pdf.set_auto_page_break(auto=True, margin=18)
     pdf.add_page()
@@ -44,7 +48,7 @@ def cover_letter(
 
     para(dated.isoformat())
     para(f"To: {portal_name}, deductions and disputes")
-    para(f"Dispute of claim {facts.claim['number']}", size=14, style="B", gap=4)
+    para(title, size=14, style="B", gap=4)
     para(narrative)
     para("Facts", size=12, style="B", gap=1)
     pdf.set_font("Helvetica", "", 10)

@@ -4,7 +4,8 @@ Templates are plain files: the package's under ``dispute_filing/templates/
 narrative/``, overridden by files of the same name under
 ``<data dir>/templates/disputes/`` (the analysts' own wording). The first that
 exists of ``<portal>/<category>.j2``, ``<portal>/default.j2``,
-``<category>.j2`` and ``default.j2`` is used. Templates run in Jinja2's
+``<category>.j2`` and ``default.j2`` is used (for an appeal:
+``<portal>/appeal.j2``, then ``appeal.j2``). Templates run in Jinja2's
 sandbox (a template file is user input) and see only the facts
 (:mod:`dispute_filing.facts`) and the evidence names.
 """
@@ -48,14 +49,17 @@ def _environment(overrides: Path | None) -> SandboxedEnvironment:
     return env
 
 
-def template_names(portal: str, category: str) -> list[str]:
+def template_names(portal: str, category: str, *, appeal: bool = False) -> list[str]:
+    if appeal:  # an appeal says why the denial was wrong, whatever the category
+        return [f"{portal}/appeal.j2", "appeal.j2"]
     return [f"{portal}/{category}.j2", f"{portal}/default.j2", f"{category}.j2", "default.j2"]
 
 
 def render(facts: Facts, evidence: list[str], *, data_dir: Path | None = None) -> tuple[str, str]:
     """The narrative and the name of the template that wrote it."""
     env = _environment(data_dir / OVERRIDE_DIR if data_dir else None)
-    template = env.select_template(template_names(facts.claim["portal"], facts.category))
+    names = template_names(facts.claim["portal"], facts.category, appeal=facts.appeal is not None)
+    template = env.select_template(names)
     text = template.render(**facts.as_template_vars(), evidence=evidence)
     lines = [" ".join(line.split()) for line in text.splitlines()]
     out: list[str] = []

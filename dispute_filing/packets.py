@@ -189,11 +189,12 @@ def prepare(
         portal_name=hab.addressee or d.portal,
         dated=dated,
     )
-    letter_name = _pdf_name(f"cover_letter_{d.external_id}.pdf", 0)
+    stem = "appeal_letter" if facts.appeal else "cover_letter"
+    letter_name = _pdf_name(f"{stem}_{d.external_id}.pdf", 0)
     files = [Attachment(letter_name, letter, "cover_letter")]
     files += evidence
     files, refusal = _fit(files, hab, d.external_id)
-    email_to = hab.email.get(category)
+    email_to = None if facts.appeal else hab.email.get(category)  # appeals: on the portal
     # an e-mail states any amount; a form that takes none cannot file a part
     amount_refusal = None if email_to else _amount_refusal(hab, dispute, d)
     refusal = amount_refusal or refusal or _limit_refusal(hab, files, narrative)
@@ -238,7 +239,10 @@ def _evidence(
 
     rows.sort(key=lambda r: (rank.get(role_of(r), 99), r.original_filename, r.sha256))
     seen: set[str] = set()
-    names: set[str] = {_pdf_name(f"cover_letter_{d.external_id}.pdf", 0).casefold()}
+    names: set[str] = {
+        _pdf_name(f"{stem}_{d.external_id}.pdf", 0).casefold()
+        for stem in ("cover_letter", "appeal_letter")
+    }
     out: list[Attachment] = []
     left_out: list[str] = []
     for row in rows:

@@ -168,7 +168,15 @@ def kpis(session: Session, today: date, period_days: int = 90) -> dict[str, Any]
         by_portal[portal] += amount
         open_total += amount
     daily = period_total / period_days if period_total else ZERO
-    statuses = Counter((s or "").lower() for s in session.execute(select(Dispute.status)).scalars())
+    # a claim's outcome is its last decided level's: a denial won on appeal is a win
+    outcome: dict[int, str] = {}
+    for d_id, status in session.execute(
+        select(Dispute.deduction_id, Dispute.status)
+        .where(Dispute.status.in_(WON + LOST))
+        .order_by(Dispute.level)
+    ):
+        outcome[d_id] = (status or "").lower()
+    statuses = Counter(outcome.values())
     won = sum(statuses[s] for s in WON)
     lost = sum(statuses[s] for s in LOST)
     recovered = ZERO

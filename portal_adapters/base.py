@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from credentials.login import Login
+from portal_adapters.errors import DisputeRejected
 
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, Page
@@ -212,6 +213,24 @@ class RetailerAdapter(PortalAdapter):
         self, session: AdapterSession, external_id: str
     ) -> DisputeStatusReport | None:
         """The dispute on this deduction, or None when there is none."""
+
+    async def file_appeal(
+        self, session: AdapterSession, packet: DisputePacket, dispute_number: str
+    ) -> DisputeReceipt:
+        """Appeal the denied dispute ``dispute_number`` once, with ``packet``, or
+        return the appeal already there (``already_filed``: looks first).
+
+        Raises DisputeRejected with the portal's reason; a portal without a
+        second-level appeal refuses every one."""
+        raise DisputeRejected(
+            f"{self.portal} offers no second-level appeal", portal=self.portal, step="file_appeal"
+        )
+
+    async def appeal_status(
+        self, session: AdapterSession, dispute_number: str
+    ) -> DisputeStatusReport | None:
+        """The appeal of dispute ``dispute_number``, or None when there is none."""
+        return None
 
 
 class CarrierAdapter(PortalAdapter):

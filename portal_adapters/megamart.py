@@ -802,6 +802,79 @@ class MegamartAdapter(RetailerAdapter):
             raw = (await self._facts(page)).get("Approved Amount", "")
         return optional_amount(PORTAL, raw)
 
+    # ------------------------------------------------------------------ appeals
+
+    async def file_appeal(
+        self, session: AdapterSession, packet: DisputePacket, dispute_number: str
+    ) -> DisputeReceipt:
+        """The denied dispute's page offers "Appeal" once: comments and PDFs.
+
+        Looks first: a page that already shows an "Appeal Number" returns that
+        appeal as ``already_filed`` (an earlier attempt whose answer was lost).
+        The portal's refusal (not denied, window closed, already appealed) is
+        DisputeRejected with its words."""
+        step = "file_appeal"
+        page = await goto(session, f"/disputes/{quote(dispute_number, safe='')}", step=step)
+        await _expect_dispute_page(page, dispute_number, step=step)
+        async with playwright_errors(PORTAL, step):
+            facts = await self._facts(page)
+        if facts.get("Appeal Number"):
+            status = _normalize_status(facts.get("Appeal Status", ""), step=step)
+            return DisputeReceipt(facts["Appeal Number"], status, already_filed=True)
+        async with playwright_errors(PORTAL, step):
+            form = page.get_by_role("region", name="Appeal", exact=True)
+            if await form.count() == 0:
+                raise DisputeRejected(
+                    f"MegaMart offers no appeal on dispute {dispute_number} "
+                    f"(its status: {clean_text(facts.get('Status', ''))[:60] or 'unknown'})",
+                    portal=PORTAL,
+                    step=step,
+                )
+            comments = form.get_by_label("Appeal comments", exact=True)
+            text = packet.explanation.strip()
+            limit = await comments.get_attribute("maxlength")
+            if limit and limit.isdigit() and len(text) > int(limit):
+                raise DisputeRejected(
+                    f"the appeal text has {len(text)} characters; MegaMart takes {limit}",
+                    portal=PORTAL,
+                    step=step,
+                )
+            await comments.fill(text)
+            files = [
+                upload_file(name, data, i)
+                for i, (name, data) in enumerate(packet.attachments, start=1)
+            ]
+            if files:
+                await form.get_by_label("Appeal attachments", exact=True).set_input_files(files)
+            button = form.get_by_role("button", name="Submit appeal", exact=True)
+        await submit_form(session, page, button, step)
+        await _expect_dispute_page(page, dispute_number, step=step)
+        async with playwright_errors(PORTAL, step):
+            facts = await self._facts(page)
+        if not facts.get("Appeal Number"):
+            heading = await heading_text(page, portal=PORTAL, step=step)
+            await self._refused(page, heading, step=step)
+        status = _normalize_status(facts.get("Appeal Status", ""), step=step)
+        return DisputeReceipt(facts["Appeal Number"], status)
+
+    async def appeal_status(
+        self, session: AdapterSession, dispute_number: str
+    ) -> DisputeStatusReport | None:
+        """The dispute page's "Appeal Status" (and "Appeal Approved Amount" once
+        decided), or None when the dispute was never appealed."""
+        step = "appeal_status"
+        page = await goto(session, f"/disputes/{quote(dispute_number, safe='')}", step=step)
+        await _expect_dispute_page(page, dispute_number, step=step)
+        async with playwright_errors(PORTAL, step):
+            facts = await self._facts(page)
+        number = facts.get("Appeal Number", "")
+        if not number:
+            return None
+        label = facts.get("Appeal Status", "")
+        status = _normalize_status(label, step=step)
+        approved = optional_amount(PORTAL, facts.get("Appeal Approved Amount", ""))
+        return DisputeStatusReport(number, status, label, approved_amount=approved)
+
     # ------------------------------------------------------------------ plumbing
 
     async def _facts(self, page: Page) -> dict[str, str]:

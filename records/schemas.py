@@ -403,6 +403,10 @@ class DisputeRecord(Record):
     """What was sent (reason, text digest, attachments with sizes and sha256)."""
     recovered_amount: Money | None = None
     """What came back once the portal decided (None: not decided)."""
+    decided_on: date | None = None
+    """The fleet's business day it first saw the portal's decision."""
+    level: int = Field(default=1, ge=1, le=2)
+    """1: the dispute; 2: the appeal of its denial (set when created, never changed)."""
 
 
 # --------------------------------------------------------------------------- ERP

@@ -30,6 +30,7 @@ from sqlalchemy import select
 from bots.context import JobContext
 from bots.tasks.documents import quarantine
 from dispute_filing import correspondence
+from dispute_filing.appeals import appealed_dispute
 from dispute_filing.outcomes import recovered
 from dispute_filing.packets import Prepared, prepare
 from matching.approvals import window_refusal
@@ -141,9 +142,19 @@ async def file_dispute(jc: JobContext) -> None:
             continue
         packet = prepared.packet
         try:
-            receipt = await jc.call(
-                partial(adapter.file_dispute, jc.session, packet), what="file_dispute"
-            )
+            appealed = await asyncio.to_thread(_appealed_number, jc, dispute)
+            if appealed is not None:  # an appeal, filed on the denied dispute's page
+                receipt = await jc.call(
+                    partial(adapter.file_appeal, jc.session, packet, appealed),
+                    what="file_appeal",
+                )
+            else:
+                receipt = await jc.call(
+                    partial(adapter.file_dispute, jc.session, packet), what="file_dispute"
+                )
+        except RecordInvalid as exc:  # this appeal alone
+            await asyncio.to_thread(quarantine, jc, exc)
+            continue
         except DisputeRejected as exc:
             dispute.attempts += 1
             await asyncio.to_thread(
@@ -166,6 +177,25 @@ async def file_dispute(jc: JobContext) -> None:
             }
         )
         await asyncio.to_thread(_save, jc, record)
+
+
+def _appealed_number(jc: JobContext, dispute: Dispute) -> str | None:
+    """For an appeal row: the portal number of the dispute it appeals."""
+    if dispute.level == 1:
+        return None
+    with jc.db() as s:
+        first = appealed_dispute(s, dispute)
+    if first is None or not first.dispute_number:
+        raise RecordInvalid(
+            "an appeal whose dispute has no portal number",
+            raw={"idempotency_key": dispute.idempotency_key, "level": dispute.level},
+            kind="dispute",
+            field="dispute_number",
+            portal=jc.job.portal,
+            external_id=dispute.idempotency_key,
+            step="file_appeal",
+        )
+    return first.dispute_number
 
 
 def _start_attempt(
@@ -239,10 +269,16 @@ async def dispute_status(jc: JobContext) -> None:
     assert isinstance(adapter, RetailerAdapter)
     for dispute, external_id in await asyncio.to_thread(_disputes, jc, None, filed=True):
         try:
-            report = await jc.call(
-                partial(adapter.dispute_status, jc.session, external_id),
-                what="dispute_status",
-            )
+            appealed = await asyncio.to_thread(_appealed_number, jc, dispute)
+            if appealed is not None:
+                report = await jc.call(
+                    partial(adapter.appeal_status, jc.session, appealed), what="appeal_status"
+                )
+            else:
+                report = await jc.call(
+                    partial(adapter.dispute_status, jc.session, external_id),
+                    what="dispute_status",
+                )
         except RecordInvalid as exc:  # this claim's page alone
             await asyncio.to_thread(quarantine, jc, exc)
             continue
@@ -250,7 +286,14 @@ async def dispute_status(jc: JobContext) -> None:
         if report is None:
             continue
         back = recovered(report.status, report.approved_amount, dispute.amount)
-        if report.status == dispute.status and back == dispute.recovered_amount:
+        decided = dispute.decided_on
+        if decided is None and report.status in FINAL_DISPUTE_STATUSES:
+            decided = jc.services.today()
+        if (
+            report.status == dispute.status
+            and back == dispute.recovered_amount
+            and decided == dispute.decided_on
+        ):
             continue
         if report.status != dispute.status:
             jc.counts["disputes.status_changed"] += 1
@@ -260,5 +303,7 @@ async def dispute_status(jc: JobContext) -> None:
         await asyncio.to_thread(
             _save,
             jc,
-            record.model_copy(update={"status": report.status, "recovered_amount": back}),
+            record.model_copy(
+                update={"status": report.status, "recovered_amount": back, "decided_on": decided}
+            ),
         )

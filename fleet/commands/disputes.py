@@ -8,8 +8,10 @@ scheduler starts one within ``housekeeping_seconds``; ``fleet run --task
 file_dispute`` does it now). ``fleet disputes preview REF`` shows exactly what
 would be sent (reason, text, attachments with sizes) or why it cannot be;
 ``fleet disputes deadlines [--days N]`` lists the open deductions whose window
-closes in the next N days, largest amount at risk first. The rules live in
-dispute_filing/; this module only reads options and prints.
+closes in the next N days, largest amount at risk first. ``fleet disputes
+appeal REF`` appeals a denied dispute once, on a portal that takes appeals,
+within its window; ``preview --appeal`` shows the appeal's packet. The rules
+live in dispute_filing/; this module only reads options and prints.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ def disputes(
     rows: list[dict[str, Any]] = [
         {
             "claim": r.ref,
+            "level": "appeal" if r.level > 1 else "dispute",
             "amount": str(r.amount),
             "currency": r.currency,
             "status": r.status,
@@ -78,7 +81,7 @@ def disputes(
         t.add_column(col)
     for r in rows:
         t.add_row(
-            escape(r["claim"]),
+            escape(r["claim"]) + (" (appeal)" if r["level"] == "appeal" else ""),
             f"{r['amount']} {r['currency']}",
             r["status"],
             escape(r["dispute_number"] or ""),
@@ -106,20 +109,14 @@ def file(
 ) -> None:
     """Release a dispute the filing policy left for a person: the robot files it next."""
     from dispute_filing.handoff import NotReleasable, release
-    from dispute_filing.packets import dispute_key
     from fleet.commands.approvals import _fail, _known, _who
-    from fleet.commands.match import deduction_or_exit
     from fleet.config_loader import load_settings
     from store.db import transaction
-    from store.repositories import disputes as disputes_repo
 
     actor = _who(as_user)
     with transaction(_db()) as s:
         _known(s, actor)
-        ded = deduction_or_exit(s, ref)
-        dispute = disputes_repo.by_key(s, dispute_key(ded.portal, ded.external_id))
-        if dispute is None:
-            _fail(f"{ref} has no dispute: propose one (fleet propose) and approve it first")
+        ded, dispute = _dispute_of(s, ref)
         held = dispute.hold_reason
         try:
             release(s, dispute, actor, load_settings().today(), override_window=override_window)
@@ -138,13 +135,48 @@ def file(
     )
 
 
+@app.command("appeal")
+def appeal(
+    ref: Annotated[str, typer.Argument(help="The claim: portal:claim, or a unique claim number.")],
+    as_user: Annotated[
+        str | None, typer.Option("--as", envvar="FLEET_USER", help="Who decides to appeal.")
+    ] = None,
+) -> None:
+    """Appeal a denied dispute (once, within the portal's appeal window): the
+    robot builds a new packet and files it with the next file_dispute job."""
+    from dispute_filing.appeals import AppealRefused, open_appeal
+    from fleet.commands.approvals import _fail, _known, _who
+    from fleet.config_loader import load_settings
+    from store.db import transaction
+
+    actor = _who(as_user)
+    with transaction(_db()) as s:
+        _known(s, actor)
+        ded, dispute = _dispute_of(s, ref)
+        try:
+            made = open_appeal(s, dispute, actor, load_settings().today())
+        except AppealRefused as exc:
+            _fail(f"{ref} cannot be appealed: {exc}")
+        amount, currency = made.amount, made.currency
+    Console().print(
+        f"{escape(ded.portal)}:{escape(ded.external_id)}: appeal of dispute "
+        f"{escape(dispute.dispute_number or '')} queued for {amount} {currency}; the next "
+        "file_dispute job of its account files it (fleet run --task file_dispute: now)",
+        soft_wrap=True,
+    )
+
+
 @app.command("preview")
 def preview(
     ref: Annotated[str, typer.Argument(help="The claim: portal:claim, or a unique claim number.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    of_appeal: Annotated[
+        bool, typer.Option("--appeal", help="The claim's appeal, not its dispute.")
+    ] = False,
 ) -> None:
     """Exactly what the robot would send for this claim's dispute: the portal's
     reason, the amount, the text and every attachment with its size."""
+    from dispute_filing.appeals import appeal_key
     from dispute_filing.packets import dispute_key, prepare
     from fleet.commands.approvals import _fail
     from fleet.commands.match import deduction_or_exit
@@ -155,7 +187,10 @@ def preview(
     settings = load_settings()
     with _db()() as s:
         ded = deduction_or_exit(s, ref)
-        dispute = disputes_repo.by_key(s, dispute_key(ded.portal, ded.external_id))
+        key = (appeal_key if of_appeal else dispute_key)(ded.portal, ded.external_id)
+        dispute = disputes_repo.by_key(s, key)
+        if dispute is None and of_appeal:
+            _fail(f"{ref} has no appeal: fleet disputes appeal REF makes one")
         if dispute is None:
             _fail(f"{ref} has no dispute: propose one (fleet propose) and approve it first")
         prepared = prepare(
@@ -176,7 +211,8 @@ def preview(
         print(json.dumps(summary, indent=1))
         return
     out = Console()
-    out.print(f"[bold]Dispute of {escape(claim)}[/] ({escape(dispute.status)})", soft_wrap=True)
+    what = "Appeal" if of_appeal else "Dispute"
+    out.print(f"[bold]{what} of {escape(claim)}[/] ({escape(dispute.status)})", soft_wrap=True)
     out.print(f"reason:   {escape(summary['portal_reason'])}", soft_wrap=True)
     out.print(f"amount:   {summary['amount']} {dispute.currency}")
     out.print(f"template: {escape(summary['template'])}")
@@ -228,6 +264,20 @@ def deadlines(
         )
     out = Console()
     (out if out.is_terminal else Console(width=120)).print(t)
+
+
+def _dispute_of(s: Any, ref: str) -> tuple[Any, Any]:
+    """The claim ``ref`` names and its (first-level) dispute, or exit saying why."""
+    from dispute_filing.packets import dispute_key
+    from fleet.commands.approvals import _fail
+    from fleet.commands.match import deduction_or_exit
+    from store.repositories import disputes as disputes_repo
+
+    ded = deduction_or_exit(s, ref)
+    dispute = disputes_repo.by_key(s, dispute_key(ded.portal, ded.external_id))
+    if dispute is None:
+        _fail(f"{ref} has no dispute: propose one (fleet propose) and approve it first")
+    return ded, dispute
 
 
 def _db() -> Any:

@@ -53,6 +53,12 @@ class Dispute(Base):
     """What was sent: reason, text digest, attachments (name, size, sha256)."""
     recovered_amount: Mapped[Decimal | None] = mapped_column(Money)
     """What came back, as the portal says once it decided (None: not decided)."""
+    decided_on: Mapped[date | None] = mapped_column(Date)
+    """The fleet's business day it first saw the portal's decision (won or lost):
+    an appeal's window counts from it, and recoveries are charted by it."""
+    level: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    """1: the dispute; 2: the second-level appeal of its denial (a row of its
+    own, with its own packet, number and outcome; a claim has at most one of each)."""
     outcome_batch_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("export_batches.id", ondelete="SET NULL"), index=True
     )

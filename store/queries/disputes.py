@@ -40,6 +40,9 @@ class DisputeRow:
     """The fleet's business day it was filed on."""
     hold_reason: str | None = None
     recovered_amount: Decimal | None = None
+    level: int = 1
+    """1: the dispute; 2: the appeal of its denial."""
+    decided_on: date | None = None
 
     @property
     def ref(self) -> str:
@@ -78,6 +81,8 @@ def list_disputes(
             filed_on=d.filed_on,
             hold_reason=d.hold_reason,
             recovered_amount=d.recovered_amount,
+            level=d.level,
+            decided_on=d.decided_on,
         )
         for d, portal, external_id, closes in session.execute(q).all()
     ]

@@ -30,6 +30,7 @@ FIELDS = [
     "hold_reason",
     "packet",
     "recovered_amount",
+    "decided_on",
 ]
 
 
@@ -55,7 +56,12 @@ def upsert(session: Session, record: DisputeRecord, run_id: str | None = None) -
         tracked,
         stored=lambda i: stored_columns(session, T, i, FIELDS),
         extra={"updated_at": now},
-        on_create={"created_at": now, "portal": record.portal, "deduction_id": deduction_id},
+        on_create={
+            "created_at": now,
+            "portal": record.portal,
+            "deduction_id": deduction_id,
+            "level": record.level,
+        },
     )
     status_change = next((c for c in result.changes if c.field == "status"), None)
     if result.created or status_change is not None:
@@ -87,6 +93,8 @@ def as_record(d: Dispute, external_id: str) -> DisputeRecord:
         hold_reason=d.hold_reason,
         packet=d.packet,
         recovered_amount=d.recovered_amount,
+        decided_on=d.decided_on,
+        level=d.level,
     )
 
 
