@@ -20,7 +20,7 @@ from matching.model import VALIDITIES
 from records.schemas import ACTIVE_RETRIEVAL_STATUSES, Category
 from store.models import Document
 from store.queries.disputes import list_disputes
-from store.queries.inbox import mentions_of
+from store.queries.inbox import escalations_to, mentions_of
 from store.queries.worklist import NO_VERDICT, SORT_KEYS, list_deductions
 from store.repositories import saved_filters
 from web import actions
@@ -311,6 +311,7 @@ def my_approvals(request: Request, who: Viewer) -> HTMLResponse:
     with config.db() as s:
         waiting = pending(s, who.username)
         mentions = mentions_of(s, who.username)
+        escalated = escalations_to(s, who.username)
     mine = [p for p in waiting if p.can_act]
     return render(
         request,
@@ -319,6 +320,7 @@ def my_approvals(request: Request, who: Viewer) -> HTMLResponse:
         mine=mine,
         others=len(waiting) - len(mine),
         mentions=mentions,
+        escalated=escalated,
         flash=request.query_params.get("flash", "")[:200],
     )
 

@@ -217,3 +217,44 @@ def test_disputes_page_lists_what_closes_soon_by_amount_at_risk(web: WebStore) -
     api = ana.client.get("/api/v1/deadlines?days=5").json()
     assert [d["claim"].split(":")[1] for d in api["items"]] == ["CB-1001"]
     assert api["items"][0]["amount_at_risk"] == "250.00"
+
+
+def test_an_escalated_reminder_reaches_the_next_roles_inbox(web: WebStore) -> None:
+    """Within a week of the dispute window's end, a step waiting on a manager
+    is escalated to the director: the director's inbox lists it with the days
+    left; once decided, it leaves the inbox."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from matching import approvals
+    from store.models import Verdict, utcnow
+
+    big = web.ids["CB-2002"]  # 4000.00: one manager step
+    ana = web.login("ana")
+    assert ana.post(f"/deductions/{big}/propose", {"kind": "dispute"}).status_code == 303
+    dora = web.login("dora")
+    assert "Escalated to you" not in dora.client.get("/approvals").text
+    now = utcnow()
+    closes = (now + timedelta(days=5)).date()
+    with transaction(web.db) as s:
+        s.add(
+            Verdict(
+                deduction_id=big, validity="invalid", category="pricing",
+                claimed_amount=Decimal("4000.00"), current_amount=Decimal("4000.00"),
+                window_closes=closes, fingerprint="near",
+            )
+        )  # fmt: skip
+    later = now + timedelta(hours=25)
+    with transaction(web.db) as s:
+        sent = approvals.send_reminders(s, later)
+    assert [(r.role, r.escalated_to) for r in sent] == [("manager", ("director",))]
+    inbox = dora.client.get("/approvals").text
+    assert "Escalated to you" in inbox
+    row = inbox[inbox.index('id="escalated"') :]
+    assert "megamart:CB-2002" in row
+    assert "<td>manager</td>" in row
+    assert f'<td class="num">{(closes - later.date()).days}</td>' in row
+    assert "Escalated to you" not in web.login("mia").client.get("/approvals").text  # not above
+    decision = int(re.search(r'id="decision-(\d+)"', inbox).group(1))
+    assert dora.post(f"/approvals/{decision}/approve").status_code == 303
+    assert "Escalated to you" not in dora.client.get("/approvals").text
