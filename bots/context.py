@@ -8,10 +8,11 @@ in ``counts``; the runtime records those on the run.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -25,6 +26,8 @@ from portal_adapters.base import AdapterSession, PortalAdapter
 from portal_adapters.errors import PortalError
 from records.schemas import RetrievalStatus
 from store.db import transaction
+from store.models import utcnow
+from store.repositories import challenges as challenges_repo
 from store.repositories import retrieval as retrieval_repo
 from store.repositories import runs as runs_repo
 from store.vault import DocumentVault
@@ -50,6 +53,10 @@ class Services:
     smtp_url: str | None = None
     """Where e-mail disputes are sent (None: written to the outbox only)."""
     mail_from: str = "deductions@supplier.example"
+    human_wait_seconds: float = 0.0
+    """How long a job waits for a person to answer a CAPTCHA it met (the web
+    app's ops page shows it); 0: it does not wait, the item is left needs-human."""
+    human_poll_seconds: float = 1.0
 
 
 @dataclass
@@ -77,6 +84,8 @@ class JobContext:
     session: AdapterSession
     counts: Counter[str] = field(default_factory=Counter)
     needs_human: list[NeedsHuman] = field(default_factory=list)
+    nobody_answers: bool = False
+    """A wait for a person's answer ended unanswered in this job: ask no more."""
 
     @property
     def db(self) -> sessionmaker[Session]:
@@ -120,13 +129,107 @@ class JobContext:
             len(self.session.listed) + self.counts["documents.new"] + self.counts["documents.known"]
         )
 
+    async def ask_human(self, ref: str, exc: PortalError) -> bool:
+        """Hand the check the page shows (a CAPTCHA) to a person and wait for
+        the answer: True when the portal let it pass (the caller tries its step
+        again), False when there is nobody to ask, the wait ended or the answer
+        was wrong (the caller then records a needs-human item, as before).
+
+        The challenge is one row per portal and ref (two jobs meeting the same
+        check share it), shown with its image on the web app's ops page until
+        ``human_wait_seconds`` have passed. Once one wait in a job ended
+        unanswered, the job asks no more: nobody is watching, and each wait
+        holds a browser context."""
+        wait = self.services.human_wait_seconds
+        if wait <= 0 or self.nobody_answers or exc.error_class != "CaptchaRequired":
+            return False
+        try:
+            image = await self.adapter.challenge_image(self.session)
+        except PortalError:
+            return False
+        if image is None:
+            return False
+        expires = utcnow() + timedelta(seconds=wait)
+
+        def open_it() -> int:
+            with transaction(self.db) as s:
+                return challenges_repo.open_challenge(
+                    s,
+                    portal=self.job.portal,
+                    account=self.job.account,
+                    kind="captcha",
+                    ref=ref,
+                    prompt="Enter the characters shown",
+                    image=image,
+                    expires_at=expires,
+                    run_id=self.run_id,
+                ).id
+
+        challenge = await asyncio.to_thread(open_it)
+        self.counts["challenges.asked"] += 1
+        log.info(
+            "human.asked",
+            run_id=self.run_id,
+            portal=self.job.portal,
+            ref=ref[:60],
+            challenge=challenge,
+            waits_seconds=wait,
+            answer_in="the web app's ops page",
+        )
+        answer = await self._wait_for_answer(challenge, expires)
+        if answer is None:
+            self.nobody_answers = True
+            await asyncio.to_thread(self._close_challenge, challenge, challenges_repo.EXPIRED)
+            self.counts["challenges.unanswered"] += 1
+            return False
+        try:
+            passed = await self.adapter.answer_challenge(self.session, answer)
+        except PortalError:
+            passed = False
+        outcome = challenges_repo.PASSED if passed else challenges_repo.FAILED
+        await asyncio.to_thread(self._close_challenge, challenge, outcome)
+        self.counts[f"challenges.{outcome}"] += 1
+        log.info("human.answered", run_id=self.run_id, challenge=challenge, outcome=outcome)
+        return passed
+
+    async def _wait_for_answer(self, challenge: int, until: datetime) -> str | None:
+        def look() -> tuple[str | None, bool]:
+            with self.db() as s:
+                return challenges_repo.take_answer(s, challenge), challenges_repo.is_waiting(
+                    s, challenge
+                )
+
+        while utcnow() < until:
+            answer, still = await asyncio.to_thread(look)
+            if answer is not None:
+                return answer
+            if not still:  # a person cleared it: nobody will answer
+                return None
+            await asyncio.sleep(self.services.human_poll_seconds)
+        return None
+
+    def _close_challenge(self, challenge: int, status: str) -> None:
+        with transaction(self.db) as s:
+            challenges_repo.close(s, challenge, status)
+
+    def passed_human_check(self, ref: str) -> None:
+        """A check for ``ref`` was passed: its needs-human items close themselves."""
+        with transaction(self.db) as s:
+            retrieval_repo.resolve_needs_human(s, self.job.portal, ref)
+
     def human(self, ref: str, exc: PortalError) -> None:
         item = NeedsHuman(self.job.portal, self.job.account, ref, exc.error_class, str(exc)[:300])
         self.needs_human.append(item)
         self.counts["needs_human"] += 1
         with transaction(self.db) as s:
-            req = retrieval_repo.enqueue(s, "fleet", _human_kind(exc), ref, portal=self.job.portal)
-            retrieval_repo.finish(s, req.id, RetrievalStatus.needs_human, exc.error_class)
+            if retrieval_repo.needs_human_for(s, self.job.portal, ref):
+                return  # one item per check: it is listed already
+            if not (self.job.task == "retrieve" and self.job.target == ref):
+                # an analyst's own request for ref becomes the item when the job ends
+                req = retrieval_repo.enqueue(
+                    s, "fleet", _human_kind(exc), ref, portal=self.job.portal
+                )
+                retrieval_repo.finish(s, req.id, RetrievalStatus.needs_human, exc.error_class)
             runs_repo.health_event(
                 s,
                 "needs_human",

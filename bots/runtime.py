@@ -97,6 +97,7 @@ class FleetRuntime:
         today: Callable[[], date] = _today_utc,
         smtp_url: str | None = None,
         mail_from: str = "deductions@supplier.example",
+        human_wait_seconds: float = 0.0,
     ) -> None:
         self.data_dir = data_dir
         self.db = db
@@ -121,6 +122,7 @@ class FleetRuntime:
             data_dir=data_dir,
             smtp_url=smtp_url,
             mail_from=mail_from,
+            human_wait_seconds=human_wait_seconds,
         )
         self._creds_cache: dict[tuple[str, str], Login] = {}
 

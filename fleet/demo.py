@@ -322,7 +322,7 @@ async def fleet_demo(
         config = load_config(path, required=True)
         settings = settings_for(
             config, data_dir=data_dir, database_url=None, max_contexts=max_contexts
-        )
+        ).model_copy(update={"human_wait_seconds": 0})  # nobody watches the demo's ops page
         if credentials is None:
             say("keyring: loading the world's logins into an encrypted demo keyring")
             credentials = await asyncio.to_thread(demo_keyring, data_dir, scenario)

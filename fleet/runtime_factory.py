@@ -59,6 +59,7 @@ async def open_runtime(
             today=today or settings.today,
             smtp_url=settings.smtp_url,
             mail_from=settings.mail_from,
+            human_wait_seconds=settings.human_wait_seconds,
         )
 
 

@@ -67,6 +67,15 @@ class Settings(BaseSettings):
     mail_from: str = Field(
         default="deductions@supplier.example", description="From: of e-mail disputes."
     )
+    human_wait_seconds: float = Field(
+        default=180,
+        ge=0,
+        le=3600,
+        description=(
+            "How long a job waits for a person to answer a CAPTCHA in the web app's "
+            "ops page (0: it does not wait; the item is left needs-human)."
+        ),
+    )
     max_contexts: int = Field(default=4, ge=1, le=64, description="Open browser contexts at most.")
     portal_concurrency: dict[str, int] = Field(
         default_factory=dict, description="Jobs at once per portal (default 2)."

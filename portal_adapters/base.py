@@ -158,6 +158,16 @@ class PortalAdapter(ABC):
     async def is_logged_in(self, session: AdapterSession) -> bool:
         """Whether the context's cookies (e.g. restored session state) are still good."""
 
+    async def challenge_image(self, session: AdapterSession) -> bytes | None:
+        """The check the page shows now (a CAPTCHA), as a PNG a person can read;
+        None when the page shows none this adapter can hand over."""
+        return None
+
+    async def answer_challenge(self, session: AdapterSession, answer: str) -> bool:
+        """Type a person's answer into the check the page shows; True when the
+        portal let it pass (the caller then tries its step again)."""
+        return False
+
     async def ensure_logged_in(self, session: AdapterSession) -> None:
         if session.logged_in or await self.is_logged_in(session):
             session.logged_in = True

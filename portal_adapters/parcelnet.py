@@ -43,6 +43,7 @@ from portal_adapters.web import (
     fill_secret,
     form_page,
     goto,
+    heading_text,
     playwright_errors,
     read_lines,
     shipment_from_result,
@@ -59,6 +60,9 @@ PORTAL = "parcelnet"
 LOGIN_HEADING = "Log in to My ParcelNet"
 SEARCH_HEADING = "Document search"
 CAPTCHA_HEADING = "Security check"
+CAPTCHA_IMAGE = "Security code image"
+NOT_A_ROBOT = "I'm not a robot"
+CODE_LABEL = "Enter the characters shown"
 RESULTS_HEADING = "Search results"
 NO_RESULTS_HEADING = "No results"
 SEARCH_PATH = "/search"
@@ -162,13 +166,7 @@ class ParcelnetAdapter(CarrierAdapter):
             await page.get_by_label("Search by", exact=True).select_option(label=SEARCH_OPTIONS[by])
             await page.get_by_label(NUMBER_LABEL, exact=True).fill(number)
         await submit_form(session, page, "Search", step)
-        heading = await expect_heading(
-            page,
-            [CAPTCHA_HEADING, SEARCH_HEADING],
-            portal=PORTAL,
-            step=step,
-            login_heading=LOGIN_HEADING,
-        )
+        heading = await _search_or_check(page, step)
         if _is(heading, CAPTCHA_HEADING):
             raise CaptchaRequired(
                 f"a security check stands before the {SEARCH_OPTIONS[by]} search {number}",
@@ -203,8 +201,46 @@ class ParcelnetAdapter(CarrierAdapter):
             forbidden=security_check(number),
         )
 
+    # ------------------------------------------------------------- hand-off
+
+    async def challenge_image(self, session: AdapterSession) -> bytes | None:
+        """The security check's code image, when the page is the security check."""
+        page = await session.main_page()
+        step = "challenge"
+        heading = await heading_text(page, portal=PORTAL, step=step)
+        if not _is(heading, CAPTCHA_HEADING):
+            return None
+        async with playwright_errors(PORTAL, step):
+            image = page.get_by_role("img", name=CAPTCHA_IMAGE, exact=True)
+            if await image.count() != 1:
+                return None
+            return await image.screenshot(type="png", timeout=10_000)
+
+    async def answer_challenge(self, session: AdapterSession, answer: str) -> bool:
+        """Tick "I'm not a robot", type the code, Verify: True when the search
+        result (not the check again) follows."""
+        step = "challenge"
+        page = await session.main_page()
+        async with playwright_errors(PORTAL, step):
+            await page.get_by_label(NOT_A_ROBOT, exact=True).check()
+            await page.get_by_label(CODE_LABEL, exact=True).fill(answer)
+        await submit_form(session, page, "Verify", step)
+        heading = await _search_or_check(page, step)
+        return not _is(heading, CAPTCHA_HEADING)
+
 
 # ---------------------------------------------------------------------- record
+
+
+async def _search_or_check(page: Page, step: str) -> str:
+    """The heading after a search or an answer: the result page or the check."""
+    return await expect_heading(
+        page,
+        [CAPTCHA_HEADING, SEARCH_HEADING],
+        portal=PORTAL,
+        step=step,
+        login_heading=LOGIN_HEADING,
+    )
 
 
 def security_check(number: str) -> Callable[[str], CaptchaRequired]:

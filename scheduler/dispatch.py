@@ -57,8 +57,7 @@ async def execute(runtime: Any, job: Job, then: FollowUp | None = None) -> JobRe
     run finishes. Without ``then`` the job runs alone.
     """
     result: JobResult = await runtime.run(job)
-    if job.task == "retrieve":
-        await asyncio.to_thread(finish_for_result, runtime.db, result)
+    await asyncio.to_thread(finish_for_result, runtime.db, result)  # an on-demand row, if any
     if then is not None:
         jobs = await asyncio.to_thread(follow_ups, runtime.db, result, runtime.services.today())
         if jobs:

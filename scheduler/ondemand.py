@@ -11,6 +11,11 @@ two analysts click at once).
 Whoever dispatches (the scheduler service's feeder) claims rows with
 :func:`claim_job`, which turns a row back into a :class:`bots.jobs.Job`
 (resolving the account again: it may have been paused or re-enabled since).
+
+Ops can also ask for a whole task now ("sync acme-ar on megamart now", the
+web app's ops page): :func:`submit_task` queues it as a row of kind ``task``
+(value ``<task>:<account>``) in the same queue, so it runs next, through the
+same feeder and dispatcher as a scheduled run, with its follow-ups.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import structlog
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bots.jobs import Job, JobResult
+from bots.jobs import Job, JobResult, task_named
 from bots.tasks.pods import carrier_of
 from records.schemas import ACTIVE_RETRIEVAL_STATUSES, RetrievalStatus
 from store.db import rows_changed, transaction
@@ -37,7 +42,11 @@ log = structlog.get_logger(__name__)
 ON_DEMAND_PRIORITY = 100
 """Above any scheduled work (scheduled jobs are not rows; they rank below every row)."""
 
-TargetKind = Literal["deduction", "pod"]
+TargetKind = Literal["deduction", "pod", "task"]
+RUNNABLE_KINDS = ("deduction", "pod", "task")
+"""Request kinds the feeder turns into jobs."""
+ASKABLE_TASKS = ("sync", "pods", "file_dispute", "dispute_status")
+"""Tasks ops may run now on one account (``retrieve`` is the analyst's, by reference)."""
 NEEDS_HUMAN_CLASSES = frozenset({"CaptchaRequired", "MfaFailed"})
 MAX_REF_LENGTH = 128
 
@@ -48,7 +57,8 @@ class UnknownReference(LookupError):
 
 @dataclass(frozen=True)
 class Target:
-    """What one retrieve job fetches: a deduction's documents or a PRO's POD."""
+    """What one on-demand job serves: a deduction's documents, a PRO's POD, or
+    a task ops asked for now (value ``<task>:<account>``)."""
 
     kind: TargetKind
     value: str  # the deduction's external id, or the PRO number
@@ -160,9 +170,16 @@ def claim_job(
             req = _claim(s, stmt_portals)
             if req is None:
                 return None
-            if req.target_kind not in ("deduction", "pod") or not req.portal:
+            if req.target_kind not in RUNNABLE_KINDS or not req.portal:
                 retrieval_repo.finish(s, req.id, RetrievalStatus.failed, "UnsupportedTarget")
                 continue
+            if req.target_kind == "task":
+                task, _, named = req.target_value.partition(":")
+                acct = accounts_repo.get(s, req.portal, named)
+                if acct is None or not acct.enabled:
+                    retrieval_repo.finish(s, req.id, RetrievalStatus.failed, "NoAccount")
+                    continue
+                return req.id, Job(req.portal, named, task_named(task))
             account = None
             if req.target_kind == "deduction":
                 d = s.scalars(
@@ -188,7 +205,7 @@ def _claim(s: Session, portals: list[str] | None) -> RetrievalRequest | None:
             .where(
                 RetrievalRequest.status == RetrievalStatus.queued,
                 RetrievalRequest.portal.in_(portals),
-                RetrievalRequest.target_kind.in_(("deduction", "pod")),
+                RetrievalRequest.target_kind.in_(RUNNABLE_KINDS),
             )
             .order_by(RetrievalRequest.priority.desc(), RetrievalRequest.created_at)
             .limit(1)
@@ -201,23 +218,52 @@ def _claim(s: Session, portals: list[str] | None) -> RetrievalRequest | None:
     return None
 
 
+def submit_task(
+    db: sessionmaker[Session], portal: str, account: str, task: str, *, requester: str
+) -> Submitted:
+    """Queue ``task`` on one account to run now (ops' "run now"). Idempotent
+    while it waits or runs. Raises ValueError for a task ops may not ask for
+    and LookupError for an unknown or disabled account."""
+    if task not in ASKABLE_TASKS:
+        raise ValueError(f"not a task to run now: {task[:40]!r} ({', '.join(ASKABLE_TASKS)})")
+    with transaction(db) as s:
+        acct = accounts_repo.get(s, portal, account)
+        if acct is None or not acct.enabled:
+            raise LookupError(f"no enabled account {account[:80]} on {portal[:40]}")
+        value = f"{task}:{account}"
+        res = retrieval_repo.enqueue(
+            s, requester[:128], "task", value, portal=portal, priority=ON_DEMAND_PRIORITY
+        )
+    return Submitted(
+        res.id, Target("task", value, portal, account, "task"), merged=res.outcome == "unchanged"
+    )
+
+
 def finish_for_result(db: sessionmaker[Session], result: JobResult) -> None:
-    """Close the running request(s) a finished ``retrieve`` job served. Safe to repeat."""
+    """Close the running request(s) a finished job served (a ``retrieve`` job's
+    reference, or a task ops asked for now). Safe to repeat."""
     job = result.job
-    if job.task != "retrieve" or not job.target:
+    kinds: tuple[str, ...]
+    if job.task == "retrieve" and job.target:
+        kinds, value = ("deduction", "pod"), job.target
+    elif job.task != "retrieve" and not job.target:
+        kinds, value = ("task",), f"{job.task}:{job.account}"
+    else:
         return
     status, error = request_status(result)
     with transaction(db) as s:
         ids = s.scalars(
             select(RetrievalRequest.id).where(
                 RetrievalRequest.portal == job.portal,
-                RetrievalRequest.target_value == job.target,
-                RetrievalRequest.target_kind.in_(("deduction", "pod")),
+                RetrievalRequest.target_value == value,
+                RetrievalRequest.target_kind.in_(kinds),
                 RetrievalRequest.status == RetrievalStatus.running,
             )
         ).all()
         for request_id in ids:
             retrieval_repo.finish(s, request_id, status, error)
+            if status == RetrievalStatus.needs_human:  # one item per check
+                retrieval_repo.supersede_needs_human(s, job.portal, value, request_id)
         if not ids:
             return
         s.execute(

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from web import api, kpis, metrics, ops, pages
+from web import api, challenges, kpis, metrics, ops, ops_accounts, pages
 from web.auth import LoginLimiter, LoginRequired, principal
 from web.config import WebConfig
 from web.problems import Problem
@@ -36,7 +36,15 @@ SECURITY_HEADERS = {
 }
 
 
-ROUTERS = (pages.router, api.router, metrics.router, kpis.router, ops.router)
+ROUTERS = (
+    pages.router,
+    api.router,
+    metrics.router,
+    kpis.router,
+    ops.router,
+    ops_accounts.router,
+    challenges.router,
+)
 """Every route of the app (the permission table test walks these)."""
 
 

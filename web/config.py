@@ -35,6 +35,10 @@ class WebConfig:
     artifacts: Path | None = None
     """Where failed runs left their screenshot, HTML and trace
     (``<data_dir>/artifacts``; bots.artifacts): the ops page shows them."""
+    data_dir: Path | None = None
+    """The fleet's data dir: its credential vault takes a password ops replace
+    (written, never read back) and its keyring index says which are stored;
+    None: the app cannot, and says to use ``fleet credentials set``."""
 
 
 __all__ = ["WebConfig"]

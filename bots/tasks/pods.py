@@ -8,8 +8,10 @@ but name a PRO or BOL: for those the POD is the cheapest way to find out.
 A deduction points at a shipment through the PRO or BOL number the portal
 shows, or the one extracted from its backup document. Only shipments whose
 POD is not stored yet are looked up; a POD not yet imaged is looked up again
-business day (not on every run of the same day); a CAPTCHA turns that one
-lookup into a needs-human item.
+business day (not on every run of the same day). A CAPTCHA is handed to a
+person in the web app while the job waits (``JobContext.ask_human``): answered
+in time, the lookup goes on; otherwise that one lookup becomes a needs-human
+item and the next goes on.
 """
 
 from __future__ import annotations
@@ -177,19 +179,24 @@ async def pods(jc: JobContext, targets: list[PodTarget] | None = None) -> None:
     if targets is None:
         targets = await asyncio.to_thread(pod_targets, jc.db, jc.job.portal, today)
     for t in targets:
+        lookup = partial(
+            adapter.fetch_shipment_documents,
+            jc.session,
+            pro_number=t.pro,
+            bol_number=None if t.pro else t.bol,
+        )
         try:
-            found = await jc.call(
-                partial(
-                    adapter.fetch_shipment_documents,
-                    jc.session,
-                    pro_number=t.pro,
-                    bol_number=None if t.pro else t.bol,
-                ),
-                what="fetch_shipment_documents",
-            )
+            found = await jc.call(lookup, what="fetch_shipment_documents")
         except CaptchaRequired as exc:
-            jc.human(t.ref, exc)
-            continue
+            if not await jc.ask_human(t.ref, exc):  # a person may answer it in the app
+                jc.human(t.ref, exc)
+                continue
+            try:
+                found = await jc.call(lookup, what="fetch_shipment_documents")
+            except CaptchaRequired as again:
+                jc.human(t.ref, again)
+                continue
+            await asyncio.to_thread(jc.passed_human_check, t.ref)
         if isinstance(found, RecordInvalid):  # this shipment's record alone
             await asyncio.to_thread(quarantine, jc, found)
             continue

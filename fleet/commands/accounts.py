@@ -35,6 +35,7 @@ from rich.table import Table
 if TYPE_CHECKING:
     from credentials.keyring_vault import AccountEntry
     from fleet.settings import Settings
+    from scheduler.accounts import EnableRefused
     from scheduler.config import ConfigError, FleetConfig
 
 app = typer.Typer(
@@ -408,34 +409,20 @@ def disable(
 @app.command("enable")
 def enable(portal: PortalArg, username: UserArg, config_file: ConfigOpt = None) -> None:
     """Let an account run again (after BadCredentials: set the new password first)."""
-    from store.repositories.accounts import FILE_DISABLED_REASON, change_state, get, state_of
+    from scheduler.accounts import EnableRefused, enable_account
 
     fleet = _Fleet(config_file)
     try:
         with fleet.transaction() as s:
-            acct = get(s, portal, username)
-            if acct is None:
-                _fail(f"no account {username} on {portal} (fleet accounts list shows them)")
-            if state_of(acct) == "removed":
-                _fail(
-                    f"{username} on {portal} is not in fleet.toml: "
-                    f"fleet accounts add {shlex.join((portal, username))}"
-                )
-            if acct.disabled_reason == FILE_DISABLED_REASON:
-                _fail(f"{fleet.path} says enabled = false for it: change that line instead")
-            if not acct.enabled and not fleet.password_stored(portal, username):
-                _fail(
-                    f"no password stored for {username} on {portal}; store it first: "
-                    f"{_set_credentials_hint(portal, username)}",
-                    1,
-                )
-            stale = _password_older_than_refusal(fleet, acct)
-            changed = change_state(s, portal, username, True, None, actor=_actor())
+            try:
+                done = enable_account(s, fleet.settings.data_dir, portal, username, actor=_actor())
+            except EnableRefused as exc:
+                _refused(exc, fleet, portal, username)
     finally:
         fleet.close()
-    note = "enabled" if changed else "already enabled"
+    note = "enabled" if done.changed else "already enabled"
     out.print(f"{escape(username)} on {escape(portal)}: {note}")
-    if stale:
+    if done.stale_password:
         err.print(
             "[yellow]warning:[/] the portal refused this login and the password has not "
             "changed since; if the next run is refused too, the portal may lock the account "
@@ -443,15 +430,22 @@ def enable(portal: PortalArg, username: UserArg, config_file: ConfigOpt = None) 
         )
 
 
-def _password_older_than_refusal(fleet: _Fleet, acct: Any) -> bool:
-    """The portal refused the login, and the stored secrets have not changed since."""
-    if acct.enabled or "BadCredentials" not in (acct.disabled_reason or ""):
-        return False
-    entry = fleet.credentials(acct.portal, acct.username)
-    if entry is None:
-        return False
-    refused = acct.updated_at.replace(microsecond=0)  # the index keeps whole seconds
-    return entry.updated_at is None or entry.updated_at < refused
+def _refused(exc: EnableRefused, fleet: _Fleet, portal: str, username: str) -> NoReturn:
+    """The CLI's words (with the command that helps) for a refused enable."""
+    if exc.why == "unknown":
+        _fail(f"no account {username} on {portal} (fleet accounts list shows them)")
+    if exc.why == "removed":
+        _fail(
+            f"{username} on {portal} is not in fleet.toml: "
+            f"fleet accounts add {shlex.join((portal, username))}"
+        )
+    if exc.why == "file_disabled":
+        _fail(f"{fleet.path} says enabled = false for it: change that line instead")
+    _fail(
+        f"no password stored for {username} on {portal}; store it first: "
+        f"{_set_credentials_hint(portal, username)}",
+        1,
+    )
 
 
 # --------------------------------------------------------------------------- remove

@@ -47,6 +47,7 @@ def web_config(settings: Settings, **overrides: Any) -> WebConfig:
         vault=DocumentVault(settings.data_dir / "vault"),
         today=settings.today,
         artifacts=settings.data_dir / "artifacts",
+        data_dir=settings.data_dir,
         **overrides,
     )
 

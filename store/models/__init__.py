@@ -49,7 +49,14 @@ from store.models.erp import (
     RemittanceLine,
 )
 from store.models.matching import CategoryOverride, MatchingRun, Verdict
-from store.models.operations import BotRun, HealthEvent, Quarantine, RetrievalRequest, Watermark
+from store.models.operations import (
+    BotRun,
+    HealthEvent,
+    HumanChallenge,
+    Quarantine,
+    RetrievalRequest,
+    Watermark,
+)
 from store.models.portals import Account, PausedAccount, Portal
 from store.models.shipments import Shipment
 
@@ -81,6 +88,7 @@ __all__ = [
     "ExportBatch",
     "FetchedRef",
     "HealthEvent",
+    "HumanChallenge",
     "MatchingRun",
     "PausedAccount",
     "Portal",

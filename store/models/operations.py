@@ -1,5 +1,5 @@
 """What the robots did: runs, health events, on-demand requests, quarantined
-records, watermarks."""
+records, watermarks, and the checks they handed to a person."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -146,3 +147,43 @@ class Watermark(Base):
     task: Mapped[str] = mapped_column(String(64))
     value: Mapped[str] = mapped_column(String(500))
     updated_at: Mapped[datetime] = created_column()
+
+
+class HumanChallenge(Base):
+    """A check a robot cannot pass by itself (a CAPTCHA), handed to a person
+    while the job waits: the challenge as the portal showed it (an image,
+    bounded), what to do, until when the robot waits, and the person's
+    answer. At most one open challenge per portal and ref. The answer is
+    erased once the robot took it or the wait ended: a CAPTCHA's code is
+    worthless after that, and nothing is kept that need not be."""
+
+    __tablename__ = "human_challenges"
+    __table_args__ = (
+        Index(
+            "uq_human_challenges_open",
+            "portal",
+            "ref",
+            unique=True,
+            sqlite_where=text("status IN ('open', 'answered')"),
+            postgresql_where=text("status IN ('open', 'answered')"),
+        ),
+        Index("ix_human_challenges_status", "status", "expires_at"),
+    )
+
+    id: Mapped[int] = id_column()
+    portal: Mapped[str] = mapped_column(String(64))
+    account: Mapped[str] = mapped_column(String(320))
+    kind: Mapped[str] = mapped_column(String(32))  # captcha
+    ref: Mapped[str] = mapped_column(String(500))  # what the robot was after (a PRO number)
+    prompt: Mapped[str] = mapped_column(String(500))
+    image: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """The challenge as shown (PNG, at most MAX_IMAGE_BYTES), or None."""
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    """open -> answered -> passed | failed; open -> expired; or cleared by a person."""
+    answer: Mapped[str | None] = mapped_column(String(64))
+    answered_by: Mapped[str | None] = mapped_column(String(128))
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = created_column()
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

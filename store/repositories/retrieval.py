@@ -12,6 +12,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from records.schemas import ACTIVE_RETRIEVAL_STATUSES, RetrievalStatus
+from store.db import rows_changed
 from store.models import RetrievalRequest, table_of, utcnow
 from store.repositories._common import UpsertResult, insert_for
 
@@ -117,4 +118,63 @@ def finish(
     )
 
 
-__all__ = ["claim_next", "enqueue", "finish"]
+def needs_human_for(session: Session, portal: str, ref: str) -> bool:
+    """Whether a needs-human item for ``ref`` on ``portal`` is already listed."""
+    row = session.execute(
+        select(Q.c.id)
+        .where(
+            Q.c.portal == portal,
+            Q.c.target_value == ref,
+            Q.c.status == RetrievalStatus.needs_human,
+        )
+        .limit(1)
+    ).first()
+    return row is not None
+
+
+def supersede_needs_human(session: Session, portal: str, ref: str, newest: int) -> int:
+    """The check for ``ref`` is listed by request ``newest`` now: earlier
+    needs-human requests for it end (``Superseded``), so a person sees one item
+    however often it was asked for."""
+    return _end_needs_human(session, portal, ref, RetrievalStatus.failed, "Superseded", keep=newest)
+
+
+def resolve_needs_human(session: Session, portal: str, ref: str) -> int:
+    """A person's answer got the robot past the check for ``ref``: its
+    needs-human items close as done. Returns how many."""
+    return _end_needs_human(session, portal, ref, RetrievalStatus.done, None)
+
+
+def _end_needs_human(
+    session: Session,
+    portal: str,
+    ref: str,
+    status: RetrievalStatus,
+    error_class: str | None,
+    *,
+    keep: int | None = None,
+) -> int:
+    now = utcnow()
+    where = [
+        Q.c.portal == portal,
+        Q.c.target_value == ref,
+        Q.c.status == RetrievalStatus.needs_human,
+    ]
+    if keep is not None:
+        where.append(Q.c.id != keep)
+    res = session.execute(
+        update(Q)
+        .where(*where)
+        .values(status=status, error_class=error_class, finished_at=now, updated_at=now)
+    )
+    return rows_changed(res)
+
+
+__all__ = [
+    "claim_next",
+    "enqueue",
+    "finish",
+    "needs_human_for",
+    "resolve_needs_human",
+    "supersede_needs_human",
+]

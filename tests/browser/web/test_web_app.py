@@ -81,9 +81,21 @@ def _wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
     raise AssertionError("fleet serve did not start")
 
 
+async def serve(env: dict[str, str]) -> tuple[str, subprocess.Popen[bytes]]:
+    """``fleet serve`` on a free port, up: its base URL and process (terminate it)."""
+    port = _free_port()
+    fleet = Path(sys.executable).with_name("fleet")
+    server = subprocess.Popen(  # noqa: ASYNC220 - the server runs beside the test
+        [str(fleet), "serve", "--port", str(port)], env=env, stderr=subprocess.DEVNULL
+    )
+    base = f"http://127.0.0.1:{port}"
+    await asyncio.to_thread(_wait_up, f"{base}/login", server)
+    return base, server
+
+
 class Shots:
-    def __init__(self, tmp: Path) -> None:
-        self.dirs = [tmp / "screenshots", ARTIFACTS]
+    def __init__(self, tmp: Path, artifacts: Path = ARTIFACTS) -> None:
+        self.dirs = [tmp / "screenshots", artifacts]
         for d in self.dirs:
             d.mkdir(parents=True, exist_ok=True)
             for old in d.glob("*.png"):  # this run's pictures only
@@ -159,14 +171,8 @@ async def test_analyst_and_approvers_day(
         ):
             _fleet(env, "users", "add", user, "--role", role, "--access", access, *extra,
                    "--password-stdin", stdin=PASSWORD + "\n")  # fmt: skip
-        port = _free_port()
-        base = f"http://127.0.0.1:{port}"
-        fleet = Path(sys.executable).with_name("fleet")
-        server = subprocess.Popen(  # noqa: ASYNC220 - the server runs beside the test
-            [str(fleet), "serve", "--port", str(port)], env=env, stderr=subprocess.DEVNULL
-        )
+        base, server = await serve(env)
         try:
-            await asyncio.to_thread(_wait_up, f"{base}/login", server)
             page = await context.new_page()
             dialogs: list[str] = []
             page.on(

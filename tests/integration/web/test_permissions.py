@@ -39,7 +39,12 @@ ROUTES: list[tuple[str, str, str, str, dict[str, Any]]] = [
     ("POST", "/ops/pause", "operate", "form", {"portal": "megamart", "account": "acme"}),
     ("POST", "/ops/resume", "operate", "form", {"portal": "megamart", "account": "acme"}),
     ("POST", "/ops/needs-human/{req}/clear", "operate", "form", {}),
-]
+    ("POST", "/ops/run-now", "operate", "form", {"portal": "megamart", "account": "acme",
+                                                 "task": "sync"}),
+    ("POST", "/ops/accounts/enable", "operate", "form", {"portal": "megamart",
+                                                         "account": "acme"}),
+    ("POST", "/ops/challenges/{ch}/answer", "operate", "form", {"answer": "X7K2P9"}),
+]  # fmt: skip
 PUBLIC = {("POST", "/login"), ("POST", "/logout")}
 """Logging in needs no role; logging out is every signed-in person's (auth tests)."""
 
@@ -52,6 +57,8 @@ TABLES = (
     "disputes",
     "audit_log",
     "scheduler_paused_accounts",
+    "accounts",
+    "human_challenges",
 )
 
 
@@ -76,6 +83,7 @@ def test_the_table_names_every_state_changing_route() -> None:
         "{disp}": "{dispute_id}",
         "{flt}": "{filter_id}",
         "{req}": "{request_id}",
+        "{ch}": "{challenge_id}",
     }
     named = set()
     for method, path, *_ in ROUTES:
@@ -105,7 +113,7 @@ def test_every_role_on_every_state_changing_route(tmp_path: Path, username: str,
     forbidden = [r for r in ROUTES if not allowed(access, r[2])]
     permitted = [r for r in ROUTES if allowed(access, r[2])]
     for method, path, action, kind, body in forbidden + permitted:
-        url = path.format(d=target, dec=dec, disp=disp, flt=1, req=1)
+        url = path.format(d=target, dec=dec, disp=disp, flt=1, req=1, ch=1)
         before = _snapshot(web)
         if kind == "form":
             r = client.request(method, url, data={"csrf_token": csrf, **body}, headers=headers)
