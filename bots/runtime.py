@@ -33,6 +33,7 @@ from typing import Any
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
+from bots.anomalies import after_run
 from bots.artifacts import ArtifactKeeper
 from bots.browser_pool import BrowserPool
 from bots.context import BrowserTask, CoreContext, JobContext, Services
@@ -315,6 +316,21 @@ class FleetRuntime:
                     error_class=error_class,
                     detail={"artifacts": result.artifacts} if result.artifacts else {},
                 )
+        self._check_anomalies(run_id)
+
+    def _check_anomalies(self, run_id: str) -> None:
+        """A job's end is when a document kind going missing or its portal's
+        failures jumping can first be seen (bots/anomalies.py). Bookkeeping in
+        its own transaction: a failing check is logged, and never undoes the
+        run's record or fails the job."""
+        try:
+            with transaction(self.db) as s:
+                found = after_run(s, run_id)
+        except Exception as exc:
+            log.warning("bot.anomaly_check_failed", run_id=run_id, error_class=type(exc).__name__)
+            return
+        for a in found:
+            log.warning("bot.anomaly", run_id=run_id, what=a.get("what"), role=a.get("role"))
 
     def _disable(self, job: Job, run_id: str, exc: BadCredentials) -> None:
         """No retry, ever: disable the account so no job logs in with it again."""

@@ -8,11 +8,20 @@ is ``scheduler.ondemand.clear_needs_human``: the same functions as the CLI.
 Artifacts are the files ``bots.artifacts`` kept (already masked and
 scrubbed); they are portal content, so the screenshot is served as an image
 and the HTML and trace only as downloads, never rendered in the app's origin.
+
+Failures by class over time: the failed runs of the last seven UTC days per
+day and error class (``store.queries.operations.failures_by_day``), drawn on
+the server as SVG with the KPI page's bar helper (``web.kpis.bars``: the page's
+CSP allows no inline script) beside a table of the same counts, so a class
+that starts on one day (a portal's new layout, a CAPTCHA wave) shows as a
+change, not as one more number in a week's total.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -22,13 +31,16 @@ from sqlalchemy import Engine, func, select
 
 from bots.artifacts import run_path
 from bots.health import health_report
+from matching.reports import KpiTable
 from records.schemas import RetrievalStatus, RunStatus
 from scheduler import state
 from scheduler.ondemand import clear_needs_human
 from store.models import BotRun, RetrievalRequest, utcnow
+from store.queries.operations import FailuresByDay, failures_by_day
 from web.auth import Principal, require
 from web.config import WebConfig
 from web.documents import document_headers
+from web.kpis import BAR_WIDTH, bars
 from web.problems import not_found
 from web.rendering import render
 
@@ -41,6 +53,52 @@ ARTIFACTS = {
 }
 """Artifact file -> (content type, shown inline)."""
 RECENT_FAILURES = 20
+FAILURE_DAYS = 7
+CLASS_COLOURS = ("#c0392b", "#d68910", "#7d3c98", "#2e86c1", "#17a589", "#7f8c8d")
+"""Fill of each error class's bars, in the order of most failures (then repeated)."""
+
+
+@dataclass(frozen=True)
+class FailureBar:
+    """One bar of the failures chart: a day and a class, or a day with none."""
+
+    day: str
+    error_class: str
+    """``""`` on a day without failures (no bar; the row says so)."""
+    value: Decimal
+    width: int
+    colour: str
+    first_of_day: bool
+
+
+def failure_bars(failures: FailuresByDay) -> list[FailureBar]:
+    """The chart's rows, day by day (oldest first), a bar per class that failed
+    that day, every bar scaled to the week's largest count by ``web.kpis.bars``
+    (the helper the KPI charts use, so both pages draw alike)."""
+    keys = [
+        (day, cls)
+        for day in failures.days
+        for cls in (failures.classes if failures.total(day) else ("",))
+        if not cls or failures.count(day, cls)
+    ]
+    table = KpiTable(
+        "failures",
+        "Failed runs by day and error class",
+        ("day and class", "failed runs"),
+        tuple((f"{day.isoformat()} {cls}", failures.count(day, cls)) for day, cls in keys),
+    )
+    colours = {cls: CLASS_COLOURS[i % len(CLASS_COLOURS)] for i, cls in enumerate(failures.classes)}
+    return [
+        FailureBar(
+            day=day.isoformat(),
+            error_class=cls,
+            value=value,
+            width=width,
+            colour=colours.get(cls, CLASS_COLOURS[-1]),
+            first_of_day=i == 0 or keys[i - 1][0] != day,
+        )
+        for i, ((day, cls), (_, value, width)) in enumerate(zip(keys, bars(table), strict=True))
+    ]
 
 
 def _config(request: Request) -> WebConfig:
@@ -88,6 +146,7 @@ def ops_page(request: Request, who: Operator) -> HTMLResponse:
             .scalars()
             .all()
         )
+        failures_week = failures_by_day(s, now.astimezone(UTC).date(), FAILURE_DAYS)
         queued = s.scalar(
             select(func.count())
             .select_from(RetrievalRequest)
@@ -108,6 +167,9 @@ def ops_page(request: Request, who: Operator) -> HTMLResponse:
         failures=failures,
         running=running,
         queued=queued or 0,
+        failures_week=failures_week,
+        failure_bars=failure_bars(failures_week),
+        bar_width=BAR_WIDTH,
         flash=request.query_params.get("flash", "")[:200],
     )
 
@@ -160,4 +222,4 @@ def clear(request: Request, request_id: int, who: Operator) -> Response:
     return _back("cleared" if done else "nothing+to+clear")
 
 
-__all__ = ["router"]
+__all__ = ["FailureBar", "failure_bars", "router"]
