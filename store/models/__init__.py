@@ -18,7 +18,7 @@ Conventions:
 The schema itself is owned by Alembic (``store/migrations``); these models must
 match the newest revision (a test compares them). One module per domain:
 portals, deductions, shipments, documents, erp, matching, approvals,
-disputes, operations, audit; ``base`` holds what they share.
+disputes, operations (with the notification cursors), audit; ``base`` holds what they share.
 """
 
 from __future__ import annotations
@@ -48,8 +48,15 @@ from store.models.erp import (
     RemittanceAdjustment,
     RemittanceLine,
 )
-from store.models.matching import CategoryOverride, MatchingRun, Verdict
-from store.models.operations import BotRun, HealthEvent, Quarantine, RetrievalRequest, Watermark
+from store.models.matching import CategoryOverride, KpiDay, MatchingRun, Verdict
+from store.models.operations import (
+    BotRun,
+    HealthEvent,
+    NotificationCursor,
+    Quarantine,
+    RetrievalRequest,
+    Watermark,
+)
 from store.models.portals import Account, PausedAccount, Portal
 from store.models.shipments import Shipment
 
@@ -81,7 +88,9 @@ __all__ = [
     "ExportBatch",
     "FetchedRef",
     "HealthEvent",
+    "KpiDay",
     "MatchingRun",
+    "NotificationCursor",
     "PausedAccount",
     "Portal",
     "Quarantine",

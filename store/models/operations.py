@@ -1,5 +1,5 @@
 """What the robots did: runs, health events, on-demand requests, quarantined
-records, watermarks."""
+records, watermarks, and how far each notification channel has told people."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from records.schemas import (
 )
 from store.models.base import (
     Base,
+    BigId,
     Json,
     UTCDateTime,
     created_column,
@@ -145,4 +146,25 @@ class Watermark(Base):
     account: Mapped[str] = mapped_column(String(320), default="")  # "" = portal-wide
     task: Mapped[str] = mapped_column(String(64))
     value: Mapped[str] = mapped_column(String(500))
+    updated_at: Mapped[datetime] = created_column()
+
+
+class NotificationCursor(Base):
+    """How far one notification channel (``webhook``, ``email``) has delivered the
+    health events, and who is delivering now (scheduler/notify.py).
+
+    ``last_event_id`` only moves forward, and only by the holder of the lease
+    (``lease_token`` until ``lease_until``): two schedulers never send the same
+    events, and a holder that died lets go when its lease ends. ``last_error``
+    is an error class or an HTTP/SMTP status, never a URL or a reply's text
+    (either could carry a token)."""
+
+    __tablename__ = "notification_cursors"
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_event_id: Mapped[int] = mapped_column(BigId, default=0)
+    lease_token: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(128))
     updated_at: Mapped[datetime] = created_column()
