@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -122,10 +123,13 @@ def _free_port() -> int:
 def mailbox() -> Iterator[Mailbox]:
     port = _free_port()
     box = Mailbox(url=f"smtp://127.0.0.1:{port}")
+    chatter = logging.getLogger("mail.log")  # aiosmtpd's own log of every session
+    chatter.propagate = False
     controller = Controller(box, hostname="127.0.0.1", port=port)
     controller.start()
     yield box
     controller.stop()
+    chatter.propagate = True
 
 
 def _notifier(hook: Hook, mailbox: Mailbox, timeout: float = 5.0) -> Notifier:
