@@ -7,10 +7,17 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
+from bots.context import CoreContext, Services
+from bots.jobs import Job
+from bots.retry import RetryPolicy
+from bots.tasks.core import match
+from dispute_filing.policy import FilingPolicy
 from matching.kpi_history import REFRESH, history, record_day
 from records.schemas import DisputeRecord
 from store.repositories import deductions, disputes
+from store.vault import DocumentVault
 from tests.integration.matching.conftest import Fleet
 from tests.integration.store import factories
 from tests.integration.store.conftest import Db
@@ -72,3 +79,26 @@ def test_two_days_are_kept_and_fleet_kpis_history_prints_them(db: Db, fleet: Fle
     done = fleet("kpis", "--history", "--today", DAY2.isoformat())
     for shown in ("KPI history", "1050.00", "900.00"):
         assert shown in done.output
+
+
+async def test_the_match_step_keeps_the_business_days_row(db: Db, tmp_path: Path) -> None:
+    """Written where the daily deadline alert is (bots/tasks/core.py), on the
+    business day the fleet is given (the world's clock in the demo)."""
+    services = Services(
+        db=db.sessions,
+        vault=DocumentVault(tmp_path / "vault"),
+        policy=RetryPolicy(),
+        filing=FilingPolicy(),
+        today=lambda: DAY1,
+    )
+    with db.sessions() as s, s.begin():
+        deductions.upsert(
+            s, factories.deduction("KH-M", amount=Decimal("75.00"), deduction_date=DAY1)
+        )
+    cc = CoreContext(services, Job("core", "core", "match"), "run-kh")
+    await match(cc)
+    assert cc.counts["kpis.recorded"] == 1
+    await match(CoreContext(services, Job("core", "core", "match"), "run-kh-2"))
+    with db.sessions() as s:
+        kept = history(s)
+    assert [(d.business_day, d.open_amount) for d in kept] == [(DAY1, Decimal("75.00"))]
