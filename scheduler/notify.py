@@ -297,16 +297,21 @@ def deliver(
         with transaction(db) as s:
             cursors.release(s, channel.name, token, None, now)
         return 0
+    failure: str | None = None
     try:
         channel.send(notices)
     except DeliveryFailed as exc:
+        failure = exc.reason
+    except Exception as exc:  # a channel that broke its promise: still the class only
+        failure = type(exc).__name__
+    if failure is not None:
         with transaction(db) as s:
-            cursors.release(s, channel.name, token, exc.reason, now)
+            cursors.release(s, channel.name, token, failure, now)
         log.warning(
             "notify.failed",
             channel=channel.name,
             endpoint=channel.describe(),
-            error=exc.reason,
+            error=failure,
             events=len(notices),
             retry="next housekeeping pass",
         )

@@ -333,6 +333,9 @@ def test_fleet_notify_test_reports_each_channel(
     assert "email smtp://127.0.0.1" in done.stdout
     for secret in (SECRET_PATH, TOKEN):
         assert secret not in done.stdout + done.stderr
+    done = fleet("notify", "status")
+    assert done.returncode == 0, done.stderr
+    assert "nothing sent yet" in done.stdout, "a test notice moves no cursor"
 
     (tmp_path / "fleet.toml").write_text('[notifications]\nkinds = ["anomaly"]\n', "utf-8")
     del env["FLEET_NOTIFY_WEBHOOK_URL"], env["FLEET_NOTIFY_WEBHOOK_TOKEN"]
