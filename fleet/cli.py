@@ -35,6 +35,7 @@ _GROUPS: tuple[tuple[str, str | None], ...] = (
     ("fleet.commands.disputes", "disputes"),
     ("fleet.commands.deductions", None),
     ("fleet.commands.serve", None),
+    ("fleet.commands.notify", "notify"),
 )
 
 

@@ -224,8 +224,9 @@ class KpiTable:
     rows: tuple[tuple[Any, ...], ...] = ()
 
     def charted(self) -> list[tuple[str, Decimal]]:
-        """(label, value) of the charted column, for a bar chart."""
-        return [(str(r[0]), Decimal(str(r[-1]))) for r in self.rows]
+        """(label, value) of the charted column, for a bar chart; a row without a
+        figure there (None: a day with no DDO yet) draws nothing."""
+        return [(str(r[0]), Decimal(str(r[-1]))) for r in self.rows if r[-1] is not None]
 
 
 KPI_HEADLINE = (

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -132,13 +133,110 @@ class SchedulerConfig(_Strict):
     """A running job whose heartbeat (every 30 s) stopped this long ago died with its
     process: its run is marked failed (WorkerLost)."""
     housekeeping_seconds: Annotated[float, Field(ge=1, le=3600)] = 60.0
-    """How often the active scheduler reaps dead runs and sends approval reminders."""
+    """How often the active scheduler reaps dead runs, sends approval reminders and
+    notifications."""
 
     @model_validator(mode="after")
     def _reserve_fits(self) -> SchedulerConfig:
         if self.reserved_for_on_demand >= self.workers:
             raise ValueError("reserved_for_on_demand must be smaller than workers")
         return self
+
+
+NOTIFY_DEFAULT_KINDS = ("anomaly", "needs_human", "dispute_deadlines", "dispute_needs_person")
+"""What people are told of by default: each wants a person's eye soon."""
+HEALTH_EVENT_KINDS = (
+    *NOTIFY_DEFAULT_KINDS,
+    "dispute_rejected",
+    "dispute_window_closed",
+    "job_failed",
+    "run_reaped",
+    "account_disabled",
+    "account_enabled",
+)
+"""Every health event kind the fleet writes (``runs.health_event`` callers), so a
+misspelt kind in ``[notifications].kinds`` is an error, not silence."""
+_SECRET_QUERY = re.compile(r"(?i)(token|key|secret|sig|signature|pass|password|auth)=")
+_EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
+
+
+class NotificationsConfig(_Strict):
+    """Where needs-human items, anomalies and deadline alerts are also sent
+    (scheduler/notify.py): a webhook (an HTTP POST of JSON), e-mail, or both.
+
+    No secret here either: a webhook whose URL is itself the secret goes in
+    ``FLEET_NOTIFY_WEBHOOK_URL``, a bearer token in ``FLEET_NOTIFY_WEBHOOK_TOKEN``,
+    an SMTP login in ``FLEET_NOTIFY_SMTP_URL``; a URL here that carries a
+    password or a token-like query parameter is refused."""
+
+    webhook_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+", max_length=2000)] | None = None
+    email_to: list[str] = Field(default_factory=list, max_length=50)
+    smtp_url: Annotated[str, Field(max_length=500)] | None = None
+    """smtp://host:port (plain), smtp+starttls://host:587, smtps://host:465; default:
+    FLEET_NOTIFY_SMTP_URL, else the fleet's FLEET_SMTP_URL (the dispute e-mails')."""
+    mail_from: Annotated[str, Field(max_length=320)] | None = None
+    """Default: the fleet's ``mail_from`` (FLEET_MAIL_FROM)."""
+    kinds: list[str] = Field(default_factory=lambda: list(NOTIFY_DEFAULT_KINDS), min_length=1)
+    timeout_seconds: Annotated[float, Field(ge=1, le=60)] = 10.0
+    """How long one delivery may take before it counts as failed (retried next pass)."""
+    max_age_hours: Annotated[int, Field(ge=1, le=14 * 24)] = 24
+    """Events older than this are history, not news: never sent (a new channel starts
+    with the last day's)."""
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _no_secret_in_webhook(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.password or _SECRET_QUERY.search(parts.query):
+            raise ValueError(
+                "the URL carries a secret: put the token in FLEET_NOTIFY_WEBHOOK_TOKEN "
+                "(sent as Authorization: Bearer), or the whole URL in FLEET_NOTIFY_WEBHOOK_URL"
+            )
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        problem = smtp_url_problem(value)
+        if problem:
+            raise ValueError(problem)
+        if urlsplit(value).password:
+            raise ValueError("the URL carries a password: put it in FLEET_NOTIFY_SMTP_URL")
+        return value
+
+    @field_validator("email_to")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        bad = [a for a in value if not _EMAIL.fullmatch(a)]
+        if bad:
+            raise ValueError(f"not an e-mail address: {bad[0][:80]!r}")
+        return value
+
+    @field_validator("kinds")
+    @classmethod
+    def _known_kinds(cls, value: list[str]) -> list[str]:
+        unknown = [k for k in value if k not in HEALTH_EVENT_KINDS]
+        if unknown:
+            raise ValueError(
+                f"unknown kind {unknown[0][:40]!r}; known: {', '.join(HEALTH_EVENT_KINDS)}"
+            )
+        return value
+
+
+def smtp_url_problem(url: str) -> str | None:
+    """Why ``url`` is not an SMTP URL the notifier can use (None: it is)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps", "smtp+starttls") or not parts.hostname:
+        return "must look like smtp://host:port, smtp+starttls://host:587 or smtps://host:465"
+    try:
+        parts.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError:
+        return "the port is not a number"
+    return None
 
 
 class FleetConfig(_Strict):
@@ -164,6 +262,9 @@ class FleetConfig(_Strict):
     disputes: FilingPolicy = Field(default_factory=FilingPolicy)
     """The filing policy (dispute_filing/policy.py): which approved disputes the
     robot files by itself and which wait for a person."""
+    notifications: NotificationsConfig | None = None
+    """Also send needs-human items, anomalies and deadline alerts by webhook or
+    e-mail (scheduler/notify.py); unset: the app and ``fleet health`` only."""
 
     @model_validator(mode="after")
     def _accounts_reference_portals(self) -> FleetConfig:
@@ -409,10 +510,13 @@ def line_of(lines: dict[Loc, int], loc: Loc) -> int | None:
 
 
 __all__ = [
+    "HEALTH_EVENT_KINDS",
+    "NOTIFY_DEFAULT_KINDS",
     "AccountConfig",
     "ConfigError",
     "ConfigProblem",
     "FleetConfig",
+    "NotificationsConfig",
     "PortalConfig",
     "ScheduleConfig",
     "SchedulerConfig",
@@ -420,5 +524,6 @@ __all__ = [
     "key_lines",
     "load_config",
     "parse_config",
+    "smtp_url_problem",
     "trigger_for",
 ]

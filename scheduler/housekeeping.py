@@ -1,7 +1,9 @@
 """What the active scheduler does between jobs: close runs whose process died,
-send approval reminders, and start the work people left (a decision approved
+send approval reminders, start the work people left (a decision approved
 since the last match, a dispute released for filing: ``Tidied.work``, from
-scheduler/pipeline.py ``pending_work``).
+scheduler/pipeline.py ``pending_work``), and send the new needs-human items,
+anomalies and deadline alerts by webhook and e-mail when fleet.toml asks
+(scheduler/notify.py; last, so a slow endpoint delays nothing else).
 
 A bot job beats ``bot_runs.heartbeat_at`` every ``heartbeat_seconds`` while
 it runs (bots/runtime.py). A run still ``running`` whose heartbeat stopped
@@ -26,6 +28,7 @@ import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
 from bots.jobs import Job
+from scheduler.notify import Notifier
 from scheduler.pipeline import pending_work
 from store.db import transaction
 from store.models import utcnow
@@ -39,6 +42,7 @@ class Tidied:
     reaped: list[str] = field(default_factory=list)  # run ids
     reminders: int = 0
     work: list[Job] = field(default_factory=list)  # jobs the scheduler should dispatch
+    notified: dict[str, int] = field(default_factory=dict)  # events sent per channel
 
 
 def reap_stale_runs(
@@ -66,8 +70,13 @@ def send_reminders(db: sessionmaker[Session], now: datetime | None = None) -> in
         return len(send(s, now or utcnow()))
 
 
-def tidy(db: sessionmaker[Session], stale_after: timedelta, now: datetime | None = None) -> Tidied:
-    """One housekeeping pass; a failing step is logged and does not stop the other."""
+def tidy(
+    db: sessionmaker[Session],
+    stale_after: timedelta,
+    now: datetime | None = None,
+    notifier: Notifier | None = None,
+) -> Tidied:
+    """One housekeeping pass; a failing step is logged and does not stop the others."""
     out = Tidied()
     try:
         out.reaped = reap_stale_runs(db, stale_after, now)
@@ -81,6 +90,11 @@ def tidy(db: sessionmaker[Session], stale_after: timedelta, now: datetime | None
         out.work = pending_work(db)
     except Exception:
         log.exception("scheduler.pending_work_failed")
+    if notifier is not None:
+        try:
+            out.notified = notifier.notify(db, now)
+        except Exception:  # the store failed: deliveries themselves never raise
+            log.exception("scheduler.notify_failed")
     return out
 
 

@@ -19,8 +19,10 @@ What it promises:
   idempotent and resume), release the lock, exit 0.
 - A paused account (scheduler/state.py) is skipped when its run fires.
 - Housekeeping (scheduler/housekeeping.py): runs whose process died are
-  reaped, approval reminders sent, and work people left (approved decisions,
-  released disputes) dispatched, every ``housekeeping_seconds``.
+  reaped, approval reminders sent, work people left (approved decisions,
+  released disputes) dispatched, and new health events people must see sent
+  by webhook and e-mail (the ``notifier`` given, scheduler/notify.py), every
+  ``housekeeping_seconds``.
 - The pipeline (scheduler/pipeline.py): each finished job's follow-ups are
   dispatched like any scheduled job, so a sync carries an account's work
   through documents, PODs, matching and filing.
@@ -50,6 +52,7 @@ from scheduler.dispatch import (
     execute,
 )
 from scheduler.leader import LeaderLock, leader_lock_for, wait_for_leadership
+from scheduler.notify import Notifier
 
 log = structlog.get_logger(__name__)
 
@@ -94,6 +97,7 @@ class SchedulerService:
         runner: JobRunner | None = None,
         dispatcher: Dispatcher | None = None,
         leader: LeaderLock | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self.config = config
         self.settings = settings
@@ -102,6 +106,7 @@ class SchedulerService:
         self._runtime_factory = runtime_factory
         self.dispatcher = dispatcher
         self.leader = leader or leader_lock_for(self.db_url)
+        self.notifier = notifier
         self.engine: Any = None
         self.db: Any = None
         self.scheduler: Any = None
@@ -306,7 +311,7 @@ class SchedulerService:
         cfg = self.config.scheduler
         stale_after = timedelta(minutes=cfg.run_stale_minutes)
         while not stop.is_set():
-            done = await asyncio.to_thread(tidy, self.db, stale_after)
+            done = await asyncio.to_thread(tidy, self.db, stale_after, None, self.notifier)
             self.reaped.extend(done.reaped)
             del self.reaped[:-1000]
             if done.work:
@@ -338,13 +343,19 @@ def install_signal_handlers(stop: asyncio.Event) -> Callable[[], None]:
 
 
 async def serve(
-    config: FleetConfig, settings: Any, runtime_factory: RuntimeFactory | None = None
+    config: FleetConfig,
+    settings: Any,
+    runtime_factory: RuntimeFactory | None = None,
+    notifier: Notifier | None = None,
 ) -> None:
     """Run the service until SIGTERM/SIGINT."""
     stop = asyncio.Event()
     remove = install_signal_handlers(stop)
     try:
-        await SchedulerService(config, settings, runtime_factory=runtime_factory).run(stop)
+        service = SchedulerService(
+            config, settings, runtime_factory=runtime_factory, notifier=notifier
+        )
+        await service.run(stop)
     finally:
         remove()
 

@@ -2,8 +2,9 @@
 
 ``read_documents`` reads every fetched document not read yet (text, fields,
 CSV line detail, ZIP members: store/extraction_pass.py), ``match`` judges what
-changed (matching/service.py, incremental) and ``queue_disputes`` hands
-approved dispute decisions to filing under the filing policy
+changed (matching/service.py, incremental), then raises the day's deadline
+alert and keeps the day's headline KPIs (matching/kpi_history.py), and
+``queue_disputes`` hands approved dispute decisions to filing under the filing policy
 (dispute_filing/handoff.py). Each runs its synchronous store work on a
 thread, so one job's commit never stalls another job's browser on the event
 loop. Each is idempotent: a second run finds nothing new to do.
@@ -16,6 +17,7 @@ import asyncio
 from bots.context import CoreContext
 from dispute_filing import deadlines
 from dispute_filing.handoff import queue_approved_disputes
+from matching.kpi_history import record_day
 from matching.service import run_matching
 from store.db import transaction
 from store.extraction_pass import extract_pending
@@ -37,12 +39,15 @@ async def match(cc: CoreContext) -> None:
     cc.counts["verdicts.changed"] += summary.changed
     cc.counts["retrievals.queued"] += summary.retrievals
 
-    def alert() -> None:  # what closes soon, once a business day, where ops looks
-        with transaction(cc.db) as s:
+    def daily() -> None:
+        with transaction(cc.db) as s:  # what closes soon, once a business day, where ops looks
             if deadlines.alert(s, cc.services.today()) is not None:
                 cc.counts["disputes.deadline_alerts"] += 1
+        with transaction(cc.db) as s:  # the day's headline KPIs, for the trend
+            if record_day(s, cc.services.today()):
+                cc.counts["kpis.recorded"] += 1
 
-    await asyncio.to_thread(alert)
+    await asyncio.to_thread(daily)
 
 
 async def queue_disputes(cc: CoreContext) -> None:

@@ -24,6 +24,7 @@ from rich.table import Table
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
+    from matching.reports import KpiTable
     from store.models import Deduction
 
 from records.private import private_dir
@@ -263,38 +264,59 @@ def _render(rows: list[dict[str, Any]], fmt: str) -> str:
 def kpis(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     today: Annotated[str | None, typer.Option("--today", help="As of this date.")] = None,
+    history: Annotated[
+        bool,
+        typer.Option("--history", help="Each kept business day's headline (DDO, recovered...)."),
+    ] = False,
 ) -> None:
     """DDO, open deductions by aging, category and portal; win rate; recovered.
 
-    The same figures and tables as the web app's KPI page."""
+    The same figures and tables as the web app's KPI page. With --history, the
+    headline of every business day the match step kept, up to the day (the
+    page's trend charts and its history CSV)."""
     from rich.console import Console
-    from rich.table import Table
 
     from matching.reports import KPI_HEADLINE, kpi_tables
     from matching.reports import kpis as compute
 
     db = _db()
+    console = out if out.is_terminal else Console(width=160)
+    if history:
+        from matching.kpi_history import history as kept
+        from matching.kpi_history import history_tables
+
+        with db() as s:
+            days = kept(s, _day(today))
+        if as_json:
+            print(json.dumps({"history": [d.as_dict() for d in days]}, indent=1))
+            return
+        _print_table(console, history_tables(days)[0])
+        return
     with db() as s:
         figures = compute(s, _day(today))
     if as_json:
         print(json.dumps(figures, indent=1))
         return
-    console = out if out.is_terminal else Console(width=160)
     head = Table(title="KPIs", show_header=False)
     for key, label in KPI_HEADLINE:
         value = figures.get(key)
         head.add_row(label, "-" if value is None else escape(str(value)))
     console.print(head)
     for table in kpi_tables(figures):
-        console.print(f"\n[bold]{escape(table.title)}[/]")
-        t = Table()
-        for i, column in enumerate(table.columns):
-            t.add_column(column, justify="left" if i == 0 else "right")
-        for row in table.rows:
-            t.add_row(*(escape(str(v)) for v in row))
-        if not table.rows:
-            t.add_row("nothing yet", *([""] * (len(table.columns) - 1)))
-        console.print(t)
+        _print_table(console, table)
+
+
+def _print_table(console: Console, table: KpiTable) -> None:
+    """One KPI table as ``fleet kpis`` prints it (a missing figure is "-")."""
+    console.print(f"\n[bold]{escape(table.title)}[/]")
+    t = Table()
+    for i, column in enumerate(table.columns):
+        t.add_column(column, justify="left" if i == 0 else "right")
+    for row in table.rows:
+        t.add_row(*("-" if v is None else escape(str(v)) for v in row))
+    if not table.rows:
+        t.add_row("nothing yet", *([""] * (len(table.columns) - 1)))
+    console.print(t)
 
 
 __all__ = ["audit_app", "deduction_or_exit", "export_app", "register"]

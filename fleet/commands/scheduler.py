@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
@@ -70,9 +71,15 @@ def scheduler(ctx: typer.Context, config_file: ConfigOpt = None) -> None:
         Console(stderr=True).print("[red]error:[/] dispatch = celery needs broker_url")
         raise typer.Exit(2)
     from credentials.backends import KeyringConfigError
+    from fleet.notifications import NotificationSetupError, notifier_for
 
     try:
-        asyncio.run(serve(config, settings, runtime_factory_for(config, settings)))
+        notifier = notifier_for(config, settings)
+    except NotificationSetupError as exc:
+        Console(stderr=True).print(f"[red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    try:
+        asyncio.run(serve(config, settings, runtime_factory_for(config, settings), notifier))
     except KeyringConfigError as exc:  # the in-process pool reads logins from the keyring
         Console(stderr=True).print(f"[red]error:[/] {exc}", markup=True, highlight=False)
         raise typer.Exit(2) from None

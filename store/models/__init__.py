@@ -18,7 +18,7 @@ Conventions:
 The schema itself is owned by Alembic (``store/migrations``); these models must
 match the newest revision (a test compares them). One module per domain:
 portals, deductions, shipments, documents, erp, matching, approvals,
-disputes, operations, audit; ``base`` holds what they share.
+disputes, operations (with the notification cursors), audit; ``base`` holds what they share.
 """
 
 from __future__ import annotations
@@ -48,11 +48,12 @@ from store.models.erp import (
     RemittanceAdjustment,
     RemittanceLine,
 )
-from store.models.matching import CategoryOverride, MatchingRun, Verdict
+from store.models.matching import CategoryOverride, KpiDay, MatchingRun, Verdict
 from store.models.operations import (
     BotRun,
     HealthEvent,
     HumanChallenge,
+    NotificationCursor,
     Quarantine,
     RetrievalRequest,
     Watermark,
@@ -89,7 +90,9 @@ __all__ = [
     "FetchedRef",
     "HealthEvent",
     "HumanChallenge",
+    "KpiDay",
     "MatchingRun",
+    "NotificationCursor",
     "PausedAccount",
     "Portal",
     "Quarantine",

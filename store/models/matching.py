@@ -1,4 +1,5 @@
-"""Verdicts, analysts' category corrections and the matching runs."""
+"""Verdicts, analysts' category corrections, the matching runs, and each
+business day's headline KPIs (the trend the KPI page draws)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -87,3 +89,21 @@ class MatchingRun(Base):
     judged: Mapped[int] = mapped_column(Integer, default=0)
     written: Mapped[int] = mapped_column(Integer, default=0)
     actor: Mapped[str] = mapped_column(String(128))
+
+
+class KpiDay(Base):
+    """One business day's headline figures (``matching.reports.kpis``), kept so the
+    KPI page can draw a trend: ``kpis`` itself only knows today. One row per
+    business day, rewritten while the day lasts (matching/kpi_history.py);
+    ``ddo_days`` and ``dispute_win_rate`` are as ``kpis`` rounds them (None: no
+    basis yet)."""
+
+    __tablename__ = "kpi_days"
+
+    business_day: Mapped[date] = mapped_column(Date, primary_key=True)
+    deductions: Mapped[int] = mapped_column(Integer, default=0)
+    open_amount: Mapped[Decimal] = mapped_column(Money)
+    ddo_days: Mapped[float | None] = mapped_column(Float)
+    amount_recovered: Mapped[Decimal] = mapped_column(Money)
+    dispute_win_rate: Mapped[float | None] = mapped_column(Float)
+    recorded_at: Mapped[datetime] = created_column()

@@ -1,5 +1,6 @@
 """What the robots did: runs, health events, on-demand requests, quarantined
-records, watermarks, and the checks they handed to a person."""
+records, watermarks, the checks they handed to a person, and how far each
+notification channel has told people."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from records.schemas import (
 )
 from store.models.base import (
     Base,
+    BigId,
     Json,
     UTCDateTime,
     created_column,
@@ -187,3 +189,24 @@ class HumanChallenge(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class NotificationCursor(Base):
+    """How far one notification channel (``webhook``, ``email``) has delivered the
+    health events, and who is delivering now (scheduler/notify.py).
+
+    ``last_event_id`` only moves forward, and only by the holder of the lease
+    (``lease_token`` until ``lease_until``): two schedulers never send the same
+    events, and a holder that died lets go when its lease ends. ``last_error``
+    is an error class or an HTTP/SMTP status, never a URL or a reply's text
+    (either could carry a token)."""
+
+    __tablename__ = "notification_cursors"
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_event_id: Mapped[int] = mapped_column(BigId, default=0)
+    lease_token: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = created_column()

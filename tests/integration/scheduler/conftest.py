@@ -1,7 +1,8 @@
 """Real servers for the scheduler's integration tests: PostgreSQL, Redis, RabbitMQ.
 
 Each skips with a loud reason only when its server is unreachable
-(``make services`` starts them)."""
+(``make services`` starts them). The store's parametrised ``db`` fixture
+(SQLite and PostgreSQL) is reused here too."""
 
 from __future__ import annotations
 
@@ -10,6 +11,12 @@ import socket
 
 import pytest
 
+from tests.integration.store.conftest import (  # noqa: F401  (fixtures, reused)
+    backend,
+    db,
+    empty_url,
+    pg_admin,
+)
 from tests.requirements import missing
 
 PG_URL = os.environ.get("FLEET_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
