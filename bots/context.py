@@ -153,7 +153,7 @@ class JobContext:
 
         def open_it() -> int:
             with transaction(self.db) as s:
-                return challenges_repo.open_challenge(
+                opened = challenges_repo.open_challenge(
                     s,
                     portal=self.job.portal,
                     account=self.job.account,
@@ -163,7 +163,19 @@ class JobContext:
                     image=image,
                     expires_at=expires,
                     run_id=self.run_id,
-                ).id
+                )
+                if opened.created:  # people are told (notifications), once per check
+                    runs_repo.health_event(
+                        s,
+                        "check_waiting",
+                        portal=self.job.portal,
+                        account=self.job.account,
+                        run_id=self.run_id,
+                        severity="warning",
+                        error_class=exc.error_class,
+                        detail={"ref": ref[:60], "challenge": opened.id, "waits_seconds": wait},
+                    )
+                return opened.id
 
         challenge = await asyncio.to_thread(open_it)
         self.counts["challenges.asked"] += 1

@@ -143,7 +143,13 @@ class SchedulerConfig(_Strict):
         return self
 
 
-NOTIFY_DEFAULT_KINDS = ("anomaly", "needs_human", "dispute_deadlines", "dispute_needs_person")
+NOTIFY_DEFAULT_KINDS = (
+    "anomaly",
+    "check_waiting",
+    "needs_human",
+    "dispute_deadlines",
+    "dispute_needs_person",
+)
 """What people are told of by default: each wants a person's eye soon."""
 HEALTH_EVENT_KINDS = (
     *NOTIFY_DEFAULT_KINDS,

@@ -122,6 +122,11 @@ def summary(
     who = " ".join(x for x in (portal, account) if x)
     if kind == "anomaly" and detail.get("message"):
         return str(detail["message"])
+    if kind == "check_waiting":
+        return (
+            f"{who}: a robot waits {detail.get('waits_seconds', '?')} s for your answer to the "
+            f"check it met for {detail.get('ref', '?')} (web app: Fleet health, checks waiting)"
+        )
     if kind == "needs_human":
         return f"{who}: a person is needed ({error}) for {detail.get('ref', 'the login')}"
     if kind == "dispute_deadlines":

@@ -35,8 +35,10 @@ from matching.reports import KpiTable
 from records.schemas import RetrievalStatus, RunStatus
 from scheduler import state
 from scheduler.ondemand import clear_needs_human
+from scheduler.pipeline import portal_kind
 from store.models import BotRun, RetrievalRequest, utcnow
 from store.queries.operations import FailuresByDay, failures_by_day
+from store.repositories.accounts import is_reserved_reason
 from web.auth import Principal, require
 from web.config import WebConfig
 from web.documents import document_headers
@@ -53,6 +55,11 @@ ARTIFACTS = {
 }
 """Artifact file -> (content type, shown inline)."""
 RECENT_FAILURES = 20
+RUN_TASKS = {
+    "retailer": ("sync", "file_dispute", "dispute_status"),
+    "carrier": ("pods",),
+}
+"""What "Run now" offers per portal kind (``scheduler.ondemand.ASKABLE_TASKS``)."""
 FAILURE_DAYS = 7
 CLASS_COLOURS = ("#c0392b", "#d68910", "#7d3c98", "#2e86c1", "#17a589", "#7f8c8d")
 """Fill of each error class's bars, in the order of most failures (then repeated)."""
@@ -168,6 +175,13 @@ def ops_page(request: Request, who: Operator) -> HTMLResponse:
         running=running,
         queued=queued or 0,
         failures_week=failures_week,
+        run_tasks=RUN_TASKS,
+        portal_kind=portal_kind,
+        enable_offered={
+            (a["portal"], a["account"])
+            for a in report["accounts"]
+            if not a["enabled"] and not is_reserved_reason(a["disabled_reason"] or "")
+        },
         failure_bars=failure_bars(failures_week),
         bar_width=BAR_WIDTH,
         flash=request.query_params.get("flash", "")[:200],

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from bots.health import health_report
 from bots.jobs import JobResult
 from scheduler.ondemand import claim_job, finish_for_result, submit
-from store.models import Document, DocumentLink, HumanChallenge, Shipment
+from store.models import Document, DocumentLink, HealthEvent, HumanChallenge, Shipment
 from tests.browser.web.test_web_app import (
     PASSWORD,
     REPO,
@@ -112,6 +112,10 @@ async def test_ops_answers_a_captcha_and_the_pod_arrives(
                 ).all()
                 assert shas == [hashlib.sha256(world.pod_bytes(answered)).hexdigest()]
                 assert demo.runtime.vault.read_bytes(shas[0]) == world.pod_bytes(answered)
+                told = s.scalars(
+                    select(HealthEvent.detail).where(HealthEvent.kind == "check_waiting")
+                ).all()
+                assert [d["ref"] for d in told] == [answered.pro_number]  # notified once
                 row = s.scalar(
                     select(HumanChallenge).where(HumanChallenge.ref == answered.pro_number)
                 )

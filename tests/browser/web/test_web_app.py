@@ -290,6 +290,17 @@ async def test_analyst_and_approvers_day(
             await shots(page, "ops-paused")
             await first.get_by_role("button", name="Resume").click()
             await expect(first.get_by_role("button", name="Pause")).to_be_visible()
+            await first.get_by_label("task to run now for acme-ar on megamart").select_option(
+                "dispute_status"
+            )
+            await first.get_by_role("button", name="Run now").click()
+            await expect(page.get_by_role("status")).to_have_text(
+                "dispute_status of acme-ar on megamart queued: it runs next"
+            )
+            claimed = claim_job(demo.runtime.db)  # what the scheduler's feeder picks next
+            assert claimed is not None
+            assert claimed[1] == Job("megamart", "acme-ar", "dispute_status")
+            await expect(page.locator("svg.failures-chart")).to_be_visible()
             await shots(page, "ops")
 
             assert dialogs == []  # no script ran: not an alert anywhere

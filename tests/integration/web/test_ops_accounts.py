@@ -68,6 +68,10 @@ def test_a_refused_account_runs_again_once_its_password_is_replaced(
     ops_web: WebStore, tmp_path: Path
 ) -> None:
     otto = ops_web.login("otto")
+    page = otto.client.get("/ops").text
+    assert 'action="/ops/run-now"' in page  # acme-ar runs
+    assert 'aria-label="new password for acme-2 on megamart"' in page
+    assert 'type="password" name="password" autocomplete="new-password"' in page
     plain = otto.post("/ops/accounts/enable", {"portal": "megamart", "account": "acme-2"})
     assert "no+password+stored" in plain.headers["location"]
     with ops_web.db() as s:
