@@ -134,6 +134,15 @@ def kpis(session: Session, today: date, period_days: int = 90) -> dict[str, Any]
     dispute win rate, amount recovered, share with complete evidence."""
     verdicts = dict(session.execute(select(Verdict.deduction_id, Verdict.validity)).all())
     categories = dict(session.execute(select(Verdict.deduction_id, Verdict.category)).all())
+    closes = dict(
+        session.execute(
+            select(Verdict.deduction_id, Verdict.window_closes).where(
+                Verdict.window_closes.is_not(None)
+            )
+        ).all()
+    )
+    by_reason: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    at_risk: dict[str, Decimal] = defaultdict(lambda: ZERO)
     decided = set(
         session.execute(
             select(Decision.deduction_id).where(Decision.status == "approved")
@@ -144,7 +153,7 @@ def kpis(session: Session, today: date, period_days: int = 90) -> dict[str, Any]
     by_cat: dict[str, Decimal] = defaultdict(lambda: ZERO)
     by_portal: dict[str, Decimal] = defaultdict(lambda: ZERO)
     open_total, period_total, total, complete = ZERO, ZERO, 0, 0
-    for d_id, portal, amount, status, ded_date, category in session.execute(
+    for d_id, portal, amount, status, ded_date, category, code, reason in session.execute(
         select(
             Deduction.id,
             Deduction.portal,
@@ -152,6 +161,8 @@ def kpis(session: Session, today: date, period_days: int = 90) -> dict[str, Any]
             Deduction.status,
             Deduction.deduction_date,
             Deduction.category,
+            Deduction.reason_code,
+            Deduction.reason_text,
         )
     ):
         total += 1
@@ -166,6 +177,9 @@ def kpis(session: Session, today: date, period_days: int = 90) -> dict[str, Any]
         by_age[age] += amount
         by_cat[cat] += amount
         by_portal[portal] += amount
+        by_reason[_reason_label(portal, code, reason)] += amount
+        if verdicts.get(d_id) != "valid":  # what a dispute could still win back
+            at_risk[_deadline_bucket(closes.get(d_id), today)] += amount
         open_total += amount
     daily = period_total / period_days if period_total else ZERO
     # a claim's outcome is its last decided level's: a denial won on appeal is a win
@@ -204,12 +218,37 @@ def kpis(session: Session, today: date, period_days: int = 90) -> dict[str, Any]
         "open_by_aging": {k: {"count": open_count[k], "amount": str(v)} for k, v in by_age.items()},
         "open_by_category": {k: str(v) for k, v in sorted(by_cat.items())},
         "open_by_portal": {k: str(v) for k, v in sorted(by_portal.items())},
+        "open_by_reason": {k: str(v) for k, v in sorted(by_reason.items())},
+        "open_at_risk_by_deadline": {k: str(at_risk[k]) for k in DEADLINE_BUCKETS if k in at_risk},
         "dispute_win_rate": None if not won + lost else round(won / (won + lost), 3),
         "amount_recovered": str(recovered),
         "recovered_by_portal": {k: str(v) for k, v in sorted(recovered_by_portal.items())},
         "recovered_by_category": {k: str(v) for k, v in sorted(recovered_by_category.items())},
         "complete_evidence_share": None if not total else round(complete / total, 3),
     }
+
+
+DEADLINE_BUCKETS = ("window closed", "0-7 days", "8-30 days", "31-90 days", "91+ days",
+                    "no window known")  # fmt: skip
+"""Open amount not judged owed, by how soon its dispute window closes."""
+
+
+def _deadline_bucket(closes: date | None, today: date) -> str:
+    if closes is None:
+        return DEADLINE_BUCKETS[-1]
+    left = (closes - today).days
+    if left < 0:
+        return DEADLINE_BUCKETS[0]
+    for limit, name in ((7, 1), (30, 2), (90, 3)):
+        if left <= limit:
+            return DEADLINE_BUCKETS[name]
+    return DEADLINE_BUCKETS[4]
+
+
+def _reason_label(portal: str, code: str | None, text: str | None) -> str:
+    """A reason code as people read it: the portal's code and its words."""
+    words = " ".join((text or "").split())[:40]
+    return f"{portal} {code or '-'}" + (f" {words}" if words else "")
 
 
 @dataclass(frozen=True)
@@ -265,6 +304,18 @@ def kpi_tables(figures: dict[str, Any]) -> list[KpiTable]:
                  money_rows("open_by_category")),
         KpiTable("portal", "Open amount by customer portal", ("portal", "amount"),
                  money_rows("open_by_portal")),
+        KpiTable("reason", "Open amount by reason code", ("reason", "amount"),
+                 money_rows("open_by_reason")),
+        KpiTable(
+            "deadline",
+            "Open amount at risk by dispute deadline (not judged owed)",
+            ("window closes", "amount"),
+            tuple(
+                (b, Decimal(figures["open_at_risk_by_deadline"][b]))
+                for b in DEADLINE_BUCKETS
+                if b in figures.get("open_at_risk_by_deadline", {})
+            ),
+        ),
         KpiTable("recovered_portal", "Recovered by portal", ("portal", "recovered"),
                  money_rows("recovered_by_portal")),
         KpiTable("recovered_category", "Recovered by category", ("category", "recovered"),

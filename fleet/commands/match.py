@@ -269,7 +269,7 @@ def kpis(
         typer.Option("--history", help="Each kept business day's headline (DDO, recovered...)."),
     ] = False,
 ) -> None:
-    """DDO, open deductions by aging, category and portal; win rate; recovered.
+    """DDO, open deductions by aging, category, portal, reason and deadline; win rate; recovered.
 
     The same figures and tables as the web app's KPI page. With --history, the
     headline of every business day the match step kept, up to the day (the

@@ -87,8 +87,10 @@ def test_the_kpi_page_shows_what_fleet_kpis_says(web: WebStore, tmp_path: Path) 
         assert shown[label] == ("-" if value is None else str(value)), label
     tables = kpi_tables(figures)
     assert [t.name for t in tables if t.rows] == [
-        "aging", "category", "portal", "recovered_portal", "recovered_category",
+        "aging", "category", "portal", "reason", "deadline", "recovered_portal",
+        "recovered_category",
     ]  # fmt: skip
+    assert sum(amount for _, amount in tables[4].rows) <= Decimal(figures["open_amount"])
     for table in tables:
         expected = [[str(v) for v in row] for row in table.rows] or [["Nothing yet."]]
         assert _cells(page.text, table.name) == expected, table.name
