@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bots.jobs import Job, NeedsHuman
 from bots.retry import RetryPolicy, with_retries
+from credentials.secret import Secret
 from dispute_filing.policy import FilingPolicy
 from portal_adapters.base import AdapterSession, PortalAdapter
 from portal_adapters.errors import PortalError
@@ -54,9 +55,12 @@ class Services:
     """Where e-mail disputes are sent (None: written to the outbox only)."""
     mail_from: str = "deductions@supplier.example"
     human_wait_seconds: float = 0.0
-    """How long a job waits for a person to answer a CAPTCHA it met (the web
+    """How long a job waits for a person to answer a check it met (the web
     app's ops page shows it); 0: it does not wait, the item is left needs-human."""
     human_poll_seconds: float = 1.0
+    security_answer: Callable[[str, str], Secret | None] | None = None
+    """Reads an account's security answer from the keyring afresh (a person
+    just stored it there, answering a log-on's question in the web app)."""
 
 
 @dataclass
@@ -130,24 +134,28 @@ class JobContext:
         )
 
     async def ask_human(self, ref: str, exc: PortalError) -> bool:
-        """Hand the check the page shows (a CAPTCHA) to a person and wait for
-        the answer: True when the portal let it pass (the caller tries its step
-        again), False when there is nobody to ask, the wait ended or the answer
-        was wrong (the caller then records a needs-human item, as before).
+        """Hand the check the page shows (a CAPTCHA, a log-on's security
+        question) to a person and wait for the answer: True when the portal let
+        it pass (the caller goes on), False when there is nobody to ask, the
+        wait ended or the answer was wrong (the caller then records a
+        needs-human item, as before).
 
         The challenge is one row per portal and ref (two jobs meeting the same
-        check share it), shown with its image on the web app's ops page until
-        ``human_wait_seconds`` have passed. Once one wait in a job ended
-        unanswered, the job asks no more: nobody is watching, and each wait
-        holds a browser context."""
+        check share it), shown on the web app's ops page until
+        ``human_wait_seconds`` have passed. A CAPTCHA's answer travels through
+        the store (and is erased once used); a security answer is a credential:
+        the web app writes it into the keyring, and the robot reads it from
+        there (``Services.security_answer``), so it never touches the store.
+        Once one wait in a job ended unanswered, the job asks no more: nobody
+        is watching, and each wait holds a browser context."""
         wait = self.services.human_wait_seconds
-        if wait <= 0 or self.nobody_answers or exc.error_class != "CaptchaRequired":
+        if wait <= 0 or self.nobody_answers or exc.error_class not in HANDED_OVER:
             return False
         try:
-            image = await self.adapter.challenge_image(self.session)
+            shown = await self.adapter.challenge(self.session)
         except PortalError:
             return False
-        if image is None:
+        if shown is None:
             return False
         expires = utcnow() + timedelta(seconds=wait)
 
@@ -157,10 +165,10 @@ class JobContext:
                     s,
                     portal=self.job.portal,
                     account=self.job.account,
-                    kind="captcha",
+                    kind=shown.kind,
                     ref=ref,
-                    prompt="Enter the characters shown",
-                    image=image,
+                    prompt=shown.prompt,
+                    image=shown.image,
                     expires_at=expires,
                     run_id=self.run_id,
                 )
@@ -184,11 +192,12 @@ class JobContext:
             run_id=self.run_id,
             portal=self.job.portal,
             ref=ref[:60],
+            kind=shown.kind,
             challenge=challenge,
             waits_seconds=wait,
             answer_in="the web app's ops page",
         )
-        answer = await self._wait_for_answer(challenge, expires)
+        answer = await self._wait_for_answer(challenge, expires, in_keyring=shown.secret)
         if answer is None:
             self.nobody_answers = True
             await asyncio.to_thread(self._close_challenge, challenge, challenges_repo.EXPIRED)
@@ -204,17 +213,28 @@ class JobContext:
         log.info("human.answered", run_id=self.run_id, challenge=challenge, outcome=outcome)
         return passed
 
-    async def _wait_for_answer(self, challenge: int, until: datetime) -> str | None:
-        def look() -> tuple[str | None, bool]:
+    async def _wait_for_answer(
+        self, challenge: int, until: datetime, *, in_keyring: bool
+    ) -> Secret | None:
+        def look() -> tuple[str | None, bool, bool]:
             with self.db() as s:
-                return challenges_repo.take_answer(s, challenge), challenges_repo.is_waiting(
-                    s, challenge
+                return (
+                    challenges_repo.take_answer(s, challenge),
+                    challenges_repo.is_answered(s, challenge),
+                    challenges_repo.is_waiting(s, challenge),
                 )
 
         while utcnow() < until:
-            answer, still = await asyncio.to_thread(look)
+            answer, answered, still = await asyncio.to_thread(look)
+            if answered and in_keyring:
+                reader = self.services.security_answer
+                return (
+                    None
+                    if reader is None
+                    else await asyncio.to_thread(reader, self.job.portal, self.job.account)
+                )
             if answer is not None:
-                return answer
+                return Secret(answer, scrub=False)
             if not still:  # a person cleared it: nobody will answer
                 return None
             await asyncio.sleep(self.services.human_poll_seconds)
@@ -252,6 +272,10 @@ class JobContext:
                 error_class=exc.error_class,
                 detail={"ref": ref},
             )
+
+
+HANDED_OVER = frozenset({"CaptchaRequired", "MfaFailed"})
+"""Checks a person may answer while the job waits (a CAPTCHA, a log-on question)."""
 
 
 def _human_kind(exc: PortalError) -> str:

@@ -42,12 +42,13 @@ from bots.locks import AccountLock, FileAccountLock, LockTimeout
 from bots.politeness import Politeness
 from bots.retry import RetryPolicy
 from bots.tasks import BROWSER_TASK_FUNCTIONS, CORE_TASK_FUNCTIONS
-from credentials.keyring_vault import CredentialVault
+from credentials.keyring_vault import CredentialVault, SecretKind
 from credentials.login import Login, NoPassword
+from credentials.secret import Secret
 from credentials.session_state import SessionStore
 from dispute_filing.policy import FilingPolicy
 from portal_adapters.base import AdapterSession
-from portal_adapters.errors import BadCredentials, PortalError
+from portal_adapters.errors import BadCredentials, MfaFailed, PortalError
 from portal_adapters.registry import get_adapter
 from portal_adapters.web import start_trace, stop_trace
 from records.schemas import RunStatus
@@ -124,6 +125,7 @@ class FleetRuntime:
             smtp_url=smtp_url,
             mail_from=mail_from,
             human_wait_seconds=human_wait_seconds,
+            security_answer=self._security_answer,
         )
         self._creds_cache: dict[tuple[str, str], Login] = {}
 
@@ -257,7 +259,7 @@ class FleetRuntime:
             ctx.on("request", lambda _req: jc.counts.update(("requests",)))
             status, error_class = RunStatus.succeeded, None
             try:
-                await jc.call(lambda: adapter.ensure_logged_in(jc.session), what="login")
+                await self._log_in(jc)
                 await task(jc)
                 if jc.needs_human or any(jc.counts.get(k) for k in ATTENTION_COUNTS):
                     status = RunStatus.partial
@@ -317,6 +319,24 @@ class FleetRuntime:
                     detail={"artifacts": result.artifacts} if result.artifacts else {},
                 )
         self._check_anomalies(run_id)
+
+    async def _log_in(self, jc: JobContext) -> None:
+        """Log in; a question the robot cannot answer (no security answer in the
+        keyring, or the portal refused it) goes to a person in the web app while
+        the job waits: answered, the log-on completes and the job goes on."""
+        try:
+            await jc.call(lambda: jc.adapter.ensure_logged_in(jc.session), what="login")
+        except MfaFailed as exc:
+            if not await jc.ask_human(jc.job.account, exc):
+                raise
+            jc.session.logged_in = True
+
+    def _security_answer(self, portal: str, account: str) -> Secret | None:
+        """The account's security answer as the keyring holds it now (a person
+        just stored it); the process's cached login is dropped so the next
+        log-on uses it too."""
+        self._creds_cache.pop((portal, account), None)
+        return self.credentials.get(portal, account, SecretKind.SECURITY_ANSWER)
 
     def _check_anomalies(self, run_id: str) -> None:
         """A job's end is when a document kind going missing or its portal's

@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from credentials.login import Login
+from credentials.secret import Secret
 from portal_adapters.errors import DisputeRejected
 
 if TYPE_CHECKING:
@@ -110,6 +111,20 @@ class ShipmentDocuments:
 
 
 @dataclass(frozen=True)
+class Challenge:
+    """A check a robot cannot pass by itself, as a person will see it."""
+
+    kind: Literal["captcha", "security_question"]
+    prompt: str
+    """What to do, in the portal's words where it has some (untrusted text)."""
+    image: bytes | None = None
+    """The check's picture (PNG), for a CAPTCHA."""
+    secret: bool = False
+    """The answer is a credential (a security answer): it goes into the
+    keyring, never into the store, and stays there for the next log-on."""
+
+
+@dataclass(frozen=True)
 class DisputePacket:
     """Everything needed to file one dispute, decided before the first attempt."""
 
@@ -158,14 +173,16 @@ class PortalAdapter(ABC):
     async def is_logged_in(self, session: AdapterSession) -> bool:
         """Whether the context's cookies (e.g. restored session state) are still good."""
 
-    async def challenge_image(self, session: AdapterSession) -> bytes | None:
-        """The check the page shows now (a CAPTCHA), as a PNG a person can read;
-        None when the page shows none this adapter can hand over."""
+    async def challenge(self, session: AdapterSession) -> Challenge | None:
+        """The check the page shows now (a CAPTCHA, a security question), as a
+        person can answer it; None when the page shows none this adapter can
+        hand over."""
         return None
 
-    async def answer_challenge(self, session: AdapterSession, answer: str) -> bool:
+    async def answer_challenge(self, session: AdapterSession, answer: Secret) -> bool:
         """Type a person's answer into the check the page shows; True when the
-        portal let it pass (the caller then tries its step again)."""
+        portal let it pass (a CAPTCHA: the caller tries its step again; a
+        log-on question: the session is logged in)."""
         return False
 
     async def ensure_logged_in(self, session: AdapterSession) -> None:

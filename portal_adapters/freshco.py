@@ -67,8 +67,10 @@ from playwright.async_api import Page, Response
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 from pydantic import ValidationError
 
+from credentials.secret import Secret
 from portal_adapters.base import (
     AdapterSession,
+    Challenge,
     DisputePacket,
     DisputeReceipt,
     DisputeStatusReport,
@@ -293,9 +295,11 @@ class FreshcoAdapter(RetailerAdapter):
             page.remove_listener("response", watch)
         session.logged_in = True
 
-    async def _answer_question(self, session: AdapterSession, page: Page) -> None:
+    async def _answer_question(
+        self, session: AdapterSession, page: Page, given: Secret | None = None
+    ) -> None:
         step = "security_question"
-        answer = session.credentials.security_answer
+        answer = given or session.credentials.security_answer
         if answer is None:
             raise MfaFailed(
                 "the portal asks its security question and no answer is configured",
@@ -309,6 +313,33 @@ class FreshcoAdapter(RetailerAdapter):
             return
         if await self._heading(page, step=step) in _INTERSTITIALS:
             await self._refused(page, MfaFailed, step=step)
+
+    async def challenge(self, session: AdapterSession) -> Challenge | None:
+        """The security question the log-on stopped at (its answer is a
+        credential: a person types it into the keyring, not the store)."""
+        step = "security_question"
+        page = await session.main_page()
+        if await self._on_frameset(page, step=step):
+            return None
+        if await self._heading(page, step=step) != QUESTION_HEADING:
+            return None
+        async with playwright_errors(PORTAL, step):
+            row = page.locator("tr").filter(has=page.get_by_text("QUESTION", exact=True))
+            asked = clean_text(await row.locator("td").last.inner_text(), max_length=200)
+        return Challenge("security_question", f"FreshCo asks: {asked}", secret=True)
+
+    async def answer_challenge(self, session: AdapterSession, answer: Secret) -> bool:
+        """Answer the security question the log-on stopped at; True when the
+        claims frameset follows (the session is then logged in)."""
+        step = "security_question"
+        page = await session.main_page()
+        try:
+            await self._answer_question(session, page, answer)
+            await self._expect_frameset(session, page, [], step=step)
+        except (MfaFailed, SessionExpired):
+            return False
+        session.logged_in = True
+        return True
 
     async def _refused(
         self, page: Page, error: type[BadCredentials | MfaFailed], *, step: str

@@ -30,9 +30,11 @@ from typing import Any, ClassVar
 
 from playwright.async_api import Page
 
+from credentials.secret import Secret
 from portal_adapters.base import (
     AdapterSession,
     CarrierAdapter,
+    Challenge,
     ShipmentDocuments,
 )
 from portal_adapters.errors import BadCredentials, CaptchaRequired, LayoutChanged, RecordInvalid
@@ -203,7 +205,7 @@ class ParcelnetAdapter(CarrierAdapter):
 
     # ------------------------------------------------------------- hand-off
 
-    async def challenge_image(self, session: AdapterSession) -> bytes | None:
+    async def challenge(self, session: AdapterSession) -> Challenge | None:
         """The security check's code image, when the page is the security check."""
         page = await session.main_page()
         step = "challenge"
@@ -214,16 +216,17 @@ class ParcelnetAdapter(CarrierAdapter):
             image = page.get_by_role("img", name=CAPTCHA_IMAGE, exact=True)
             if await image.count() != 1:
                 return None
-            return await image.screenshot(type="png", timeout=10_000)
+            png = await image.screenshot(type="png", timeout=10_000)
+        return Challenge("captcha", CODE_LABEL, png)
 
-    async def answer_challenge(self, session: AdapterSession, answer: str) -> bool:
+    async def answer_challenge(self, session: AdapterSession, answer: Secret) -> bool:
         """Tick "I'm not a robot", type the code, Verify: True when the search
         result (not the check again) follows."""
         step = "challenge"
         page = await session.main_page()
         async with playwright_errors(PORTAL, step):
             await page.get_by_label(NOT_A_ROBOT, exact=True).check()
-            await page.get_by_label(CODE_LABEL, exact=True).fill(answer)
+            await page.get_by_label(CODE_LABEL, exact=True).fill(answer.reveal())
         await submit_form(session, page, "Verify", step)
         heading = await _search_or_check(page, step)
         return not _is(heading, CAPTCHA_HEADING)

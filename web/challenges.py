@@ -1,12 +1,15 @@
-"""The human hand-off: checks a robot met (a CAPTCHA) and waits on, answered
-by an ops person in the app (``operate``).
+"""The human hand-off: checks a robot met (a CAPTCHA, a log-on's security
+question) and waits on, answered by an ops person in the app (``operate``).
 
 A robot that meets a CAPTCHA it cannot pass opens a challenge with the image
 the portal showed (``bots.context.JobContext.ask_human``) and waits for up to
 ``FLEET_HUMAN_WAIT_SECONDS``. ``/ops/challenges`` lists those still in time,
 each with its image, what the robot was after and how long it waits; the
 answer typed here is what the robot types on the portal, and the challenge
-then closes itself with the portal's verdict (passed or failed). The ops page
+then closes itself with the portal's verdict (passed or failed). A security
+answer is a credential: typed in a password field, it goes into the
+credential vault (where the next log-ons find it too), never into the store.
+The ops page
 polls ``/ops/challenges/_count`` so a new one shows without a reload. The
 image is portal content: served as a PNG from the store, never as markup.
 """
@@ -20,6 +23,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
+from credentials.keyring_vault import SecretKind, get_vault
+from credentials.secret import Secret
 from store.db import transaction
 from store.models import HumanChallenge, utcnow
 from store.repositories import challenges as challenges_repo
@@ -59,6 +64,7 @@ def challenges_page(request: Request, who: Operator) -> HTMLResponse:
         who,
         waiting=[(c, max(0, int((c.expires_at - now).total_seconds()))) for c in waiting],
         closed=closed,
+        keyring_kinds=challenges_repo.KEYRING_KINDS,
         flash=request.query_params.get("flash", "")[:200],
     )
 
@@ -85,10 +91,27 @@ def answer(
     request: Request,
     challenge_id: int,
     who: Operator,
-    text: Annotated[str, Form(alias="answer", min_length=1, max_length=64)],
+    text: Annotated[str, Form(alias="answer", min_length=1, max_length=256)],
 ) -> Response:
-    with transaction(_config(request).db) as s:
-        taken = challenges_repo.answer(s, challenge_id, " ".join(text.split()), who.username)
+    config = _config(request)
+    with transaction(config.db) as s:
+        row = s.get(HumanChallenge, challenge_id)
+        if row is None:
+            raise not_found("no such check")
+        if row.kind in challenges_repo.KEYRING_KINDS:
+            # a credential: into the keyring (for this log-on and the next ones), never the store
+            if config.data_dir is None:
+                flash = "this+app+has+no+credential+vault:+use+fleet+credentials+set"
+                return RedirectResponse(f"/ops/challenges?flash={flash}", status_code=303)
+            if row.status != challenges_repo.OPEN:
+                taken = False
+            else:
+                get_vault(config.data_dir).set(
+                    row.portal, row.account, Secret(text), SecretKind.SECURITY_ANSWER
+                )
+                taken = challenges_repo.answer(s, challenge_id, None, who.username)
+        else:
+            taken = challenges_repo.answer(s, challenge_id, " ".join(text.split()), who.username)
     flash = "answer+sent:+the+robot+types+it+now" if taken else "too+late:+the+robot+moved+on"
     return RedirectResponse(f"/ops/challenges?flash={flash}", status_code=303)
 

@@ -28,6 +28,9 @@ FAILED = "failed"
 EXPIRED = "expired"
 CLEARED = "cleared"
 MAX_IMAGE_BYTES = 256 * 1024
+KEYRING_KINDS = frozenset({"security_question"})
+"""Challenges whose answer is a credential: it goes into the keyring (the web
+app writes it there) and the row records only that it was given."""
 MAX_ANSWER = 64
 
 
@@ -80,8 +83,9 @@ def open_challenge(
     return OpenChallenge(existing, False)
 
 
-def answer(session: Session, challenge_id: int, text_: str, by: str) -> bool:
-    """A person's answer to an open challenge still in time (compare-and-set)."""
+def answer(session: Session, challenge_id: int, text_: str | None, by: str) -> bool:
+    """A person's answer to an open challenge still in time (compare-and-set);
+    None for one whose answer went into the keyring."""
     now = utcnow()
     res = session.execute(
         update(HumanChallenge)
@@ -90,7 +94,12 @@ def answer(session: Session, challenge_id: int, text_: str, by: str) -> bool:
             HumanChallenge.status == OPEN,
             HumanChallenge.expires_at > now,
         )
-        .values(status=ANSWERED, answer=text_[:MAX_ANSWER], answered_by=by[:128], answered_at=now)
+        .values(
+            status=ANSWERED,
+            answer=None if text_ is None else text_[:MAX_ANSWER],
+            answered_by=by[:128],
+            answered_at=now,
+        )
     )
     return rows_changed(res) == 1
 
@@ -106,6 +115,13 @@ def take_answer(session: Session, challenge_id: int) -> str | None:
     if row is None or row.status != ANSWERED:
         return None
     return row.answer
+
+
+def is_answered(session: Session, challenge_id: int) -> bool:
+    """Whether a person answered it (for a keyring-held answer, the row says
+    only that: the answer itself is in the keyring)."""
+    status = session.scalar(select(HumanChallenge.status).where(HumanChallenge.id == challenge_id))
+    return status == ANSWERED
 
 
 def is_waiting(session: Session, challenge_id: int) -> bool:
@@ -158,6 +174,7 @@ __all__ = [
     "CLEARED",
     "EXPIRED",
     "FAILED",
+    "KEYRING_KINDS",
     "MAX_IMAGE_BYTES",
     "OPEN",
     "PASSED",
@@ -166,6 +183,7 @@ __all__ = [
     "close",
     "expire_overdue",
     "image_of",
+    "is_answered",
     "is_waiting",
     "open_challenge",
     "take_answer",

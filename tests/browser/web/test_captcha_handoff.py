@@ -20,7 +20,8 @@ from playwright.async_api import BrowserContext, expect
 from sqlalchemy import select
 
 from bots.health import health_report
-from bots.jobs import JobResult
+from bots.jobs import Job, JobResult
+from credentials.keyring_vault import SecretKind
 from scheduler.ondemand import claim_job, finish_for_result, submit
 from store.models import Document, DocumentLink, HealthEvent, HumanChallenge, Shipment
 from tests.browser.web.test_web_app import (
@@ -141,3 +142,62 @@ async def test_ops_answers_a_captcha_and_the_pod_arrives(
         finally:
             server.terminate()
             server.wait(timeout=10)
+
+
+async def test_ops_answers_a_log_on_question_into_the_keyring(
+    make_demo, context: BrowserContext, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """FreshCo asks its security question on a new browser and the keyring
+    holds no answer: the log-on waits for ops, the answer typed in the app's
+    password field goes into the credential vault (never the store), and the
+    job logs on and goes on; the next log-ons find the answer there."""
+    data_dir = tmp_path / "fleet"
+    shots = Shots(tmp_path, REPO / "tests" / "artifacts" / "web-handoff-question")
+    async with make_demo(data_dir=data_dir, with_key_file=True) as demo:
+        (acct,) = demo.scenario.accounts_on("freshco")
+        assert acct.security_answer is not None
+        vault = demo.runtime.credentials
+        vault.delete("freshco", acct.username, SecretKind.SECURITY_ANSWER)
+        env = _env(data_dir, demo.today())
+        _fleet(env, "users", "add", "leo", "--role", "analyst", "--access", "ops",
+               "--password-stdin", stdin=PASSWORD + "\n")  # fmt: skip
+        base, server = await serve(env)
+        try:
+            demo.runtime.services = dataclasses.replace(
+                demo.runtime.services, human_wait_seconds=120, human_poll_seconds=0.3
+            )
+            job = asyncio.create_task(
+                demo.run_jobs([Job("freshco", acct.username, "dispute_status")])
+            )
+            page = await context.new_page()
+            await _login(page, base, "leo")
+            await page.goto(f"{base}/ops/challenges")
+            section = page.get_by_role("region", name=f"freshco: {acct.username}")
+            for _ in range(120):  # the robot logs on first
+                if await section.count():
+                    break
+                await asyncio.sleep(0.5)
+                await page.reload()
+            field = section.get_by_label(f"FreshCo asks: {acct.security_question}")
+            await expect(field).to_have_attribute("type", "password")
+            await shots(page, "question")
+            await field.fill(acct.security_answer)
+            await section.get_by_role("button", name="Send answer").click()
+            (result,) = await asyncio.wait_for(job, timeout=120)
+            assert result.status == "succeeded", result
+            assert result.counts["challenges.passed"] == 1, result.counts
+            await page.reload()
+            await expect(page.locator("td.outcome").first).to_have_text("passed")
+            await shots(page, "question-passed")
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+        stored = vault.get("freshco", acct.username, SecretKind.SECURITY_ANSWER)
+        assert stored is not None
+        assert stored.reveal() == acct.security_answer
+        with demo.runtime.db() as s:
+            row = s.scalar(select(HumanChallenge).where(HumanChallenge.kind == "security_question"))
+            assert row is not None
+            assert (row.status, row.answer, row.answered_by) == ("passed", None, "leo")
+        for f in data_dir.glob("fleet.db*"):  # the store, its journal and WAL
+            assert acct.security_answer.encode() not in f.read_bytes(), f.name
