@@ -17,6 +17,7 @@ import asyncio
 from bots.context import CoreContext
 from dispute_filing import deadlines
 from dispute_filing.handoff import queue_approved_disputes
+from dispute_filing.outcomes import read_from_remittances
 from matching.kpi_history import record_day
 from matching.service import run_matching
 from store.db import transaction
@@ -38,6 +39,12 @@ async def match(cc: CoreContext) -> None:
     cc.counts["verdicts.created"] += summary.created
     cc.counts["verdicts.changed"] += summary.changed
     cc.counts["retrievals.queued"] += summary.retrievals
+
+    def repaid() -> None:  # partial wins the portals named no amount for
+        with transaction(cc.db) as s:
+            cc.counts["disputes.recovered_by_remittance"] += len(read_from_remittances(s))
+
+    await asyncio.to_thread(repaid)
 
     def daily() -> None:
         with transaction(cc.db) as s:  # what closes soon, once a business day, where ops looks

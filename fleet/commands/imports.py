@@ -154,8 +154,19 @@ def shipments(file: FileArg, skip_bad: SkipBad = False, rejects: Rejects = None)
 
 @app.command()
 def remittances(file: FileArg, skip_bad: SkipBad = False, rejects: Rejects = None) -> None:
-    """Remittance advice: CSV, JSON or EDI X12 820."""
+    """Remittance advice: CSV, JSON or EDI X12 820. A partial dispute win whose
+    portal named no amount takes what these repaid against its claim."""
+    from dispute_filing.outcomes import read_from_remittances
+    from store.db import transaction
+
     _run("remittances", file, skip_bad, rejects)
+    with transaction(_factory()) as s:
+        settled = read_from_remittances(s)
+    for r in settled:
+        err.print(
+            f"  dispute of {escape(r.portal)}:{escape(r.deduction_external_id)}: "
+            f"{r.recovered_amount} {r.currency} recovered, read from the remittance"
+        )
 
 
 @app.command()
