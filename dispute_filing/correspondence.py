@@ -9,10 +9,14 @@ packet a form would have received. The message is written to the outbox
 configured (``FLEET_SMTP_URL``, ``smtp://host:port``), sent through it.
 
 Its Message-ID is derived from the dispute's idempotency key, so the
-retailer's reply threads to it and a retry writes the same file; a process
-killed after sending and before recording may send it again (an e-mail has no
-"look first"), which the retailer sees as the same Message-ID. Replies are
-out of scope.
+retailer's reply threads to it and a retry writes the same file. An e-mail has
+no "look first" on the retailer's side, so the outbox keeps one: the moment
+the SMTP server accepts the message, a marker beside the ``.eml``
+(``.<name>.sent``, holding the Message-ID) says so, and a retry after a
+process was killed between sending and recording finds it and does not send
+again (:func:`send_once`). Only a kill inside the few microseconds between the
+server's answer and the marker's write can still send twice, under the same
+Message-ID. Replies are out of scope.
 """
 
 from __future__ import annotations
@@ -73,4 +77,22 @@ def send(msg: EmailMessage, smtp_url: str, *, timeout: float = 30) -> None:
         smtp.send_message(msg)
 
 
-__all__ = ["compose", "message_id", "send", "write_outbox"]
+def sent_marker(eml: Path) -> Path:
+    return eml.with_name(f".{eml.name}.sent")
+
+
+def send_once(msg: EmailMessage, smtp_url: str, eml: Path, *, timeout: float = 30) -> bool:
+    """Send the message unless its marker says the server already accepted it;
+    True when it was sent now."""
+    marker = sent_marker(eml)
+    wanted = str(msg["Message-ID"])
+    if marker.is_file() and marker.read_text(encoding="utf-8").strip() == wanted:
+        return False
+    send(msg, smtp_url, timeout=timeout)
+    tmp = marker.with_name(marker.name + ".tmp")
+    tmp.write_text(wanted + "\n", encoding="utf-8")
+    os.replace(tmp, marker)
+    return True
+
+
+__all__ = ["compose", "message_id", "send", "send_once", "sent_marker", "write_outbox"]

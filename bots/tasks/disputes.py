@@ -239,9 +239,12 @@ def _email(
     path = correspondence.write_outbox(msg, outbox, jc.job.portal, external_id)
     sent = False
     if jc.services.smtp_url:
-        correspondence.send(msg, jc.services.smtp_url)
+        # once: a retry after a kill between sending and recording finds the marker
+        fresh = correspondence.send_once(msg, jc.services.smtp_url, path)
+        jc.counts["disputes.emailed" if fresh else "disputes.already_sent"] += 1
         sent = True
-    jc.counts["disputes.emailed" if sent else "disputes.outbox"] += 1
+    else:
+        jc.counts["disputes.outbox"] += 1
     packet = (stored.packet or {}) | {"outbox": path.name, "sent": sent, "to": prepared.email_to}
     _save(
         jc,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bots.jobs import Job
 from dispute_filing.habits import habits
@@ -26,7 +26,7 @@ from dispute_filing.narrative import OVERRIDE_DIR
 from dispute_filing.packets import dispute_key, queue_dispute
 from portal_adapters.registry import retailer_adapter
 from records.schemas import DocumentRecord
-from store.models import Deduction, HealthEvent, Verdict
+from store.models import Deduction, Dispute, HealthEvent, Verdict
 from store.repositories import disputes as disputes_repo
 from store.repositories import documents as documents_repo
 from tests.browser.fleet.test_pipeline import _cli
@@ -436,5 +436,16 @@ async def test_an_email_dispute_lands_in_the_outbox_and_through_smtp(
             got = email.message_from_bytes(received[2], policy=email.policy.default)
             assert got["Message-ID"] == row.dispute_number
             assert _pdf_parts(received[2]) == sent, "and so does the message the server got"
+            # Killed after the server took it, before the row said so: not sent twice.
+            with demo.runtime.db() as s, s.begin():
+                s.execute(
+                    update(Dispute)
+                    .where(Dispute.id == row.id)
+                    .values(status="filing", dispute_number=None)
+                )
+            again = await _file(demo, "megamart", d.account)
+            assert again.counts["disputes.already_sent"] == 1, again.counts
+            assert len(inbox.messages) == 1, "one e-mail, whatever the crash"
+            assert _stored(demo, "megamart", d.external_id).dispute_number == row.dispute_number
     finally:
         smtp.stop()
