@@ -70,6 +70,9 @@ class RateLimiter:
             self._tokens -= 1
             self.granted += 1
 
+    async def close(self) -> None:
+        """A bucket in memory holds nothing to let go of."""
+
 
 class Limiter(Protocol):
     """A request bucket: local (:class:`RateLimiter`) or fleet-wide
@@ -79,6 +82,10 @@ class Limiter(Protocol):
     granted: int
 
     async def acquire(self) -> None: ...
+
+    async def close(self) -> None:
+        """Let go of what the bucket holds (a connection); it is not used after."""
+        ...
 
 
 class Politeness:
@@ -117,6 +124,13 @@ class Politeness:
                 bucket = RateLimiter(lim.requests_per_minute, lim.burst)
             self._buckets[portal] = bucket
         return self._buckets[portal]
+
+    async def aclose(self) -> None:
+        """Close every bucket (a fleet-wide one holds a Redis connection)."""
+        buckets, self._buckets = list(self._buckets.values()), {}
+        for bucket in buckets:
+            if bucket is not None:
+                await bucket.close()
 
     async def install(
         self, portal: str, context: BrowserContext

@@ -45,7 +45,8 @@ async def open_runtime(
     async with BrowserPool(
         settings.browser_options(), data_dir=settings.data_dir, max_contexts=settings.max_contexts
     ) as pool:
-        yield FleetRuntime(
+        politeness = politeness_from(settings)
+        runtime = FleetRuntime(
             settings.data_dir,
             db=db,
             vault=vault,
@@ -54,13 +55,17 @@ async def open_runtime(
             portal_urls=portal_urls or settings.portal_urls,
             policy=policy,
             locks=locks,
-            politeness=politeness_from(settings),
+            politeness=politeness,
             filing=filing,
             today=today or settings.today,
             smtp_url=settings.smtp_url,
             mail_from=settings.mail_from,
             human_wait_seconds=settings.human_wait_seconds,
         )
+        try:
+            yield runtime
+        finally:
+            await politeness.aclose()  # the fleet-wide buckets' Redis connections
 
 
 def runtime_factory_for(config: FleetConfig, settings: Settings) -> RuntimeFactory:

@@ -86,3 +86,26 @@ def test_the_celery_fleet_paces_portals_through_redis_and_in_process_locally() -
     assert shared.bucket("shopright") is None  # no limit set: nothing to pace
     local = politeness_from(Settings(portal_requests_per_minute=limits))
     assert not isinstance(local.bucket("megamart"), SharedRateLimiter)
+
+
+async def test_closing_the_politeness_lets_go_of_the_redis_connection() -> None:
+    """What ``open_runtime`` does when the runtime closes: the fleet-wide
+    bucket's Redis connection goes back, so a worker that opens and closes
+    runtimes does not leak one per portal each time."""
+    from redis.asyncio import Redis
+
+    _redis()
+    polite = politeness_from(Settings(broker_url=URL, portal_requests_per_minute={"megamart": 600}))
+    bucket = polite.bucket("megamart")
+    assert isinstance(bucket, SharedRateLimiter)
+    await bucket.acquire()  # opens its connection
+    probe = Redis.from_url(URL)
+    try:
+        names = [c.get("name", "") for c in await probe.client_list()]
+        before = len(names)
+        await polite.aclose()
+        after = len([c.get("name", "") for c in await probe.client_list()])
+    finally:
+        await probe.aclose()
+    assert after == before - 1, (before, after)
+    assert polite.bucket("megamart") is not bucket, "a new bucket after closing, not the old one"
