@@ -115,8 +115,9 @@ def history(
 
 
 def history_tables(days: list[KpiDayFigures]) -> list[KpiTable]:
-    """``history`` (every kept figure, the CSV), ``ddo_history`` and
-    ``recovered_history`` (one figure a day, charted), oldest day first."""
+    """``history`` (every kept figure, the CSV), ``ddo_history``,
+    ``recovered_history`` and ``win_rate_history`` (one figure a day, charted;
+    a day with no decided dispute has no win rate and no bar), oldest day first."""
     return [
         KpiTable("history", "KPI history", HISTORY_COLUMNS, tuple(d.row() for d in days)),
         KpiTable(
@@ -130,6 +131,16 @@ def history_tables(days: list[KpiDayFigures]) -> list[KpiTable]:
             "Recovered over time",
             ("business day", "amount recovered"),
             tuple((d.business_day.isoformat(), d.amount_recovered) for d in days),
+        ),
+        KpiTable(
+            "win_rate_history",
+            "Dispute win rate over time",
+            ("business day", "win rate %"),
+            tuple(
+                (d.business_day.isoformat(), Decimal(str(round(d.dispute_win_rate * 100, 1))))
+                for d in days
+                if d.dispute_win_rate is not None
+            ),
         ),
     ]
 

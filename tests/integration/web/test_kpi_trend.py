@@ -15,7 +15,7 @@ from pathlib import Path
 
 from matching.kpi_history import HISTORY_COLUMNS, record_day
 from store.db import transaction
-from store.repositories import deductions
+from store.repositories import deductions, kpi_days
 from tests.integration.store import factories
 from tests.integration.web.conftest import TODAY, WebStore
 from tests.integration.web.test_kpis import _fleet
@@ -72,6 +72,26 @@ def test_two_kept_days_are_drawn_and_downloadable(web: WebStore, tmp_path: Path)
     for day in (YESTERDAY, TODAY):
         assert day.isoformat() in printed
     assert kept[1]["open_amount"] in printed
+
+
+def test_the_win_rate_is_drawn_day_by_day(web: WebStore) -> None:
+    """Days with decided disputes get a bar (the rate in percent); a day without
+    any has no rate and no bar."""
+    noon = datetime.combine(TODAY, datetime.min.time(), UTC) + timedelta(hours=12)
+    with transaction(web.db) as s:
+        for day, rate in ((YESTERDAY - timedelta(days=1), None), (YESTERDAY, 0.5), (TODAY, 0.75)):
+            kpi_days.put(
+                s, day, deductions=3, open_amount=Decimal("10.00"), ddo_days=12.5,
+                amount_recovered=Decimal("5.00"), dispute_win_rate=rate, recorded_at=noon,
+            )  # fmt: skip
+    section = _section(web.login("ana").client.get("/kpis").text, "win_rate_history")
+    assert "Dispute win rate over time" in section
+    rows = [
+        [html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        for row in re.findall(r"<tr>(.*?)</tr>", section.split("<tbody>")[1], re.S)
+    ]
+    assert rows == [[YESTERDAY.isoformat(), "50.0"], [TODAY.isoformat(), "75.0"]]
+    assert section.split("<svg")[1].count("<rect") == 2
 
 
 def test_no_history_yet_says_so(web: WebStore) -> None:
