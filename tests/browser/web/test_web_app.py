@@ -136,6 +136,12 @@ async def test_analyst_and_approvers_day(
         (quiet,) = await demo.run_jobs([sync])
         assert quiet.counts["anomalies"] == 1, quiet.counts
         demo.world.world.hidden.clear()
+        # megamart answers every request with an error: the job fails, and the
+        # robot keeps what it saw for ops
+        demo.world.set_faults("megamart:error_rate=1")
+        (broken,) = await demo.run_jobs([Job("megamart", "acme-ar", "dispute_status")])
+        demo.world.set_faults(None)
+        assert broken.status == "failed", broken
         day = demo.today()
         env = _env(data_dir, day)
         with demo.runtime.db() as s:
@@ -301,6 +307,10 @@ async def test_analyst_and_approvers_day(
             assert claimed is not None
             assert claimed[1] == Job("megamart", "acme-ar", "dispute_status")
             await expect(page.locator("svg.failures-chart")).to_be_visible()
+            failed = page.locator("div.failure").filter(has_text="dispute_status")
+            shot = failed.get_by_role("img")
+            await expect(shot).to_be_visible()
+            assert await shot.evaluate("img => img.naturalWidth") > 100, "the robot's screenshot"
             await shots(page, "ops")
 
             assert dialogs == []  # no script ran: not an alert anywhere
