@@ -11,6 +11,8 @@ from urllib.parse import urlencode
 from sqlalchemy import select
 from starlette.datastructures import QueryParams
 
+from dispute_filing.appeals import AppealRefused, open_appeal
+from dispute_filing.appeals import refusal as appeal_refusal
 from dispute_filing.handoff import NotReleasable, release
 from matching import approvals
 from scheduler import ondemand
@@ -94,6 +96,28 @@ def release_dispute(config: WebConfig, dispute_id: int, who: str, *, override_wi
             raise refused(exc) from None
 
 
+def appeal_dispute(config: WebConfig, dispute_id: int, who: str) -> None:
+    """A person's "appeal this denial" (``dispute_filing.appeals`` decides)."""
+    with transaction(config.db) as s:
+        dispute = s.get(Dispute, dispute_id)
+        if dispute is None:
+            raise not_found(f"no dispute {dispute_id}")
+        try:
+            open_appeal(s, dispute, who, config.today())
+        except AppealRefused as exc:
+            raise refused(exc) from None
+
+
+def appealable(config: WebConfig, dispute_ids: list[int]) -> set[int]:
+    """Which of these disputes may be appealed today (the page offers Appeal)."""
+    with config.db() as s:
+        return {
+            d.id
+            for d in s.scalars(select(Dispute).where(Dispute.id.in_(dispute_ids)))
+            if appeal_refusal(s, d, config.today()) is None
+        }
+
+
 def save_filter(config: WebConfig, who: str, name: str, query: str) -> None:
     """Keep a worklist query under a name for ``who`` (only the worklist's own
     parameters, and only a query the worklist accepts)."""
@@ -150,6 +174,8 @@ def retrievals(config: WebConfig, ids: list[int]) -> list[RetrievalRequest]:
 
 
 __all__ = [
+    "appeal_dispute",
+    "appealable",
     "comment",
     "decide",
     "delegate",

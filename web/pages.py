@@ -384,6 +384,12 @@ def release_dispute(
     return _back(f"/disputes?flash=dispute+{dispute_id}+queued+for+filing")
 
 
+@router.post("/disputes/{dispute_id}/appeal")
+def appeal_dispute(request: Request, dispute_id: int, who: Releaser) -> Response:
+    actions.appeal_dispute(_config(request), dispute_id, who.username)
+    return _back(f"/disputes?show=all&flash=appeal+of+dispute+{dispute_id}+queued+for+filing")
+
+
 @router.get("/disputes", response_class=HTMLResponse)
 def disputes(
     request: Request,
@@ -401,6 +407,9 @@ def disputes(
         "disputes.html",
         who,
         rows=rows,
+        appealable=actions.appealable(
+            config, [r.id for r in rows if r.status == "denied" and r.level == 1]
+        ),
         closing=soon,
         at_risk=sum((d.amount_at_risk for d in soon), Decimal(0)),
         days=days,

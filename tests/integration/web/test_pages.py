@@ -8,7 +8,7 @@ import html
 import re
 
 from store.db import transaction
-from tests.integration.web.conftest import HOSTILE_MEMO, WebStore, waiting_dispute
+from tests.integration.web.conftest import HOSTILE_MEMO, TODAY, WebStore, waiting_dispute
 from web.rendering import reveal
 
 
@@ -258,3 +258,44 @@ def test_an_escalated_reminder_reaches_the_next_roles_inbox(web: WebStore) -> No
     decision = int(re.search(r'id="decision-(\d+)"', inbox).group(1))
     assert dora.post(f"/approvals/{decision}/approve").status_code == 303
     assert "Escalated to you" not in dora.client.get("/approvals").text
+
+
+def test_an_approver_appeals_a_denied_dispute_once_from_the_disputes_page(
+    web: WebStore,
+) -> None:
+    from sqlalchemy import select
+
+    from store.models import Dispute
+    from store.repositories import disputes as disputes_repo
+
+    with transaction(web.db) as s:
+        dispute_id = waiting_dispute(s, web.ids["CB-3003"])
+        row = s.get(Dispute, dispute_id)
+        assert row is not None
+        disputes_repo.upsert(
+            s,
+            disputes_repo.as_record(row, "CB-3003").model_copy(
+                update={"status": "denied", "dispute_number": "MD0000042", "decided_on": TODAY}
+            ),
+        )
+    ana = web.login("ana")  # an analyst sees it, may not appeal
+    assert "/appeal" not in ana.client.get("/disputes?show=all").text
+    assert ana.post(f"/disputes/{dispute_id}/appeal").status_code == 403
+    dora = web.login("dora")
+    page = dora.client.get("/disputes?show=all").text
+    assert f'action="/disputes/{dispute_id}/appeal"' in page
+    done = dora.post(f"/disputes/{dispute_id}/appeal")
+    assert done.status_code == 303
+    after = dora.client.get(done.headers["location"]).text
+    assert "megamart:CB-3003</a> (appeal)" in after
+    assert f'action="/disputes/{dispute_id}/appeal"' not in after, "once"
+    again = dora.post(f"/disputes/{dispute_id}/appeal")
+    assert again.status_code == 409
+    assert "only once" in again.text
+    with web.db() as s:
+        levels = s.scalars(
+            select(Dispute.status)
+            .where(Dispute.deduction_id == web.ids["CB-3003"])
+            .order_by(Dispute.level)
+        ).all()
+    assert levels == ["denied", "queued"]

@@ -27,6 +27,7 @@ ROUTES: list[tuple[str, str, str, str, dict[str, Any]]] = [
     ("POST", "/approvals/{dec}/reject", "approve", "form", {"note": "no"}),
     ("POST", "/approvals/delegate", "delegate", "form", {"to": "root", "until": "2999-01-01"}),
     ("POST", "/disputes/{disp}/release", "release", "form", {}),
+    ("POST", "/disputes/{disp}/appeal", "release", "form", {}),
     ("POST", "/worklist/filters", "view", "form", {"name": "mine", "query": "q=CB"}),
     ("POST", "/worklist/filters/{flt}/delete", "view", "form", {}),
     ("POST", "/api/v1/deductions/{d}/proposals", "propose", "json", {"kind": "accept"}),
