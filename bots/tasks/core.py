@@ -42,7 +42,8 @@ async def match(cc: CoreContext) -> None:
 
     def repaid() -> None:  # partial wins the portals named no amount for
         with transaction(cc.db) as s:
-            cc.counts["disputes.recovered_by_remittance"] += len(read_from_remittances(s))
+            if settled := read_from_remittances(s):
+                cc.counts["disputes.recovered_by_remittance"] += len(settled)
 
     await asyncio.to_thread(repaid)
 
