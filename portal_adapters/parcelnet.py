@@ -226,7 +226,7 @@ class ParcelnetAdapter(CarrierAdapter):
         page = await session.main_page()
         async with playwright_errors(PORTAL, step):
             await page.get_by_label(NOT_A_ROBOT, exact=True).check()
-            await page.get_by_label(CODE_LABEL, exact=True).fill(answer.reveal())
+            await fill_secret(page.get_by_label(CODE_LABEL, exact=True), answer)
         await submit_form(session, page, "Verify", step)
         heading = await _search_or_check(page, step)
         return not _is(heading, CAPTCHA_HEADING)
