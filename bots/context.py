@@ -216,26 +216,22 @@ class JobContext:
     async def _wait_for_answer(
         self, challenge: int, until: datetime, *, in_keyring: bool
     ) -> Secret | None:
-        def look() -> tuple[str | None, bool, bool]:
+        def look() -> tuple[str | None, str | None]:
             with self.db() as s:
-                return (
-                    challenges_repo.take_answer(s, challenge),
-                    challenges_repo.is_answered(s, challenge),
-                    challenges_repo.is_waiting(s, challenge),
-                )
+                return challenges_repo.look(s, challenge)
 
         while utcnow() < until:
-            answer, answered, still = await asyncio.to_thread(look)
-            if answered and in_keyring:
+            status, answer = await asyncio.to_thread(look)
+            if status == challenges_repo.ANSWERED and in_keyring:
                 reader = self.services.security_answer
                 return (
                     None
                     if reader is None
                     else await asyncio.to_thread(reader, self.job.portal, self.job.account)
                 )
-            if answer is not None:
+            if status == challenges_repo.ANSWERED and answer is not None:
                 return Secret(answer, scrub=False)
-            if not still:  # a person cleared it: nobody will answer
+            if status not in (challenges_repo.OPEN, challenges_repo.ANSWERED):  # cleared
                 return None
             await asyncio.sleep(self.services.human_poll_seconds)
         return None

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dispute_filing.appeals import appealed_dispute
 from store.models import (
     Deduction,
     Dispute,
@@ -239,16 +240,13 @@ def gather(session: Session, dispute: Dispute) -> Facts:
 
     findings = tuple(clean(r, 300) for r in ((verdict.reasons if verdict else None) or [])[:8])
     appeal = None
-    if dispute.level > 1:
-        denied = session.scalar(
-            select(Dispute).where(Dispute.deduction_id == d.id, Dispute.level == 1)
-        )
-        if denied is not None:
-            appeal = {
-                "dispute_number": clean(denied.dispute_number, 60),
-                "denied_on": _d(denied.decided_on),
-                "amount": Decimal(denied.amount),
-            }
+    denied = appealed_dispute(session, dispute)
+    if denied is not None:
+        appeal = {
+            "dispute_number": clean(denied.dispute_number, 60),
+            "denied_on": _d(denied.decided_on),
+            "amount": Decimal(denied.amount),
+        }
     return Facts(
         claim=claim,
         category=category,

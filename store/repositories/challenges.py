@@ -104,30 +104,16 @@ def answer(session: Session, challenge_id: int, text_: str | None, by: str) -> b
     return rows_changed(res) == 1
 
 
-def take_answer(session: Session, challenge_id: int) -> str | None:
-    """The answer, once it is there (None: not yet). Reading does not consume:
-    :func:`close` does, with the outcome."""
+def look(session: Session, challenge_id: int) -> tuple[str | None, str | None]:
+    """The challenge's status and answer in one read (None, None: no such row).
+    Reading does not consume: :func:`close` does, with the outcome. A
+    keyring-held answer shows as ``answered`` with no answer here."""
     row = session.execute(
         select(HumanChallenge.status, HumanChallenge.answer).where(
             HumanChallenge.id == challenge_id
         )
     ).one_or_none()
-    if row is None or row.status != ANSWERED:
-        return None
-    return row.answer
-
-
-def is_answered(session: Session, challenge_id: int) -> bool:
-    """Whether a person answered it (for a keyring-held answer, the row says
-    only that: the answer itself is in the keyring)."""
-    status = session.scalar(select(HumanChallenge.status).where(HumanChallenge.id == challenge_id))
-    return status == ANSWERED
-
-
-def is_waiting(session: Session, challenge_id: int) -> bool:
-    """Whether the challenge still waits for a person (open, or answered and unused)."""
-    status = session.scalar(select(HumanChallenge.status).where(HumanChallenge.id == challenge_id))
-    return status in (OPEN, ANSWERED)
+    return (None, None) if row is None else (row.status, row.answer)
 
 
 def close(session: Session, challenge_id: int, status: str) -> bool:
@@ -183,9 +169,7 @@ __all__ = [
     "close",
     "expire_overdue",
     "image_of",
-    "is_answered",
-    "is_waiting",
+    "look",
     "open_challenge",
-    "take_answer",
     "waiting",
 ]
