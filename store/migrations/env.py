@@ -56,6 +56,12 @@ def run_migrations_online() -> None:
                 target_metadata=target_metadata,
                 render_as_batch=sqlite,
                 compare_type=True,
+                # SQLite's DDL is transactional, but Alembic assumes it is not and
+                # commits after each migration, having read the current revision
+                # once at the start: a second process then migrates from a stale
+                # revision ("duplicate column"). One transaction for the whole
+                # upgrade keeps the read and every step under one write lock.
+                transactional_ddl=True,
             )
             try:
                 with context.begin_transaction():
