@@ -276,6 +276,14 @@ class CeleryDispatcher:
             raise DispatcherClosed("the scheduler is shutting down")
         await asyncio.to_thread(send_job, self.app, job, on_demand=on_demand)
 
+    def publish_on_demand(self, job: Job) -> None:
+        """Publish now, from the thread claiming the request (see
+        ``scheduler.ondemand.claim_job``: the claim commits only once the
+        broker has the job)."""
+        if self._closed:
+            raise DispatcherClosed("the scheduler is shutting down")
+        send_job(self.app, job, on_demand=True)
+
     async def drain(self, grace_seconds: float) -> None:
         self._closed = True  # jobs already published belong to the workers
 

@@ -156,13 +156,23 @@ def submit(
 
 
 def claim_job(
-    db: sessionmaker[Session], *, portals: set[str] | None = None
+    db: sessionmaker[Session],
+    *,
+    portals: set[str] | None = None,
+    publish: Callable[[Job], None] | None = None,
 ) -> tuple[int, Job] | None:
     """Claim the most urgent queued request and return it as a ``retrieve`` job.
 
     A request whose portal has no enabled account fails at once with
     ``NoAccount`` (nothing could run it). ``portals`` limits the claim to
     portals with a free slot.
+
+    ``publish`` (Celery dispatch) hands the job to the broker inside the
+    claim's transaction: a scheduler killed, or a broker that refuses, before
+    the job is out leaves the request ``queued`` for the next claim, never
+    ``running`` with nothing running it. (A kill in the instant after the
+    broker took the job and before the commit publishes it twice; jobs are
+    idempotent, so that costs one extra run, not a lost request.)
     """
     while True:
         with transaction(db) as s:
@@ -179,7 +189,10 @@ def claim_job(
                 if acct is None or not acct.enabled:
                     retrieval_repo.finish(s, req.id, RetrievalStatus.failed, "NoAccount")
                     continue
-                return req.id, Job(req.portal, named, task_named(task))
+                job = Job(req.portal, named, task_named(task))
+                if publish is not None:
+                    publish(job)
+                return req.id, job
             account = None
             if req.target_kind == "deduction":
                 d = s.scalars(
@@ -192,7 +205,10 @@ def claim_job(
             if account is None:
                 retrieval_repo.finish(s, req.id, RetrievalStatus.failed, "NoAccount")
                 continue
-            return req.id, Job(req.portal, account, "retrieve", req.target_value)
+            job = Job(req.portal, account, "retrieve", req.target_value)
+            if publish is not None:
+                publish(job)
+            return req.id, job
 
 
 def _claim(s: Session, portals: list[str] | None) -> RetrievalRequest | None:
@@ -309,7 +325,10 @@ def clear_needs_human(db: sessionmaker[Session], request_id: int, by: str) -> bo
 
 
 def requeue_orphans(db: sessionmaker[Session]) -> int:
-    """Put requests left ``running`` by a dead in-process scheduler back in the queue."""
+    """Put requests left ``running`` by a dead in-process scheduler back in the
+    queue (its jobs died with it). Not for Celery dispatch, where a running
+    request's job lives in the broker and a claim only commits once the job
+    is published (:func:`claim_job`)."""
     with transaction(db) as s:
         res = s.execute(
             update(RetrievalRequest)

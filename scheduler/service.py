@@ -294,12 +294,21 @@ class SchedulerService:
         while not stop.is_set():
             try:
                 while self.dispatcher.has_room(on_demand=True):
-                    claimed = await asyncio.to_thread(claim_job, self.db, portals=portals)
+                    # Celery: published inside the claim, so a kill cannot strand it
+                    publish = (
+                        self.dispatcher.publish_on_demand
+                        if isinstance(self.dispatcher, CeleryDispatcher)
+                        else None
+                    )
+                    claimed = await asyncio.to_thread(
+                        claim_job, self.db, portals=portals, publish=publish
+                    )
                     if claimed is None:
                         break
                     request_id, job = claimed
                     log.info("scheduler.on_demand", request_id=request_id, portal=job.portal)
-                    await self.dispatcher.submit(job, on_demand=True)
+                    if publish is None:
+                        await self.dispatcher.submit(job, on_demand=True)
             except Exception:
                 log.exception("scheduler.on_demand_feed_failed")
             with contextlib.suppress(TimeoutError):

@@ -18,7 +18,7 @@ from fleet.settings import get_settings
 from scheduler import state
 from scheduler.config import FleetConfig, parse_config
 from scheduler.dispatch import execute
-from scheduler.ondemand import submit
+from scheduler.ondemand import claim_job, submit, submit_task
 from scheduler.service import SchedulerService, job_id
 from store.db import init_db, session_factory
 from store.models import RetrievalRequest
@@ -267,3 +267,33 @@ async def test_the_active_scheduler_reaps_runs_whose_process_died(env, running) 
         assert live is not None
         assert (dead.status.value, dead.error_class) == ("failed", "WorkerLost")
         assert live.status.value == "running"
+
+
+def test_a_claim_whose_publish_fails_leaves_the_request_queued(env) -> None:
+    """Celery dispatch publishes inside the claim: a broker that refuses (or a
+    scheduler killed before the job is out) leaves the request queued for the
+    next claim, not running with nothing running it."""
+    db = env["db"]
+    with db() as s, s.begin():
+        accounts_repo.upsert_account(s, "megamart", "ap@supplier.example")
+    asked = submit_task(db, "megamart", "ap@supplier.example", "sync", requester="ops1")
+
+    def refuse(job: Job) -> None:
+        raise ConnectionError("broker down")
+
+    with pytest.raises(ConnectionError):
+        claim_job(db, publish=refuse)
+    with db() as s:
+        row = s.get(RetrievalRequest, asked.request_id)
+        assert row is not None
+        assert row.status == "queued"
+
+    published: list[Job] = []
+    claimed = claim_job(db, publish=published.append)
+    assert claimed is not None
+    assert claimed[0] == asked.request_id
+    assert published == [Job("megamart", "ap@supplier.example", "sync")]
+    with db() as s:
+        row = s.get(RetrievalRequest, asked.request_id)
+        assert row is not None
+        assert row.status == "running"
