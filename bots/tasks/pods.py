@@ -93,7 +93,7 @@ def pod_targets(db: sessionmaker[Session], carrier: str, today: date) -> list[Po
             {
                 r.invoice_number
                 for r in rows
-                if r.category == Category.compliance_fine
+                if r.category in (Category.compliance_fine, None)
                 and r.invoice_number
                 and not (r.pro_number or r.bol_number or r.id in extracted)
             },
@@ -111,8 +111,10 @@ def pod_targets(db: sessionmaker[Session], carrier: str, today: date) -> list[Po
     for d_id, named, pro, bol, category, invoice in rows:
         if not (pro or bol):
             pro, bol = extracted.get(d_id, (None, None))
-        if not (pro or bol) and category == Category.compliance_fine and invoice in shipped:
-            # an on-time fine names no shipment: the ERP's shipment of its invoice does
+        if not (pro or bol) and category in (Category.compliance_fine, None) and invoice in shipped:
+            # an on-time fine names no shipment: the ERP's shipment of its invoice
+            # does. So for a claim whose portal gives no category: the matcher may
+            # find it a fine from its backup, and needs the POD in the same pass.
             pro, bol, named = shipped[invoice]
         if not (pro or bol) or (pro and pro in recent):
             continue
