@@ -174,6 +174,11 @@ async def test_email_only_retailer_disputes_land_as_eml_and_through_smtp(
         assert not again.counts.get("disputes.emailed"), again.counts
         assert len(smtp_server.messages) == len(rows), "each dispute e-mailed exactly once"
         assert not [r for r in await demo.file_what_waits() if r.job.portal == NORTHWAY]
+        # ... and so does the command a user runs (no account, no portal URL needed)
+        out = _cli(data_dir, demo.today(), "run", "--task", "file_dispute", "--portal", NORTHWAY)
+        assert out.returncode == 0, out.stderr
+        assert "file_dispute northway/*" in out.stderr, out.stderr
+        assert len(smtp_server.messages) == len(rows)
 
 
 async def test_a_packet_over_the_email_size_limit_goes_to_a_person_unsent(
