@@ -19,6 +19,7 @@ only to start the world and to check results against its truth.
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -110,6 +111,7 @@ def local_mail_server() -> Iterator[MailServer | None]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP line
     mail = MailServer(f"smtp://127.0.0.1:{port}")
     controller = Controller(mail, hostname="127.0.0.1", port=port)
     controller.start()

@@ -151,6 +151,8 @@ def _line(result: Any, elapsed: float) -> str:
         ("verdicts changed", ("verdicts.created", "verdicts.changed")),
         ("disputes queued", ("disputes.queued",)),
         ("filed", ("disputes.filed",)),
+        ("e-mailed", ("disputes.emailed",)),
+        ("written to the outbox", ("disputes.outbox",)),
         ("rejected", ("disputes.rejected",)),
         ("window closed", ("disputes.window_closed",)),
         ("held for a person", ("disputes.held",)),
