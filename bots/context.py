@@ -76,6 +76,10 @@ class CoreContext:
     def db(self) -> sessionmaker[Session]:
         return self.services.db
 
+    @property
+    def vault(self) -> DocumentVault:
+        return self.services.vault
+
 
 @dataclass
 class JobContext:

@@ -36,12 +36,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from bots.anomalies import after_run
 from bots.artifacts import ArtifactKeeper
 from bots.browser_pool import BrowserPool
-from bots.context import BrowserTask, CoreContext, JobContext, Services
+from bots.context import BrowserTask, CoreContext, CoreTask, JobContext, Services
 from bots.jobs import CORE, Job, JobResult, is_core
 from bots.locks import AccountLock, FileAccountLock, LockTimeout
 from bots.politeness import Politeness
 from bots.retry import RetryPolicy
 from bots.tasks import BROWSER_TASK_FUNCTIONS, CORE_TASK_FUNCTIONS
+from bots.tasks.disputes import email_disputes, mail_only
 from credentials.keyring_vault import CredentialVault, SecretKind
 from credentials.login import Login, NoPassword
 from credentials.secret import Secret
@@ -154,7 +155,12 @@ class FleetRuntime:
         try:
             if is_core(job.task):
                 async with self.locks.hold(CORE, job.task, wait_seconds=lock_wait_seconds):
-                    await self._run_core(job, run_id, result, bound)
+                    await self._run_core(job, run_id, result, bound, CORE_TASK_FUNCTIONS[job.task])
+                return result
+            if job.task == "file_dispute" and mail_only(job.portal):
+                # a retailer with no portal: e-mail, no browser, no login
+                async with self.locks.hold(job.portal, job.account, wait_seconds=lock_wait_seconds):
+                    await self._run_core(job, run_id, result, bound, email_disputes)
                 return result
             async with (
                 self.locks.hold(job.portal, job.account, wait_seconds=lock_wait_seconds),
@@ -166,15 +172,18 @@ class FleetRuntime:
             bound.warning("bot.lock_timeout")
         return result
 
-    async def _run_core(self, job: Job, run_id: str, result: JobResult, bound: Any) -> None:
-        """A core job: no browser, no login; recorded and beating like any run."""
+    async def _run_core(
+        self, job: Job, run_id: str, result: JobResult, bound: Any, task: CoreTask
+    ) -> None:
+        """A job with no browser and no login (a core task, or e-mailing a
+        portal-less retailer's disputes); recorded and beating like any run."""
         await asyncio.to_thread(self._start_run, job, run_id)
         heartbeat = asyncio.create_task(self._heartbeat(run_id), name=f"heartbeat {run_id}")
         cc = CoreContext(self.services, job, run_id)
         status, error_class = RunStatus.succeeded, None
         bound.info("bot.start")
         try:
-            await CORE_TASK_FUNCTIONS[job.task](cc)
+            await task(cc)
             if any(cc.counts.get(k) for k in ATTENTION_COUNTS):
                 status = RunStatus.partial
         except Exception as exc:

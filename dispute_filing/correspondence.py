@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import smtplib
 from datetime import UTC, date, datetime, time
 from email.message import EmailMessage
@@ -39,16 +40,30 @@ def message_id(idempotency_key: str) -> str:
     return f"<{digest}@deductions-fleet>"
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+HEADER_LIMIT = 200
+
+
+def header_text(value: object, limit: int = HEADER_LIMIT) -> str:
+    """A header value from untrusted text (a claim number from a portal or an
+    812): line breaks and other controls become one space, so no value can
+    start a header of its own, and it is bounded."""
+    text = _CONTROL.sub(" ", str(value)).strip()
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def compose(prepared: Prepared, to_addr: str, from_addr: str, dated: date) -> EmailMessage:
-    """The dispute as one e-mail: text, then every attachment of the packet."""
+    """The dispute as one e-mail: text, then every attachment of the packet.
+    Every header value passes :func:`header_text`."""
     p = prepared.packet
     claim = prepared.facts.claim
     msg = EmailMessage()
-    msg["From"] = from_addr
-    msg["To"] = to_addr
-    msg["Subject"] = f"Dispute of claim {claim['number']}: {p.amount} {claim['currency']}" + (
+    msg["From"] = header_text(from_addr)
+    msg["To"] = header_text(to_addr)
+    subject = f"Dispute of claim {claim['number']}: {p.amount} {claim['currency']}" + (
         f" (invoice {claim['invoice_number']})" if claim["invoice_number"] else ""
     )
+    msg["Subject"] = header_text(subject, 300)
     msg["Date"] = format_datetime(datetime.combine(dated, time(12), tzinfo=UTC))
     msg["Message-ID"] = message_id(p.idempotency_key)
     msg.set_content(p.explanation + "\n")
@@ -95,4 +110,12 @@ def send_once(msg: EmailMessage, smtp_url: str, eml: Path, *, timeout: float = 3
     return True
 
 
-__all__ = ["compose", "message_id", "send", "send_once", "sent_marker", "write_outbox"]
+__all__ = [
+    "compose",
+    "header_text",
+    "message_id",
+    "send",
+    "send_once",
+    "sent_marker",
+    "write_outbox",
+]

@@ -29,6 +29,9 @@ class DisputeLimits(BaseModel):
     accepted_types: tuple[str, ...] = ("application/pdf",)
     merge_to_fit: bool = True
     """PDFs beyond ``max_attachments`` are merged into the last slot."""
+    max_message_bytes: int | None = Field(default=None, ge=1)
+    """For disputes by e-mail: the most one message may weigh as sent (its
+    attachments base64-encoded), what the retailer's mail server takes."""
 
 
 class DisputeHabits(BaseModel):
@@ -46,6 +49,9 @@ class DisputeHabits(BaseModel):
     limits: DisputeLimits = DisputeLimits()
     email: dict[str, str] = Field(default_factory=dict)
     """Category -> the address that takes its disputes by e-mail (no form for them)."""
+    email_only: bool = False
+    """The retailer has no portal at all (Northway): every dispute goes by
+    e-mail, its ``file_dispute`` job opens no browser and logs in nowhere."""
     appeal_window_days: int | None = Field(default=None, ge=1, le=3650)
     """Days after a denial within which the portal takes one second-level
     appeal (None: the portal offers no appeal)."""

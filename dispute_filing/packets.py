@@ -197,7 +197,13 @@ def prepare(
     email_to = None if facts.appeal else hab.email.get(category)  # appeals: on the portal
     # an e-mail states any amount; a form that takes none cannot file a part
     amount_refusal = None if email_to else _amount_refusal(hab, dispute, d)
-    refusal = amount_refusal or refusal or _limit_refusal(hab, files, narrative)
+    refusal = (
+        amount_refusal
+        or _no_address(hab, category, email_to)
+        or refusal
+        or _limit_refusal(hab, files, narrative)
+        or _message_refusal(hab, files, narrative, email_to)
+    )
     try:
         reason = REASON_BY_CATEGORY.get(Category(category), DisputeReason.other)
     except ValueError:
@@ -313,6 +319,38 @@ def _limit_refusal(hab: DisputeHabits, files: list[Attachment], text: str) -> st
                 f"{lim.max_attachment_bytes:,} bytes a file"
             )
     return None
+
+
+def _no_address(hab: DisputeHabits, category: str, email_to: str | None) -> str | None:
+    if not hab.email_only or email_to:
+        return None
+    return (
+        f"{hab.portal} takes disputes by e-mail only and its data file names no address "
+        f"for {category} claims (disputes.email in records/data/portals/{hab.portal}.json)"
+    )
+
+
+def message_bytes(files: list[Attachment], text: str) -> int:
+    """About what the e-mail weighs as sent: base64 grows each attachment by
+    4/3 (plus line ends), the text and headers add a little."""
+    encoded = sum((len(a.data) + 2) // 3 * 4 * 77 // 76 for a in files)
+    return encoded + len(text.encode()) + 2048
+
+
+def _message_refusal(
+    hab: DisputeHabits, files: list[Attachment], text: str, email_to: str | None
+) -> str | None:
+    cap = hab.limits.max_message_bytes
+    if email_to is None or cap is None:
+        return None
+    size = message_bytes(files, text)
+    if size <= cap:
+        return None
+    return (
+        f"the e-mail to {email_to} would weigh about {size:,} bytes with its "
+        f"{len(files)} attachments; {hab.portal}'s mail takes at most {cap:,}: a person "
+        "sends the evidence in parts (or leaves some out)"
+    )
 
 
 def _unique(name: str, taken: set[str]) -> str:

@@ -19,9 +19,11 @@ only to start the world and to check results against its truth.
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+import socket
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -52,6 +54,7 @@ from scheduler.pipeline import pending_work, portal_kind, start_jobs
 from store.db import transaction
 from store.erp_import import import_file
 from store.models import Decision, DecisionStep, Deduction, Dispute, Verdict
+from store.x12_import import import_adjustments
 
 DEMO_APPROVAL_POLICY = """\
 The demo's people: ana (analyst) proposes, leo (analyst), mia (manager) and
@@ -79,6 +82,43 @@ action = "person"
 PROPOSER = "ana"
 APPROVERS = {"analyst": ("leo",), "manager": ("mia",), "director": ("dora",)}
 DEMO_USERS = {"ana": "analyst", "leo": "analyst", "mia": "manager", "dora": "director"}
+
+
+@dataclass
+class MailServer:
+    """The demo's local SMTP server (aiosmtpd): where e-mailed disputes land."""
+
+    url: str
+    received: list[tuple[str, list[str], bytes]] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.received.append(
+            (envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content))
+        )
+        return "250 OK"
+
+
+@contextmanager
+def local_mail_server() -> Iterator[MailServer | None]:
+    """An SMTP server on 127.0.0.1 (a free port) for the demo's e-mailed
+    disputes; None when aiosmtpd is not installed (the outbox still gets
+    every message)."""
+    try:
+        from aiosmtpd.controller import Controller
+    except ImportError:
+        yield None
+        return
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP line
+    mail = MailServer(f"smtp://127.0.0.1:{port}")
+    controller = Controller(mail, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield mail
+    finally:
+        controller.stop()
 
 
 def demo_keyring(data_dir: Path, scenario: Scenario) -> CredentialVault:
@@ -308,9 +348,16 @@ async def fleet_demo(
     max_contexts: int = 4,
     credentials: CredentialVault | None = None,
     say: Any = None,
+    edi: bool = False,
+    smtp_url: str | None = None,
 ) -> AsyncIterator[FleetDemo]:
     """Serve the world, write its fleet.toml, load the keyring and the ERP
-    extract, open a runtime on the world's clock."""
+    extract, open a runtime on the world's clock.
+
+    ``edi``: also import the 812 file of the retailers with no portal
+    (Northway), as ``fleet import adjustments`` does; off by default, so the
+    tests that share this fixture see the portals' world alone. ``smtp_url``:
+    where e-mailed disputes go (else ``FLEET_SMTP_URL``, else the outbox only)."""
     say = say or (lambda *_: None)
     running = start_world(scenario, faults)
     try:
@@ -323,6 +370,8 @@ async def fleet_demo(
         settings = settings_for(
             config, data_dir=data_dir, database_url=None, max_contexts=max_contexts
         ).model_copy(update={"human_wait_seconds": 0})  # nobody watches the demo's ops page
+        if smtp_url is not None:
+            settings = settings.model_copy(update={"smtp_url": smtp_url})
         if credentials is None:
             say("keyring: loading the world's logins into an encrypted demo keyring")
             credentials = await asyncio.to_thread(demo_keyring, data_dir, scenario)
@@ -334,10 +383,23 @@ async def fleet_demo(
             today=running.world.clock.today,
         ) as rt:
             await asyncio.to_thread(follow_fleet_toml, settings.resolved_database_url, path)
-            paths = await asyncio.to_thread(export_erp, scenario.erp, data_dir / "erp")
+            paths = await asyncio.to_thread(
+                export_erp,
+                scenario.erp,
+                data_dir / "erp",
+                edi_retailers={str(k): v for k, v in scenario.edi_retailers.items()},
+                edi_deductions=scenario.edi_deductions if edi else None,
+            )
             for kind in ("invoices", "promotions", "shipments", "remittances"):
                 res = await asyncio.to_thread(import_file, rt.db, kind, paths[kind])
                 say(f"erp: imported {res.records} {kind}")
+            if edi:
+                adj = await asyncio.to_thread(import_adjustments, rt.db, paths["adjustments_812"])
+                say(
+                    f"edi: imported {adj.deductions} deductions from {adj.path.name} "
+                    f"({', '.join(f'{p} {n}' for p, n in sorted(adj.portals.items()))}): "
+                    "no portal, disputes by e-mail"
+                )
             yield FleetDemo(scenario, running, rt, config, settings)
     finally:
         running.stop()

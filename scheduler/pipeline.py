@@ -31,6 +31,7 @@ from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bots.jobs import CORE, EVERY_ACCOUNT, Job, JobResult, Task
+from bots.tasks.disputes import mail_only
 from bots.tasks.pods import pod_targets
 from portal_adapters.registry import adapter_class
 from records.schemas import FINAL_DISPUTE_STATUSES, DisputeStatus
@@ -106,7 +107,9 @@ def carrier_jobs(db: sessionmaker[Session], today: date) -> list[Job]:
 def accounts_with_disputes_to_file(
     db: sessionmaker[Session], *, untouched_for: timedelta | None = None
 ) -> list[tuple[str, str]]:
-    """Enabled retailer accounts holding disputes the policy lets the robot file.
+    """Enabled retailer accounts holding disputes the policy lets the robot file,
+    and ``(retailer, "*")`` for a retailer with no portal (its disputes go by
+    e-mail: no login, so no account to enable; its claims came from EDI 812s).
 
     ``untouched_for``: only disputes never attempted, or last touched that long
     ago (a filing that failed is tried again then, not on every pass)."""
@@ -114,17 +117,16 @@ def accounts_with_disputes_to_file(
         q = (
             select(Deduction.portal, Deduction.account)
             .join(Dispute, Dispute.deduction_id == Deduction.id)
-            .where(
-                Dispute.status.in_((DisputeStatus.queued.value, DisputeStatus.filing.value)),
-                Deduction.account.is_not(None),
-            )
+            .where(Dispute.status.in_((DisputeStatus.queued.value, DisputeStatus.filing.value)))
             .distinct()
         )
         if untouched_for is not None:
             q = q.where(or_(Dispute.attempts == 0, Dispute.updated_at < utcnow() - untouched_for))
         rows = s.execute(q).all()
         enabled = {(a.portal, a.username) for a in accounts_repo.enabled_accounts(s, None)}
-    return sorted((p, a) for p, a in rows if a is not None and (p, a) in enabled)
+    by_mail = {(p, EVERY_ACCOUNT) for p, _ in rows if mail_only(p)}
+    on_portals = {(p, a) for p, a in rows if a is not None and (p, a) in enabled}
+    return sorted(on_portals | by_mail)
 
 
 FILING_RETRY = timedelta(minutes=30)

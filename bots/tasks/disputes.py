@@ -27,10 +27,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bots.context import JobContext
+from bots.context import CoreContext, JobContext
+from bots.jobs import EVERY_ACCOUNT
 from bots.tasks.documents import quarantine
 from dispute_filing import correspondence
 from dispute_filing.appeals import appealed_dispute
+from dispute_filing.habits import habits
 from dispute_filing.outcomes import recovered
 from dispute_filing.packets import Prepared, prepare
 from matching.approvals import window_refusal
@@ -42,15 +44,30 @@ from store.models import Decision, Deduction, Dispute, Verdict, utcnow
 from store.repositories import disputes as disputes_repo
 from store.repositories import runs as runs_repo
 
+Filing = JobContext | CoreContext
+"""What the filing helpers need: the store, the vault, the job and its counts
+(a browser job's context, or a mail job's, which has no browser)."""
 
-def _disputes(jc: JobContext, statuses: tuple[str, ...] | None, *, filed: bool) -> list:
+
+def mail_only(portal: str) -> bool:
+    """A retailer with no portal (``disputes.email_only`` in its data file):
+    its ``file_dispute`` job sends e-mail and opens no browser."""
+    try:
+        return habits(portal).email_only
+    except ValueError:
+        return False
+
+
+def _disputes(jc: Filing, statuses: tuple[str, ...] | None, *, filed: bool) -> list:
     with jc.db() as s:
         q = (
             select(Dispute, Deduction.external_id)
             .join(Deduction, Deduction.id == Dispute.deduction_id)
-            .where(Dispute.portal == jc.job.portal, Deduction.account == jc.job.account)
+            .where(Dispute.portal == jc.job.portal)
             .order_by(Dispute.id)
         )
+        if jc.job.account != EVERY_ACCOUNT:  # "*": a retailer's claims seen by no login
+            q = q.where(Deduction.account == jc.job.account)
         if statuses is not None:
             q = q.where(Dispute.status.in_(statuses))
         if filed:
@@ -63,7 +80,7 @@ def _disputes(jc: JobContext, statuses: tuple[str, ...] | None, *, filed: bool) 
         return list(s.execute(q).all())
 
 
-def _window_closed(jc: JobContext, dispute: Dispute) -> str | None:
+def _window_closed(jc: Filing, dispute: Dispute) -> str | None:
     """Why this dispute may no longer be filed (None: it may)."""
     with jc.db() as s:
         closes = s.execute(
@@ -87,7 +104,7 @@ _REFUSALS = {
 
 
 def _refuse(
-    jc: JobContext,
+    jc: Filing,
     dispute: Dispute,
     external_id: str,
     status: str,
@@ -119,24 +136,10 @@ async def file_dispute(jc: JobContext) -> None:
     assert isinstance(adapter, RetailerAdapter)
     todo = await asyncio.to_thread(_disputes, jc, ("queued", "filing"), filed=False)
     for dispute, external_id in todo:
-        refusal = await asyncio.to_thread(_window_closed, jc, dispute)
-        if refusal and dispute.status == DisputeStatus.queued:
-            await asyncio.to_thread(
-                _refuse, jc, dispute, external_id, DisputeStatus.window_closed, reason=refusal
-            )
+        ready = await asyncio.to_thread(_ready, jc, dispute, external_id)
+        if ready is None:
             continue
-        stored, prepared = await asyncio.to_thread(_start_attempt, jc, dispute, external_id)
-        if prepared.refusal:
-            await asyncio.to_thread(
-                _refuse,
-                jc,
-                dispute,
-                external_id,
-                DisputeStatus.awaiting_person,
-                {"hold_reason": prepared.refusal[:500], "packet": prepared.summary()},
-                reason=prepared.refusal[:300],
-            )
-            continue
+        stored, prepared = ready
         if prepared.email_to:
             await asyncio.to_thread(_email, jc, dispute, external_id, stored, prepared)
             continue
@@ -179,6 +182,52 @@ async def file_dispute(jc: JobContext) -> None:
         await asyncio.to_thread(_save, jc, record)
 
 
+async def email_disputes(cc: CoreContext) -> None:
+    """``file_dispute`` for a retailer with no portal (``northway/*``): every
+    queued dispute of the retailer (whatever login, or none, saw its claim)
+    goes out as e-mail, exactly once, with the same window check, packet,
+    refusals and record as a portal filing. No browser, no login."""
+    todo = await asyncio.to_thread(_disputes, cc, ("queued", "filing"), filed=False)
+    for dispute, external_id in todo:
+        ready = await asyncio.to_thread(_ready, cc, dispute, external_id)
+        if ready is None:
+            continue
+        stored, prepared = ready
+        if prepared.email_to is None:  # an appeal: no portal to file it on
+            await asyncio.to_thread(
+                _refuse,
+                cc,
+                dispute,
+                external_id,
+                DisputeStatus.awaiting_person,
+                {"hold_reason": f"{cc.job.portal} has no portal and names no address for it"},
+                reason="no e-mail address",
+            )
+            continue
+        await asyncio.to_thread(_email, cc, dispute, external_id, stored, prepared)
+
+
+def _ready(jc: Filing, dispute: Dispute, external_id: str) -> tuple[DisputeRecord, Prepared] | None:
+    """The packet to send, its attempt marked; None when it was refused here
+    (window closed, or a packet that does not fit: held for a person)."""
+    refusal = _window_closed(jc, dispute)
+    if refusal and dispute.status == DisputeStatus.queued:
+        _refuse(jc, dispute, external_id, DisputeStatus.window_closed, reason=refusal)
+        return None
+    stored, prepared = _start_attempt(jc, dispute, external_id)
+    if prepared.refusal:
+        _refuse(
+            jc,
+            dispute,
+            external_id,
+            DisputeStatus.awaiting_person,
+            {"hold_reason": prepared.refusal[:500], "packet": prepared.summary()},
+            reason=prepared.refusal[:300],
+        )
+        return None
+    return stored, prepared
+
+
 def _appealed_number(jc: JobContext, dispute: Dispute) -> str | None:
     """For an appeal row: the portal number of the dispute it appeals."""
     if dispute.level == 1:
@@ -199,7 +248,7 @@ def _appealed_number(jc: JobContext, dispute: Dispute) -> str | None:
 
 
 def _start_attempt(
-    jc: JobContext, dispute: Dispute, external_id: str
+    jc: Filing, dispute: Dispute, external_id: str
 ) -> tuple[DisputeRecord, Prepared]:
     """Build the packet; when it fits, keep what is sent (vault and summary) and
     mark the attempt before the portal is touched."""
@@ -223,7 +272,7 @@ def _start_attempt(
 
 
 def _email(
-    jc: JobContext,
+    jc: Filing,
     dispute: Dispute,
     external_id: str,
     stored: DisputeRecord,
@@ -261,7 +310,7 @@ def _email(
     )
 
 
-def _save(jc: JobContext, record: DisputeRecord) -> None:
+def _save(jc: Filing, record: DisputeRecord) -> None:
     with transaction(jc.db) as s:
         disputes_repo.upsert(s, record, run_id=jc.run_id)
 

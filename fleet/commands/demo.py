@@ -142,15 +142,48 @@ async def run_demo(
     console: Console | None = None,
 ) -> dict[str, Any]:
     """The whole loop; returns the summary (figures next to the truth)."""
+    from fleet.demo import local_mail_server
+
+    with local_mail_server() as mail:
+        return await _run_demo(
+            seed=seed,
+            size=size,
+            faults=faults,
+            data_dir=data_dir,
+            days_later=days_later,
+            console=console,
+            mail=mail,
+        )
+
+
+async def _run_demo(
+    *,
+    seed: int,
+    size: str,
+    faults: str | None,
+    data_dir: Path,
+    days_later: int,
+    console: Console | None,
+    mail: Any,
+) -> dict[str, Any]:
     from fixtures.generator import generate
-    from fixtures.truth_report import dispute_report, field_report, verdict_report
+    from fixtures.truth_report import dispute_report, edi_report, field_report, verdict_report
     from fleet.commands.run import _line
     from fleet.demo import DEMO_APPROVAL_POLICY, fleet_demo
 
     say = (console or Console(stderr=True)).print
     started = time.monotonic()
     scenario = generate(seed, size)
-    async with fleet_demo(scenario, data_dir, faults=faults, say=say) as demo:
+    if mail is not None:
+        say(f"mail: a local SMTP server at {mail.url} takes the e-mailed disputes")
+    async with fleet_demo(
+        scenario,
+        data_dir,
+        faults=faults,
+        say=say,
+        edi=True,
+        smtp_url=mail.url if mail is not None else None,
+    ) as demo:
         demo.on_result = lambda r: say(_line(r, time.monotonic() - started), highlight=False)
         world = demo.world.world
         posted = world.clock.today()
@@ -201,9 +234,15 @@ async def run_demo(
             started=posted,
         )
         fields = field_report(world, demo.runtime.db)
+        edi = edi_report(
+            world,
+            demo.runtime.db,
+            outbox=data_dir / "outbox",
+            received=mail.received if mail is not None else None,
+        )
         jobs = _jobs(demo.results)
         needs_human = sorted({f"{h.portal}:{h.ref}" for r in demo.results for h in r.needs_human})
-        bar = _bar(final.as_dict(), verdicts.as_dict(), disputes)
+        bar = _bar(final.as_dict(), verdicts.as_dict(), disputes, edi)
         return {
             "seed": scenario.seed,
             "size": scenario.size,
@@ -217,6 +256,7 @@ async def run_demo(
             "verdicts_end": verdicts.as_dict(),
             "decisions": decided,
             "disputes": disputes,
+            "no_portal": edi,
             "credits_exported": credits,
             "needs_human": needs_human,
             "requests_served": dict(world.record.requests),
@@ -253,9 +293,15 @@ def _jobs(results: list[Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _bar(retrieval: dict[str, Any], verdicts: dict[str, Any], disputes: dict[str, Any]) -> dict:
+def _bar(
+    retrieval: dict[str, Any],
+    verdicts: dict[str, Any],
+    disputes: dict[str, Any],
+    edi: dict[str, Any],
+) -> dict:
     """The figures the demo must meet, each with its gap named."""
     d = retrieval["deductions"]
+    sent = edi["smtp_received"]
     return {
         "every deduction retrieved, amounts current": {
             "met": d["listed"] == d["stored"] and not d["wrong_amount"] and not d["duplicates"],
@@ -278,6 +324,19 @@ def _bar(retrieval: dict[str, Any], verdicts: dict[str, Any], disputes: dict[str
             and not disputes["world"]["disputed_more_than_owed_back"],
             "detail": f"twice: {disputes['world']['claims_disputed_twice']}, more than owed: "
             f"{len(disputes['world']['disputed_more_than_owed_back'])}",
+        },
+        "no-portal retailer: claims from its 812, disputes e-mailed once": {
+            "met": edi["imported"] == edi["claims"]
+            and not edi["decided_wrong"]
+            and edi["emailed"] == edi["outbox"]
+            and sent in (None, edi["emailed"])
+            and not edi["sent_twice"]
+            and not edi["disputed_more_than_owed_back"],
+            "detail": f"{'/'.join(edi['portals'])}: {edi['imported']}/{edi['claims']} claims, "
+            f"verdicts {edi['agree']}/{edi['judged']} ({len(edi['decided_wrong'])} wrong), "
+            f"{edi['emailed']} e-mailed ({edi['outbox']} .eml, "
+            f"{'no SMTP server' if sent is None else f'{sent} through SMTP'}) of "
+            f"{edi['owed_back']} owed back",
         },
     }
 
@@ -351,6 +410,14 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
         f"{dp['fleet']['recovered']} ({dp['fleet']['partially_approved']} partial, "
         f"{dp['fleet']['partial_amount_unread']} of them without an amount on the portal)",
         dp["world"]["recovered"],
+    )
+    np = s["no_portal"]
+    t.add_row(
+        f"{'/'.join(np['portals'])} (no portal: 812 in, e-mail out)",
+        f"{np['emailed']} e-mailed for {np['emailed_amount']} ({np['outbox']} in the outbox, "
+        f"{'-' if np['smtp_received'] is None else np['smtp_received']} through SMTP); "
+        f"{np['held_for_person']} held; recovered {np['recovered']} (replies not read)",
+        f"{np['owed_back']} claims owed back ({np['owed_back_amount']})",
     )
     for label, med in (
         ("new claims", dp["days_posted_to_filed"]["new_claims"]),

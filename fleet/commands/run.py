@@ -39,11 +39,17 @@ def run(
     task: Annotated[str | None, typer.Option(help=TASK_HELP)] = None,
 ) -> None:
     """Run the pipeline (or one step of it) now, with progress."""
-    from bots.jobs import TASKS, Job, is_core
+    from bots.jobs import EVERY_ACCOUNT, TASKS, Job, is_core
+    from bots.tasks.disputes import mail_only
     from fleet.accounts import follow_fleet_toml
     from fleet.cli import setup_logging
     from fleet.config_loader import load_fleet
-    from scheduler.pipeline import core_job, portal_kind, start_jobs
+    from scheduler.pipeline import (
+        accounts_with_disputes_to_file,
+        core_job,
+        portal_kind,
+        start_jobs,
+    )
     from store.db import init_db, session_factory
     from store.repositories import accounts as accounts_repo
 
@@ -65,13 +71,22 @@ def run(
                 for a in accounts_repo.enabled_accounts(s, portal)
                 if account in (None, a.username)
             ]
+        if task == "file_dispute" and account in (None, EVERY_ACCOUNT):
+            # a retailer with no portal (disputes by e-mail) has no login to enable:
+            # named, its e-mail job runs; else those with disputes waiting do
+            by_mail = {(p, a) for p, a in accounts_with_disputes_to_file(db) if a == EVERY_ACCOUNT}
+            if portal is not None and mail_only(portal):
+                by_mail.add((portal, EVERY_ACCOUNT))
+            accounts += sorted(x for x in by_mail if portal in (None, x[0]))
         if not accounts:
             console.print(
                 "[yellow]no enabled accounts match[/] (add one with: fleet accounts add PORTAL "
                 "USERNAME; fleet accounts list shows every account and its state)"
             )
             raise typer.Exit(1)
-        missing = sorted({p for p, _ in accounts if p not in settings.portal_urls})
+        missing = sorted(
+            {p for p, a in accounts if a != EVERY_ACCOUNT and p not in settings.portal_urls}
+        )
         if missing:
             console.print(
                 f"[red]error:[/] no URL configured for {', '.join(missing)} "
@@ -136,6 +151,8 @@ def _line(result: Any, elapsed: float) -> str:
         ("verdicts changed", ("verdicts.created", "verdicts.changed")),
         ("disputes queued", ("disputes.queued",)),
         ("filed", ("disputes.filed",)),
+        ("e-mailed", ("disputes.emailed",)),
+        ("written to the outbox", ("disputes.outbox",)),
         ("rejected", ("disputes.rejected",)),
         ("window closed", ("disputes.window_closed",)),
         ("held for a person", ("disputes.held",)),

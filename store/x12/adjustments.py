@@ -7,7 +7,9 @@ One ST..SE transaction is one deduction, as a retailer's claim or debit memo:
     BCD05 credit/debit flag                   BCD06/07 invoice date and number
     BCD09/10 PO date and number               BCD11 purpose, BCD12 type (DR: debit memo)
     CUR02 currency     N9 references (IA vendor, DP department, MR merchandise type,
-    RV receiving)      N1 parties (XI the retailer with its GLN, SU the supplier)
+    RV receiving, BM bill of lading: the shipment a shortage or damage is about,
+    so the carrier's POD can be found by it)
+    N1 parties (XI the retailer with its GLN, SU the supplier)
     CDD per line: CDD01 reason code, CDD02 credit/debit, CDD04 amount (2 implied
     decimals) = CDD07 quantity x CDD11 unit price (written decimals), CDD08 unit,
     CDD14 free text; then LIN (item, UPC, vendor item ids) and N9 (the retailer's
@@ -44,6 +46,7 @@ _REF_NAMES = {
     "DP": "department",
     "MR": "merchandise_type",
     "RV": "receiving_number",
+    "BM": "bol_number",
 }
 _SKU_QUALIFIERS = ("VN", "VA", "VP", "IN", "BP", "UP", "UK", "EN")
 
@@ -278,6 +281,7 @@ def read_adjustment(tx: Transaction, retailer: str | None = None) -> Adjustment:
     text = known_reason.text if known_reason else (main.text if main else "")
     ship_to = _party(shape.parties, "ST")
     raw = _raw(tx, shape, bcd, partner, known, [ln.raw for ln in lines])
+    bol = clean_text(raw.get("bol_number") or "")[:64] or None
     values: dict[str, Any] = {
         "portal": partner.portal,
         "external_id": _claim_number(tx, shape, bcd, partner),
@@ -292,6 +296,7 @@ def read_adjustment(tx: Transaction, retailer: str | None = None) -> Adjustment:
         "category": partner.category(reason, main.claim_codes if main else [], text),
         "deduction_date": el.x12_date(tx, bcd, 1),
         "invoice_date": el.optional_date(tx, bcd, 6),
+        "bol_number": bol,
         "lines": [ln.record for ln in lines],
         "raw": raw,
     }
