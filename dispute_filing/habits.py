@@ -70,4 +70,13 @@ def habits(portal: str) -> DisputeHabits:
     return DisputeHabits(portal=portal, **raw.get("disputes", {}))
 
 
-__all__ = ["DisputeHabits", "DisputeLimits", "habits"]
+@cache
+def mail_only_retailers() -> tuple[str, ...]:
+    """Retailers with no portal (``email_only``): no account or URL in
+    fleet.toml names them, yet their e-mail filing jobs need a queue and a
+    worker that takes it."""
+    names = sorted(f.stem for f in PORTAL_DATA.glob("*.json"))
+    return tuple(n for n in names if re.fullmatch(r"[a-z0-9_]{1,40}", n) and habits(n).email_only)
+
+
+__all__ = ["DisputeHabits", "DisputeLimits", "habits", "mail_only_retailers"]

@@ -31,6 +31,7 @@ from typing import Any
 import structlog
 
 from bots.jobs import CORE, TASKS, Job, JobResult
+from dispute_filing.habits import mail_only_retailers
 from scheduler.config import PORTAL_NAME, FleetConfig
 from scheduler.dispatch import (
     TASK_NAME,
@@ -263,12 +264,19 @@ def account_lock_for(settings: Any, config: FleetConfig) -> Any:
     return FileAccountLock(settings.data_dir / "locks")
 
 
+def fleet_queues(config: FleetConfig) -> list[str]:
+    """The portals with a queue: fleet.toml's, and the retailers with no
+    portal, whose disputes go by e-mail (their file jobs wait on
+    ``fleet.<retailer>`` like any portal's)."""
+    return sorted({*config.portals, *mail_only_retailers()})
+
+
 def celery_for(config: FleetConfig, settings: Any) -> Any:
     if not settings.broker_url:
         raise ValueError("no broker: set broker_url in fleet.toml or FLEET_BROKER_URL")
     return make_celery(
         settings.broker_url,
-        list(config.portals),
+        fleet_queues(config),
         visibility_timeout=config.scheduler.celery_visibility_timeout_seconds,
         redis_restore_interval=min(
             10, max(1, config.scheduler.celery_visibility_timeout_seconds // 4)
@@ -291,7 +299,7 @@ def run_worker(
 
     set_runtime_factory(runtime_factory)
     app = celery_for(config, settings)
-    every = [*config.portals, CORE]
+    every = [*fleet_queues(config), CORE]
     names = [queue_name(q) if not q.startswith("fleet.") else q for q in (queues or every)]
     unknown = sorted(set(names) - {queue_name(p) for p in every})
     if unknown:

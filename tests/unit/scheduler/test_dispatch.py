@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from bots.jobs import Job, JobResult
+from scheduler.config import parse_config
 from scheduler.dispatch import LocalDispatcher
+from scheduler.worker import fleet_queues
 
 
 class Gate:
@@ -111,3 +114,12 @@ async def test_drain_cancels_jobs_still_running_after_the_grace_period() -> None
     await gate.until_started(1)
     await d.drain(grace_seconds=0.05)
     assert stuck.cancelled() or isinstance(stuck.exception(), asyncio.CancelledError)
+
+
+def test_a_worker_takes_the_queue_of_a_retailer_with_no_portal() -> None:
+    """Northway has no portal, so no fleet.toml names it, yet its e-mail
+    filing jobs wait on fleet.northway: a worker's default queues include it."""
+    config = parse_config(
+        '[portals.megamart]\nbase_url = "http://127.0.0.1:1"\n', Path("fleet.toml")
+    )
+    assert fleet_queues(config) == ["megamart", "northway"]
