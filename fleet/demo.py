@@ -148,13 +148,18 @@ def _toml_str(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def write_demo_config(data_dir: Path, urls: dict[str, str], scenario: Scenario) -> Path:
-    """The fleet.toml a user would write for this world (no secrets in it)."""
+def write_demo_config(
+    data_dir: Path, urls: dict[str, str], scenario: Scenario, database_url: str | None = None
+) -> Path:
+    """The fleet.toml a user would write for this world (no secrets in it).
+    ``database_url``: the store (default: SQLite in the data dir)."""
     lines = [
         "# Written by fleet demo: the simulated world's portals and accounts.",
         f"data_dir = {_toml_str(str(data_dir))}",
-        "",
     ]
+    if database_url is not None:
+        lines.append(f"database_url = {_toml_str(database_url)}")
+    lines.append("")
     for portal, url in sorted(urls.items()):
         lines += [f"[portals.{portal}]", f"base_url = {_toml_str(url)}", "max_sessions = 2", ""]
     for a in scenario.accounts:
@@ -350,6 +355,7 @@ async def fleet_demo(
     say: Any = None,
     edi: bool = False,
     smtp_url: str | None = None,
+    database_url: str | None = None,
 ) -> AsyncIterator[FleetDemo]:
     """Serve the world, write its fleet.toml, load the keyring and the ERP
     extract, open a runtime on the world's clock.
@@ -357,7 +363,9 @@ async def fleet_demo(
     ``edi``: also import the 812 file of the retailers with no portal
     (Northway), as ``fleet import adjustments`` does; off by default, so the
     tests that share this fixture see the portals' world alone. ``smtp_url``:
-    where e-mailed disputes go (else ``FLEET_SMTP_URL``, else the outbox only)."""
+    where e-mailed disputes go (else ``FLEET_SMTP_URL``, else the outbox only).
+    ``database_url``: the store (default: SQLite in the data dir), written into
+    fleet.toml so every ``fleet`` process started on it shares it."""
     say = say or (lambda *_: None)
     running = start_world(scenario, faults)
     try:
@@ -365,10 +373,12 @@ async def fleet_demo(
             f"world: seed {scenario.seed} ({scenario.size}), {len(scenario.deductions)} "
             f"deductions, {len(scenario.shipments)} shipments, five portals up"
         )
-        path = await asyncio.to_thread(write_demo_config, data_dir, running.urls, scenario)
+        path = await asyncio.to_thread(
+            write_demo_config, data_dir, running.urls, scenario, database_url
+        )
         config = load_config(path, required=True)
         settings = settings_for(
-            config, data_dir=data_dir, database_url=None, max_contexts=max_contexts
+            config, data_dir=data_dir, database_url=database_url, max_contexts=max_contexts
         ).model_copy(update={"human_wait_seconds": 0})  # nobody watches the demo's ops page
         if smtp_url is not None:
             settings = settings.model_copy(update={"smtp_url": smtp_url})

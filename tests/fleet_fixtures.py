@@ -95,7 +95,8 @@ def make_demo(
     ``with_key_file``: a keyring of the demo's own in its data dir (its key file
     there too), for tests that run the ``fleet`` command on the demo's store.
     ``synced``: start from a copy of :func:`synced_snapshot` (its keyring, with
-    its key file, comes along), on the small world."""
+    its key file, comes along), on the small world. ``database_url``: the store
+    (default: SQLite in the data dir)."""
 
     def make(
         *,
@@ -105,6 +106,7 @@ def make_demo(
         credentials=None,
         with_key_file: bool = False,
         synced: bool = False,
+        database_url: str | None = None,
     ) -> AsyncIterator[FleetDemo]:  # type: ignore[no-untyped-def]
         where = data_dir or tmp_path / "fleet"
         if synced:
@@ -120,6 +122,7 @@ def make_demo(
             faults=faults,
             policy=TEST_POLICY,
             credentials=credentials or shared_keyring,
+            database_url=database_url,
         )
 
     return make
