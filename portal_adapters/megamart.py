@@ -37,7 +37,8 @@ locator only as a plain string Playwright escapes (a number with ``/``,
 quotes or regex metacharacters once broke the heading locator).
 
 Requests (what the portal serves): a full listing is one list page per 20
-deductions plus one claim page per deduction; each document is one GET;
+deductions plus one claim page per deduction, less the first list page when
+the sign-in (or the signed-in check) just landed on it; each document is one GET;
 ``list_documents`` and ``dispute_status`` are one claim page; filing is the
 claim page, the draft creation (POST + redirect) and the submission (POST +
 redirect), five in all.
@@ -95,6 +96,7 @@ from portal_adapters.web import (
     record_invalid,
     record_unreadable,
     rows_by_header,
+    same_origin,
     shows_page,
     submit_code,
     submit_form,
@@ -270,6 +272,31 @@ def _claims_read(session: AdapterSession) -> dict[str, _Claim]:
 """session.notes key: claim pages read by the listing, used once by list_documents."""
 
 
+_LANDED = "megamart.landed_on_list"
+"""session.notes key: the URL of the unfiltered first list page the sign-in (or
+the signed-in check) left the page on, not yet read by a listing."""
+
+
+def _landed_on_list(session: AdapterSession, page: Page) -> None:
+    """Remember that the page shows the unfiltered list's first page now: the
+    portal lands there after the sign-in and the signed-in check loads it, so
+    a full listing right after can read it instead of loading it again."""
+    parts = urlsplit(page.url)
+    if parts.path == LIST_PATH and not parts.query and same_origin(page.url, session.base_url):
+        session.notes[_LANDED] = page.url
+
+
+def _list_shown(session: AdapterSession) -> Page | None:
+    """The page, if it still shows what ``_landed_on_list`` saw (used once:
+    a second listing, or a retry, loads the list afresh). The caller checks
+    its heading and pager as for a page it loaded."""
+    landed = session.notes.pop(_LANDED, None)
+    page = session.page
+    if landed is None or page is None or page.is_closed() or page.url != landed:
+        return None
+    return page
+
+
 def _claim_path(claim: str) -> str:
     return f"/deductions/{quote(claim, safe='')}"
 
@@ -302,6 +329,7 @@ class MegamartAdapter(RetailerAdapter):
         page = await goto(session, LOGIN_PATH, step=step)
         heading = await heading_text(page, portal=PORTAL, step=step)
         if heading == LIST_HEADING:  # the context's cookies are still signed in
+            _landed_on_list(session, page)
             session.logged_in = True
             return
         if heading != LOGIN_HEADING:
@@ -333,6 +361,7 @@ class MegamartAdapter(RetailerAdapter):
                 step=step,
             )
         await self._verify_code(session, page)
+        _landed_on_list(session, page)
         session.logged_in = True
 
     async def _verify_code(self, session: AdapterSession, page: Page) -> None:
@@ -363,7 +392,10 @@ class MegamartAdapter(RetailerAdapter):
         )
 
     async def is_logged_in(self, session: AdapterSession) -> bool:
-        return await shows_page(session, LIST_PATH, LIST_HEADING, login_heading=LOGIN_HEADING)
+        if not await shows_page(session, LIST_PATH, LIST_HEADING, login_heading=LOGIN_HEADING):
+            return False
+        _landed_on_list(session, await session.main_page())
+        return True
 
     # ------------------------------------------------------------------ listing
 
@@ -428,7 +460,9 @@ class MegamartAdapter(RetailerAdapter):
         self, session: AdapterSession, filters: dict[str, str], number: int, *, step: str
     ) -> tuple[list[dict[str, str]], int]:
         query = urlencode({**filters, "page": str(number)} if number > 1 else filters)
-        page = await goto(session, LIST_PATH + (f"?{query}" if query else ""), step=step)
+        page = _list_shown(session) if not query else None
+        if page is None:
+            page = await goto(session, LIST_PATH + (f"?{query}" if query else ""), step=step)
         await expect_heading(
             page, [LIST_HEADING], portal=PORTAL, step=step, login_heading=LOGIN_HEADING
         )
