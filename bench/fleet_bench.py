@@ -31,6 +31,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import median
 
 from fixtures.generator import generate
 from fixtures.scenario import Scenario
@@ -280,6 +281,18 @@ def main() -> None:
         default=None,
         help="cProfile the first fleet run's jobs (the event loop's thread) into this file",
     )
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="repeat baseline and fleet runs, interleaved, and print medians "
+        "(the machine is shared: one round says little)",
+    )
+    ap.add_argument(
+        "--compare-trace",
+        action="store_true",
+        help="also run one context with the trace off (on if --no-trace) each round",
+    )
     args = ap.parse_args()
     sc = bench_world(args.per_account)
     budget = f"{args.requests_per_minute:g} requests/min" if args.requests_per_minute else "none"
@@ -290,48 +303,78 @@ def main() -> None:
         f"load average {os.getloadavg()[0]:.2f} at start"
     )
     print("  (cpu: python + browser processes, exited ones included; the world's own apart)")
-    base_rate = 0.0
-    if not args.no_baseline:
-        with start_world(sc, f"latency_ms={args.latency_ms}") as running:
-            served0 = running.world.record.requests["megamart"]
-            with Meter() as m:
-                docs = asyncio.run(baseline(sc, running.urls["megamart"], "bench-0"))
-            served = running.world.record.requests["megamart"] - served0
-        base_rate = docs / m.wall * 60
-        print(
-            f"baseline script : {docs:4d} docs {m.wall:6.1f}s {base_rate:7.1f} docs/min "
-            f"{served / docs:4.2f} req/doc {m.figures(docs)}"
-        )
-    peaks: dict[int, int] = {}
-    for i, n in enumerate(int(x) for x in args.contexts.split(",")):
-        docs, served, m = asyncio.run(
-            fleet(
-                sc,
-                args.latency_ms,
-                n,
-                trace=not args.no_trace,
-                requests_per_minute=args.requests_per_minute,
-                profile=args.profile if i == 0 else None,
+    runs = [(int(x), not args.no_trace) for x in args.contexts.split(",")]
+    if args.compare_trace:
+        runs.append((1, args.no_trace))
+    rates: dict[str, list[float]] = {}
+    ratios: dict[str, list[float]] = {}
+    peaks: dict[int, list[int]] = {}
+    profile = args.profile
+    for _ in range(args.rounds):
+        base_rate = 0.0 if args.no_baseline else run_baseline(sc, args.latency_ms)
+        if base_rate:
+            rates.setdefault("baseline script", []).append(base_rate)
+        for n, trace in runs:
+            docs, served, m = asyncio.run(
+                fleet(
+                    sc,
+                    args.latency_ms,
+                    n,
+                    trace=trace,
+                    requests_per_minute=args.requests_per_minute,
+                    profile=profile,
+                )
             )
-        )
-        peaks[n] = m.peak
-        rate = docs / m.wall * 60
-        ratio = f" ratio to baseline {rate / base_rate:4.2f}" if base_rate else ""
-        print(
-            f"fleet {n} context{'s' if n > 1 else ' '}: {docs:4d} docs {m.wall:6.1f}s "
-            f"{rate:7.1f} docs/min {served / max(docs, 1):4.2f} req/doc "
-            f"{m.figures(docs)}{ratio}"
-        )
+            profile = None  # the first fleet run only
+            label = f"fleet {n} context{'s' if n > 1 else ' '}" + ("" if trace else ", no trace")
+            rate = docs / m.wall * 60
+            rates.setdefault(label, []).append(rate)
+            if trace != args.no_trace:  # the main trace setting: the RSS comparison
+                peaks.setdefault(n, []).append(m.peak)
+            ratio = ""
+            if base_rate:
+                ratios.setdefault(label, []).append(rate / base_rate)
+                ratio = f" ratio to baseline {rate / base_rate:4.2f}"
+            print(
+                f"{label}: {docs:4d} docs {m.wall:6.1f}s "
+                f"{rate:7.1f} docs/min {served / max(docs, 1):4.2f} req/doc "
+                f"{m.figures(docs)}{ratio}",
+                flush=True,
+            )
+    if args.rounds > 1:
+        print(f"medians of {args.rounds} rounds:")
+        for label, values in rates.items():
+            r = ""
+            if label in ratios:
+                r = f", ratio to its round's baseline {median(ratios[label]):4.2f}"
+            print(f"  {label}: {median(values):7.1f} docs/min{r}")
     if 1 in peaks:
-        for n, peak in sorted(peaks.items()):
+        one = median(peaks[1])
+        for n, values in sorted(peaks.items()):
             if n > 1:
                 print(
                     f"peak RSS per extra context, 1 -> {n}: "
-                    f"{(peak - peaks[1]) / (n - 1) / 2**20:5.0f} MB"
+                    f"{(median(values) - one) / (n - 1) / 2**20:5.0f} MB"
                 )
     if args.profile:
         print(f"profile of the first fleet run: {args.profile} (python -m pstats)")
     print(f"load average {os.getloadavg()[0]:.2f} at end")
+
+
+def run_baseline(sc: Scenario, latency: int) -> float:
+    """The hand-written script on a world of its own; prints its line, returns docs/min."""
+    with start_world(sc, f"latency_ms={latency}") as running:
+        served0 = running.world.record.requests["megamart"]
+        with Meter() as m:
+            docs = asyncio.run(baseline(sc, running.urls["megamart"], "bench-0"))
+        served = running.world.record.requests["megamart"] - served0
+    rate = docs / m.wall * 60
+    print(
+        f"baseline script : {docs:4d} docs {m.wall:6.1f}s {rate:7.1f} docs/min "
+        f"{served / docs:4.2f} req/doc {m.figures(docs)}",
+        flush=True,
+    )
+    return rate
 
 
 if __name__ == "__main__":
