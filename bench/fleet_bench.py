@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/fleet_bench.py [--per-account 15] [--latency-ms 150]
         [--contexts 1,2,4,8] [--no-trace] [--no-baseline]
-        [--requests-per-minute N] [--profile FILE]
+        [--requests-per-minute N] [--profile FILE] [--rounds N] [--compare-trace]
 
 A generated medium world whose megamart deductions are spread over 8 vendor
 accounts (the account lock allows one job per account, so contexts scale with
@@ -13,8 +13,10 @@ the browser processes (exited ones included), the fixture world's own CPU
 apart, peak RSS, and the load average (the machine is shared: a figure means
 little without it). First, the same retrieval by a minimal hand-written
 Playwright script (one context: log in, read each claim page, fetch each
-document) is the baseline, in the same process and world. The fleet runs
-without a request budget, as the script does, unless
+document) is the baseline, in the same process and world; for both, the
+clock runs from the browser context's creation to its close (a browser launch
+is not counted: the fleet's pool starts its browser once per process). The
+fleet runs without a request budget, as the script does, unless
 ``--requests-per-minute`` gives one.
 """
 
@@ -175,8 +177,13 @@ def bench_world(per_account: int) -> Scenario:
     )
 
 
-async def baseline(sc: Scenario, url: str, account: str) -> int:
-    """The minimal script: one context, log in, each claim page, each document."""
+async def baseline(sc: Scenario, url: str, account: str, meter: Meter) -> tuple[int, float]:
+    """The minimal script: one context, log in, each claim page, each document.
+
+    ``meter`` runs from the new context to its close, as the fleet's does
+    around its jobs: a browser launch (returned, in seconds) is not counted
+    for either, since the fleet's pool starts its browser once per process.
+    """
     import pyotp
     from playwright.async_api import async_playwright
 
@@ -188,30 +195,34 @@ async def baseline(sc: Scenario, url: str, account: str) -> int:
     docs = 0
     async with async_playwright() as pw:
         path = settings.resolved_browser_path
+        t0 = time.monotonic()
         browser = await pw.chromium.launch(
             executable_path=str(path) if path else None, args=settings.browser_args()
         )
-        ctx = await browser.new_context()
-        page = await ctx.new_page()
-        await page.goto(url + "/login")
-        await page.get_by_label("User ID", exact=True).fill(acct.username)
-        await page.get_by_label("Password", exact=True).fill(acct.password)
-        await page.get_by_role("button", name="Sign in").click()
-        await page.get_by_label("Authenticator code", exact=True).fill(
-            pyotp.TOTP(acct.totp_secret or "").now()
-        )
-        await page.get_by_role("button", name="Verify").click()
-        await page.get_by_role("heading", name="Deductions").wait_for()
-        for claim in claims:
-            await page.goto(f"{url}/deductions/{claim}")
-            links = await page.get_by_role("link", name="Download").evaluate_all(
-                "els => els.map(e => e.href)"
+        launch = time.monotonic() - t0
+        with meter:
+            ctx = await browser.new_context()
+            page = await ctx.new_page()
+            await page.goto(url + "/login")
+            await page.get_by_label("User ID", exact=True).fill(acct.username)
+            await page.get_by_label("Password", exact=True).fill(acct.password)
+            await page.get_by_role("button", name="Sign in").click()
+            await page.get_by_label("Authenticator code", exact=True).fill(
+                pyotp.TOTP(acct.totp_secret or "").now()
             )
-            for href in links:
-                body = await (await ctx.request.get(href)).body()
-                docs += body.startswith(b"%PDF-")
+            await page.get_by_role("button", name="Verify").click()
+            await page.get_by_role("heading", name="Deductions").wait_for()
+            for claim in claims:
+                await page.goto(f"{url}/deductions/{claim}")
+                links = await page.get_by_role("link", name="Download").evaluate_all(
+                    "els => els.map(e => e.href)"
+                )
+                for href in links:
+                    body = await (await ctx.request.get(href)).body()
+                    docs += body.startswith(b"%PDF-")
+            await ctx.close()
         await browser.close()
-    return docs
+    return docs, launch
 
 
 async def fleet(
@@ -308,7 +319,7 @@ def main() -> None:
         runs.append((1, args.no_trace))
     rates: dict[str, list[float]] = {}
     ratios: dict[str, list[float]] = {}
-    peaks: dict[int, list[int]] = {}
+    peaks: dict[int, list[float]] = {}
     profile = args.profile
     for _ in range(args.rounds):
         base_rate = 0.0 if args.no_baseline else run_baseline(sc, args.latency_ms)
@@ -365,13 +376,13 @@ def run_baseline(sc: Scenario, latency: int) -> float:
     """The hand-written script on a world of its own; prints its line, returns docs/min."""
     with start_world(sc, f"latency_ms={latency}") as running:
         served0 = running.world.record.requests["megamart"]
-        with Meter() as m:
-            docs = asyncio.run(baseline(sc, running.urls["megamart"], "bench-0"))
+        m = Meter()
+        docs, launch = asyncio.run(baseline(sc, running.urls["megamart"], "bench-0", m))
         served = running.world.record.requests["megamart"] - served0
     rate = docs / m.wall * 60
     print(
         f"baseline script : {docs:4d} docs {m.wall:6.1f}s {rate:7.1f} docs/min "
-        f"{served / docs:4.2f} req/doc {m.figures(docs)}",
+        f"{served / docs:4.2f} req/doc {m.figures(docs)} (browser launch {launch:.1f}s apart)",
         flush=True,
     )
     return rate
