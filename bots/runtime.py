@@ -263,6 +263,7 @@ class FleetRuntime:
                     context=ctx,
                     credentials=self.portal_credentials(job.portal, job.account),
                     throttle=throttle,
+                    restored=state is not None,
                 ),
             )
             ctx.on("request", lambda _req: jc.counts.update(("requests",)))

@@ -54,6 +54,10 @@ class AdapterSession:
     throttle: Callable[[], Awaitable[object]] | None = field(default=None, repr=False)
     """Awaited before each request-API call (the runtime's per-portal rate limit;
     page traffic is paced by the runtime itself)."""
+    restored: bool = False
+    """The context started from a saved session (cookies that may still be
+    signed in). Only then is it worth a request to ask the portal whether it
+    still is; a fresh context is logged in straight away."""
     listed: set[str] = field(default_factory=set, repr=False)
     """Deduction ids this job already stored. A listing called again after a
     failure skips them without reading their detail again, so a long listing
@@ -186,7 +190,13 @@ class PortalAdapter(ABC):
         return False
 
     async def ensure_logged_in(self, session: AdapterSession) -> None:
-        if session.logged_in or await self.is_logged_in(session):
+        """Log in unless the session is known or found to be logged in.
+
+        The ``is_logged_in`` check costs a page load, and only pays off for a
+        restored session (``session.restored``): a fresh context has no
+        cookies, so asking would always answer no (one wasted request per
+        job, a seventh of a short job's wall time on megamart)."""
+        if session.logged_in or (session.restored and await self.is_logged_in(session)):
             session.logged_in = True
             return
         await self.login(session)

@@ -197,6 +197,46 @@ async def test_wrong_authenticator_code_is_mfa_failed(
     assert steps == [("password", True), ("totp", False)]
 
 
+def list_page_loads(rw: RunningWorld) -> int:
+    """Requests the portal served for its deductions list (any page, any filter)."""
+    return rw.world.record.requests_by_path[(PORTAL, "/deductions")]
+
+
+async def test_a_fresh_session_signs_in_at_once_and_lists_where_it_landed(
+    adapter_session: Any, world_factory: Any, small: Scenario
+) -> None:
+    """Counted in requests, not time: a signed-in check before the sign-in of a
+    context with no cookies, or the first list page loaded again after the
+    sign-in landed on it, each shows as one more load of the list."""
+    rw: RunningWorld = world_factory(small)
+    session: AdapterSession = adapter_session(rw, PORTAL)
+    assert not session.restored
+    await ADAPTER.ensure_logged_in(session)
+    assert [(e.step, e.ok) for e in rw.world.record.logins] == [("password", True), ("totp", True)]
+    assert list_page_loads(rw) == 1  # where the sign-in lands; no check before it
+    records = await collect(session)
+    expected = visible(rw, session)
+    assert [r.external_id for r in records] == [d.deduction_id for d in expected]
+    assert list_page_loads(rw) == -(-len(expected) // 20)  # each list page read once
+
+
+async def test_a_restored_session_is_checked_once_and_lists_from_the_check(
+    adapter_session: Any, world_factory: Any, small: Scenario
+) -> None:
+    rw: RunningWorld = world_factory(small)
+    await ADAPTER.login(adapter_session(rw, PORTAL))  # the context now holds the cookies
+    signed_ins, loads = len(rw.world.record.logins), list_page_loads(rw)
+    session: AdapterSession = adapter_session(rw, PORTAL)
+    session.restored = True
+    await ADAPTER.ensure_logged_in(session)
+    assert len(rw.world.record.logins) == signed_ins  # the saved session was still good
+    assert list_page_loads(rw) == loads + 1  # the check
+    records = await collect(session)
+    expected = visible(rw, session)
+    assert [r.external_id for r in records] == [d.deduction_id for d in expected]
+    assert list_page_loads(rw) == loads + -(-len(expected) // 20)
+
+
 # ---------------------------------------------------------------------- listing
 
 
@@ -214,9 +254,15 @@ async def test_list_deductions_is_the_world(
         check_record(r, d, rw.world, session.account)
     assert any(r.carrier for r in records)
     assert any(r.lines for r in records)
-    # One claim page per deduction plus one list page per 20 rows.
-    cost = len(expected) + -(-len(expected) // 20)
+    # One claim page per deduction plus one list page per 20 rows, less the
+    # first list page: the sign-in landed on it, and the listing reads it there.
+    cost = len(expected) + -(-len(expected) // 20) - 1
     assert await served_at_least(rw, before + cost) - before == cost
+    # a second listing loads every list page itself (the landed page is used once)
+    before = served(rw)
+    again = await collect(session)
+    assert [r.external_id for r in again] == [d.deduction_id for d in expected]
+    assert await served_at_least(rw, before + cost + 1) - before == cost + 1
 
 
 async def test_list_since_reads_only_recent_postings(

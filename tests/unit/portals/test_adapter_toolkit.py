@@ -13,7 +13,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from credentials.login import Login
 from credentials.secret import Secret
-from portal_adapters.base import AdapterSession
+from portal_adapters.base import AdapterSession, PortalAdapter
 from portal_adapters.errors import LayoutChanged, PortalUnavailable, RecordInvalid
 from portal_adapters.web import (
     FieldError,
@@ -216,3 +216,45 @@ def test_links_resolve_on_the_portals_origin_only() -> None:
     ):
         with pytest.raises(LayoutChanged):
             portal_url(session, elsewhere, step="s", base=page)
+
+
+# ---------------------------------------------------------------------- signing in
+
+
+class _CountingAdapter(PortalAdapter):
+    """What ``ensure_logged_in`` asks of an adapter, and in which order."""
+
+    portal = "megamart"
+    kind = "retailer"
+
+    def __init__(self, *, still_signed_in: bool) -> None:
+        self.still_signed_in = still_signed_in
+        self.calls: list[str] = []
+
+    async def login(self, session: AdapterSession) -> None:
+        self.calls.append("login")
+
+    async def is_logged_in(self, session: AdapterSession) -> bool:
+        self.calls.append("is_logged_in")
+        return self.still_signed_in
+
+
+@pytest.mark.parametrize(
+    ("restored", "still_signed_in", "calls"),
+    [
+        (False, True, ["login"]),  # no cookies: asking would cost a page load for a no
+        (True, True, ["is_logged_in"]),  # a saved session still good: no sign-in at all
+        (True, False, ["is_logged_in", "login"]),  # a saved session the portal ended
+    ],
+)
+async def test_only_a_restored_session_is_checked_before_signing_in(
+    restored: bool, still_signed_in: bool, calls: list[str]
+) -> None:
+    adapter = _CountingAdapter(still_signed_in=still_signed_in)
+    session = session_on("http://127.0.0.4:8000")
+    session.restored = restored
+    await adapter.ensure_logged_in(session)
+    assert adapter.calls == calls
+    assert session.logged_in
+    await adapter.ensure_logged_in(session)  # known to be signed in: nothing more
+    assert adapter.calls == calls
