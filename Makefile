@@ -12,6 +12,10 @@ STAMP := $(VENV)/.installed
 demo: setup browser
 	$(BIN)/fleet demo
 
+# Two test processes, each file whole in one of them (files share servers'
+# queues and session fixtures); PYTEST_ARGS= runs them one at a time.
+PYTEST_ARGS ?= -n 2 --dist loadfile
+
 test: setup browser services
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports

@@ -366,7 +366,7 @@ def users_list(
         limit = "-" if u.approval_limit is None else f"{u.approval_limit:,}"
         row = [escape(u.username), escape(u.display_name), u.role, u.access, limit]
         t.add_row(*row, *(("yes" if u.active else "no",) if show_all else ()))
-    out.print(t)
+    (out if out.is_terminal else Console(highlight=False, width=160)).print(t)
     for d in delegations:
         state = "now" if d.starts_at <= now else f"from {d.starts_at:%Y-%m-%d %H:%M}"
         out.print(
@@ -703,7 +703,7 @@ def approvals(
             _age(now - r.waiting_since),
             escape(r.proposed_by),
         )
-    out.print(t)
+    (out if out.is_terminal else Console(highlight=False, width=160)).print(t)
 
 
 @approvals_app.command("remind")
