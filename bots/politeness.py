@@ -172,7 +172,18 @@ class Politeness:
 
         async def paced(route: Route) -> None:
             await bucket.acquire()
-            await route.continue_()
+            request = route.request
+            if request.method == "GET" or not request.is_navigation_request():
+                await route.continue_()
+                return
+            # A form's POST answers with a redirect (post/redirect/get), and the
+            # hop the browser then makes never comes through a route. Fetched
+            # here without following, the redirect is seen before the browser
+            # gets it: the hop's token is taken first, so the hop is paced too.
+            response = await route.fetch(max_redirects=0)
+            if 300 <= response.status < 400 and "location" in response.headers:
+                await bucket.acquire()
+            await route.fulfill(response=response)
 
         await context.route("**/*", paced)
         return bucket.acquire
