@@ -11,8 +11,9 @@ and to request-API downloads through ``AdapterSession.throttle``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -88,6 +89,19 @@ class Limiter(Protocol):
         ...
 
 
+class SessionSlots(Protocol):
+    """A portal's ``max_sessions`` held by the whole fleet
+    (``bots.politeness_shared.SharedSessionSlots``)."""
+
+    def hold(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """Wait for a slot; it is given back when the block ends."""
+        ...
+
+    async def close(self) -> None:
+        """Let go of what the slots hold (a connection); not used after."""
+        ...
+
+
 class Politeness:
     """The limits of every portal, and the semaphores and buckets enforcing them."""
 
@@ -96,23 +110,38 @@ class Politeness:
         limits: dict[str, PortalLimits] | None = None,
         default: PortalLimits | None = None,
         shared: Callable[[str, PortalLimits], Limiter] | None = None,
+        shared_sessions: Callable[[str, int], SessionSlots] | None = None,
     ) -> None:
         """``shared``: makes a portal's request bucket held by the whole fleet
         (``bots.politeness_shared``, when jobs run on several hosts); None: a
-        bucket in this process."""
+        bucket in this process. ``shared_sessions`` does the same for the jobs
+        at once (``concurrent_jobs``, fleet.toml's ``max_sessions``)."""
         self.limits = dict(limits or {})
         self.default = default or PortalLimits()
         self._shared = shared
+        self._shared_sessions = shared_sessions
         self._jobs: dict[str, asyncio.Semaphore] = {}
+        self._slots: dict[str, SessionSlots] = {}
         self._buckets: dict[str, Limiter | None] = {}
 
     def for_portal(self, portal: str) -> PortalLimits:
         return self.limits.get(portal, self.default)
 
-    def jobs(self, portal: str) -> asyncio.Semaphore:
+    @contextlib.asynccontextmanager
+    async def jobs(self, portal: str) -> AsyncIterator[None]:
+        """A slot among the portal's ``concurrent_jobs``: this process's first
+        (waiting there costs nothing), then the fleet's when it is shared."""
         if portal not in self._jobs:
             self._jobs[portal] = asyncio.Semaphore(self.for_portal(portal).concurrent_jobs)
-        return self._jobs[portal]
+        async with self._jobs[portal]:
+            if self._shared_sessions is None:
+                yield
+                return
+            if portal not in self._slots:
+                limit = self.for_portal(portal).concurrent_jobs
+                self._slots[portal] = self._shared_sessions(portal, limit)
+            async with self._slots[portal].hold():
+                yield
 
     def bucket(self, portal: str) -> Limiter | None:
         if portal not in self._buckets:
@@ -126,11 +155,12 @@ class Politeness:
         return self._buckets[portal]
 
     async def aclose(self) -> None:
-        """Close every bucket (a fleet-wide one holds a Redis connection)."""
+        """Close every bucket and slot set (a fleet-wide one holds a Redis connection)."""
         buckets, self._buckets = list(self._buckets.values()), {}
-        for bucket in buckets:
-            if bucket is not None:
-                await bucket.close()
+        slots, self._slots = list(self._slots.values()), {}
+        for held in [*buckets, *slots]:
+            if held is not None:
+                await held.close()
 
     async def install(
         self, portal: str, context: BrowserContext
@@ -142,7 +172,18 @@ class Politeness:
 
         async def paced(route: Route) -> None:
             await bucket.acquire()
-            await route.continue_()
+            request = route.request
+            if request.method == "GET" or not request.is_navigation_request():
+                await route.continue_()
+                return
+            # A form's POST answers with a redirect (post/redirect/get), and the
+            # hop the browser then makes never comes through a route. Fetched
+            # here without following, the redirect is seen before the browser
+            # gets it: the hop's token is taken first, so the hop is paced too.
+            response = await route.fetch(max_redirects=0)
+            if 300 <= response.status < 400 and "location" in response.headers:
+                await bucket.acquire()
+            await route.fulfill(response=response)
 
         await context.route("**/*", paced)
         return bucket.acquire

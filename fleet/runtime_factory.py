@@ -9,8 +9,8 @@ from datetime import date
 
 from bots.browser_pool import BrowserPool
 from bots.locks import AccountLock
-from bots.politeness import Limiter, Politeness, PortalLimits
-from bots.politeness_shared import SharedRateLimiter
+from bots.politeness import Limiter, Politeness, PortalLimits, SessionSlots
+from bots.politeness_shared import SharedRateLimiter, SharedSessionSlots
 from bots.retry import RetryPolicy
 from bots.runtime import FleetRuntime
 from credentials.keyring_vault import CredentialVault
@@ -87,16 +87,19 @@ def runtime_factory_for(config: FleetConfig, settings: Settings) -> RuntimeFacto
 def politeness_from(settings: Settings) -> Politeness:
     """Per-portal limits from settings (jobs at once, requests a minute). With a
     Redis broker (Celery workers, perhaps on several hosts) a portal's request
-    bucket is held in Redis, so the whole fleet keeps to the portal's limit;
-    in process it stays a local bucket."""
+    bucket and its session slots are held in Redis, so the whole fleet keeps to
+    the portal's limits; in process they stay local."""
     portals = set(settings.portal_concurrency) | set(settings.portal_requests_per_minute)
     broker = settings.broker_url or ""
-    shared = None
+    shared = sessions = None
     if broker and is_redis(broker):
 
         def shared(portal: str, limits: PortalLimits) -> Limiter:
             assert limits.requests_per_minute is not None
             return SharedRateLimiter(broker, portal, limits.requests_per_minute, limits.burst)
+
+        def sessions(portal: str, limit: int) -> SessionSlots:
+            return SharedSessionSlots(broker, portal, limit)
 
     return Politeness(
         {
@@ -107,4 +110,5 @@ def politeness_from(settings: Settings) -> Politeness:
             for p in portals
         },
         shared=shared,
+        shared_sessions=sessions,
     )

@@ -64,7 +64,8 @@ class PortalConfig(_Strict):
 
     base_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$", max_length=500)]
     max_sessions: Annotated[int, Field(ge=1, le=64)] = 2
-    """Accounts of this portal logged in at once, fleet-wide (per worker in Celery mode)."""
+    """Accounts of this portal logged in at once, fleet-wide (Celery on a Redis
+    broker: leases in Redis, bots/politeness_shared.py; on RabbitMQ: per worker)."""
     requests_per_minute: Annotated[int, Field(ge=1, le=10_000)] = 120
     enabled: bool = True
 

@@ -9,14 +9,8 @@ Chromium against the fixture world.
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
 import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -27,33 +21,14 @@ from sqlalchemy import func, select
 from bots.jobs import Job
 from fixtures.audit import audit
 from fixtures.scenario_io import load_scenario
-from fleet.config_loader import settings_for
 from fleet.demo import demo_keyring
-from scheduler.config import load_config
 from scheduler.dispatch import send_job
 from scheduler.housekeeping import reap_stale_runs
-from scheduler.worker import celery_for
-from store.db import init_db, session_factory
-from store.models import BotRun, Deduction, DocumentLink
-from store.repositories import accounts as accounts_repo
+from store.models import Deduction, DocumentLink
 from tests.conftest import EXAMPLE_SCENARIO
+from tests.integration.scheduler.celery_fleet import Fleet, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-WORKER = (
-    "import typer; from fleet.commands.scheduler import register; "
-    "app = typer.Typer(); register(app); app()"
-)
-
-
-def _wait(cond: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 @pytest.fixture(scope="session")
@@ -62,110 +37,6 @@ def keyring_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("keyring")
     demo_keyring(root, load_scenario(EXAMPLE_SCENARIO))
     return root
-
-
-class Fleet:
-    """A data dir, a keyring with the world's logins, a fleet.toml and worker processes."""
-
-    def __init__(
-        self, root: Path, world: Any, broker: str, keyring: Path, visibility: int = 10
-    ) -> None:
-        self.root, self.world, self.broker = root, world, broker
-        scenario = world.world.scenario
-        shutil.copytree(keyring, root, dirs_exist_ok=True)
-        redis = broker.startswith("redis")
-        accounts = "".join(
-            f'\n[[accounts]]\nportal = "{a.portal}"\nusername = "{a.username}"\n'
-            for a in scenario.accounts
-        )
-        portals = "".join(
-            f'\n[portals.{p}]\nbase_url = "{u}"\nrequests_per_minute = 6000\n'
-            for p, u in world.urls.items()
-        )
-        self.config_file = root / "fleet.toml"
-        self.config_file.write_text(
-            f'data_dir = "{root}"\nbroker_url = "{broker}"\nmax_contexts = 2\n'
-            f'{portals}{accounts}\n[scheduler]\ndispatch = "celery"\n'
-            f"celery_visibility_timeout_seconds = {visibility}\n"
-            f'account_lock = "{"redis" if redis else "file"}"\naccount_lock_ttl_seconds = 10\n'
-        )
-        self.config = load_config(self.config_file, required=True)
-        self.settings = settings_for(self.config)
-        self.db = session_factory(init_db(self.settings.resolved_database_url))
-        with self.db() as s, s.begin():
-            for a in scenario.accounts:
-                accounts_repo.upsert_account(s, a.portal, a.username)
-        self.app = celery_for(self.config, self.settings)
-        self.app.control.purge()
-        self.env = {
-            **os.environ,
-            "FLEET_CONFIG": str(self.config_file),
-            "FLEET_KEYRING_BACKEND": "file",
-            "FLEET_KEYRING_KEY_FILE": str(root / "demo-keyring.key"),
-            "FLEET_LOG_JSON_CONSOLE": "true",
-            "PYTHONPATH": os.getcwd(),
-        }
-        for key in (
-            "FLEET_DATA_DIR",
-            "FLEET_DATABASE_URL",
-            "FLEET_BROKER_URL",
-            "FLEET_PORTAL_URLS",
-        ):
-            self.env.pop(key, None)
-        self.workers: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start_worker(self, name: str) -> subprocess.Popen[bytes]:
-        log = (self.root / f"{name}.log").open("wb")
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                WORKER,
-                "worker",
-                "--name",
-                f"{name}@test",
-                "--concurrency",
-                "1",
-            ],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.workers[name] = proc
-        _wait(
-            lambda: self.app.control.ping(destination=[f"{name}@test"], timeout=0.5),
-            60,
-            f"worker {name} to answer a ping",
-        )
-        return proc
-
-    def events(self, name: str, event: str) -> list[dict[str, Any]]:
-        out = []
-        for line in (self.root / f"{name}.log").read_text(errors="replace").splitlines():
-            if line.startswith("{") and f'"{event}"' in line:
-                out.append(json.loads(line))
-        return out
-
-    def runs(self, **where: Any) -> list[BotRun]:
-        with self.db() as s:
-            stmt = select(BotRun).order_by(BotRun.started_at, BotRun.id)
-            for k, v in where.items():
-                stmt = stmt.where(getattr(BotRun, k) == v)
-            rows = list(s.scalars(stmt))
-            s.expunge_all()
-            return rows
-
-    def close(self) -> None:
-        for proc in self.workers.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.workers.values():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        self.app.control.purge()
 
 
 @pytest.fixture(params=["redis", "amqp"])
@@ -190,8 +61,8 @@ def test_a_killed_worker_job_completes_on_the_other_without_duplicates(fleet: Fl
     mega = scenario.accounts_on("megamart")[0].username
     w1 = fleet.start_worker("w1")
     send_job(fleet.app, Job("megamart", mega, "sync"), on_demand=False)
-    _wait(lambda: fleet.events("w1", "worker.job_start"), 60, "w1 to start the sync")
-    _wait(
+    wait_until(lambda: fleet.events("w1", "worker.job_start"), 60, "w1 to start the sync")
+    wait_until(
         lambda: fleet.events("w1", "bot.start") and fleet.runs(portal="megamart"),
         60,
         "the sync to be under way on w1",
@@ -201,7 +72,7 @@ def test_a_killed_worker_job_completes_on_the_other_without_duplicates(fleet: Fl
     w1.send_signal(signal.SIGKILL)
     w1.wait(timeout=10)
 
-    done = _wait(
+    done = wait_until(
         lambda: [r for r in fleet.runs(portal="megamart") if r.status != "running"],
         120,
         "the sync to be redelivered and finish on w2",
@@ -227,7 +98,7 @@ def test_a_killed_worker_job_completes_on_the_other_without_duplicates(fleet: Fl
         new = {e["portal"] for e in done} >= {"haulstar", "parcelnet", "shopright"}
         return new and len(done) == started  # (a long job may be redelivered: wait for it)
 
-    _wait(settled, 120, "the three jobs to finish and the workers to go idle")
+    wait_until(settled, 120, "the three jobs to finish and the workers to go idle")
     assert fleet.events("w2", "worker.job_done")
     assert fleet.events("w3", "worker.job_done")
 
@@ -267,11 +138,11 @@ def test_on_demand_jumps_the_queue_of_scheduled_jobs(fleet: Fleet) -> None:
     pro = next(s.pro_number for s in scenario.shipments if s.carrier == "haulstar")
     fleet.start_worker("w1")
     send_job(fleet.app, Job("megamart", mega, "sync"), on_demand=False)
-    _wait(lambda: fleet.runs(portal="megamart"), 60, "the worker to be busy")
+    wait_until(lambda: fleet.runs(portal="megamart"), 60, "the worker to be busy")
     for _ in range(3):  # identical jobs are fine: each is a message in the queue
         send_job(fleet.app, Job("haulstar", carrier, "pods"), on_demand=False)
     send_job(fleet.app, Job("haulstar", carrier, "retrieve", pro), on_demand=True)
-    _wait(lambda: len(fleet.events("w1", "worker.job_done")) >= 5, 180, "all five jobs")
+    wait_until(lambda: len(fleet.events("w1", "worker.job_done")) >= 5, 180, "all five jobs")
     order = [(e["portal"], e["task"]) for e in fleet.events("w1", "worker.job_start")]
     assert order[0] == ("megamart", "sync")
     # The request goes before every scheduled browser job queued ahead of it. The

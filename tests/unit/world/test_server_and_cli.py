@@ -45,6 +45,9 @@ def test_control_api_moves_the_clock_changes_faults_and_reports(world_factory) -
     record = httpx.get(running.control_url + "/_world/record", timeout=10).json()
     assert record["requests"]["megamart"] == 1
     assert record["faults"]["megamart:5xx"] == 1
+    [answered] = record["request_times"]["megamart"]  # when, for per-minute limits
+    assert answered <= time.time()
+    assert running.world.busiest("megamart", 60) == 1
 
 
 def test_each_portal_has_its_own_host(world_factory) -> None:  # type: ignore[no-untyped-def]

@@ -8,7 +8,7 @@ import pytest
 
 from fixtures.faults import FaultPlan
 from fixtures.portals.kit import Obfuscator, SessionStore
-from fixtures.world import DisputeRefused, DisputeStatus, World
+from fixtures.world import DisputeRefused, DisputeStatus, World, busiest_window
 
 PDF = b"%PDF-1.4\n%test\n"
 
@@ -169,3 +169,13 @@ def test_obfuscator_renames_and_reorders_only_with_a_seed() -> None:
     assert mangled.id("claims") == Obfuscator("megamart", 3).id("claims")
     assert sorted(mangled.order(cols)) == sorted(cols)
     assert mangled.order(cols) != cols
+
+
+def test_busiest_window_counts_the_worst_window_not_the_calendar_minute() -> None:
+    """Ten requests straddling a minute boundary are ten in one minute, though
+    no calendar minute holds more than five: a portal's limiter slides."""
+    stamps = [55.0 + i for i in range(10)]  # 55 s to 64 s
+    assert busiest_window(stamps, 60) == 10
+    assert busiest_window(stamps, 2) == 2
+    assert busiest_window([0.0, 60.0], 60) == 1  # a window is half-open
+    assert busiest_window([], 60) == 0
