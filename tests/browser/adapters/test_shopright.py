@@ -51,8 +51,12 @@ class ZipAdapter(ShoprightAdapter):
 
 
 async def logged_in(adapter_session: Any, rw: RunningWorld) -> AdapterSession:
+    """Signed in, the landing page's own requests done: tests that count the
+    portal's requests start counting after them (on a busy machine a late
+    one of the landing page was counted as the listing's)."""
     session: AdapterSession = adapter_session(rw, PORTAL)
     await ADAPTER.login(session)
+    await (await session.main_page()).wait_for_load_state("networkidle")
     return session
 
 
