@@ -165,6 +165,7 @@ class LogTail:
         self._pos = 0
         self._rest = b""
         self._times: dict[str, list[float]] = {k: [] for k in self.KINDS}
+        self._tasks: dict[str, list[str | None]] = {k: [] for k in self.KINDS}
         self.failures: list[str] = []
 
     @staticmethod
@@ -193,12 +194,20 @@ class LogTail:
                 kind = self._kind(e.get("event", ""))
                 if kind in self._times:
                     self._times[kind].append(datetime.fromisoformat(e["timestamp"]).timestamp())
+                    self._tasks[kind].append(e.get("task"))
                 if kind == "failed":
                     self.failures.append(e["event"].split("] ", 1)[-1][:200])
 
-    def times(self, kind: str) -> list[float]:
+    def times(self, kind: str, task: str | None = None) -> list[float]:
+        """When each event of ``kind`` happened (of jobs of ``task`` only, if given:
+        a sync's follow-ups end on the workers too; a Celery ``failed`` line
+        names no task and always counts)."""
         self.poll()
-        return self._times[kind]
+        return [
+            t
+            for t, tk in zip(self._times[kind], self._tasks[kind], strict=True)
+            if task is None or tk in (task, None)
+        ]
 
 
 class CeleryFleet:
@@ -268,7 +277,8 @@ class CeleryFleet:
     def hostname(self, name: str) -> str:
         return f"{name}@dispatch-bench-{os.getpid()}"
 
-    def start_workers(self, names: list[str]) -> None:
+    def start_workers(self, names: list[str], queues: str | None = None) -> None:
+        """Start ``fleet worker`` processes (on ``queues`` only, if given)."""
         for name in names:
             path = self.root / f"{name}.log"
             with path.open("wb") as out:
@@ -276,6 +286,7 @@ class CeleryFleet:
                     [
                         *(sys.executable, __file__, "_worker"),
                         *("--name", self.hostname(name), "--concurrency", str(self.concurrency)),
+                        *(("--queues", queues) if queues else ()),
                     ],
                     env=self.env,
                     cwd=self.root,
@@ -290,19 +301,28 @@ class CeleryFleet:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"worker {name} did not start: see {self.root / name}.log")
 
-    def ended(self) -> list[float]:
-        """When each job ended on these workers, done or failed."""
-        return [t for tail in self.logs.values() for k in ("done", "failed") for t in tail.times(k)]
+    def ended(self, task: str | None = None) -> list[float]:
+        """When each job (of ``task``, if given) ended on these workers, done or failed."""
+        return [
+            t
+            for tail in self.logs.values()
+            for k in ("done", "failed")
+            for t in tail.times(k, task)
+        ]
 
     def failures(self) -> list[str]:
         return [f for tail in self.logs.values() for f in tail.failures]
 
     def wait_done(
-        self, n: int, timeout: float, progress: Callable[[int], None] | None = None
+        self,
+        n: int,
+        timeout: float,
+        progress: Callable[[int], None] | None = None,
+        task: str | None = None,
     ) -> list[float]:
-        """Wait until ``n`` jobs have ended on these workers; their end times."""
+        """Wait until ``n`` jobs (of ``task``) have ended on these workers; their end times."""
         deadline, next_say = time.monotonic() + timeout, time.monotonic() + 10
-        while len(ends := self.ended()) < n:
+        while len(ends := self.ended(task)) < n:
             dead = [name for name, proc in self.workers.items() if proc.poll() is not None]
             if dead or time.monotonic() > deadline:
                 why = f"worker {', '.join(dead)} exited" if dead else f"after {timeout:.0f} s"
@@ -585,40 +605,96 @@ def sync_runs(fleet: CeleryFleet) -> tuple[int, float, dict[str, int]]:
     return docs, statistics.mean(seconds) if seconds else 0.0, statuses
 
 
+SyncHistory = list[tuple[str, datetime, datetime]]
+"""(account, started, finished) of each finished sync: the store's BotRun rows."""
+
+
+def sync_history(fleet: CeleryFleet) -> SyncHistory:
+    from sqlalchemy import select
+
+    from store.models import BotRun
+
+    with fleet.db() as s:
+        rows = s.execute(
+            select(BotRun.account, BotRun.started_at, BotRun.finished_at).where(
+                BotRun.task == "sync", BotRun.finished_at.is_not(None)
+            )
+        ).all()
+    return [(r.account, r.started_at, r.finished_at) for r in rows]
+
+
+def seed_history(fleet: CeleryFleet, history: SyncHistory) -> None:
+    """Yesterday's runs in today's fresh store: what ``largest_first`` reads."""
+    from datetime import timedelta
+
+    from records.schemas import RunStatus
+    from store.db import transaction
+    from store.models import BotRun
+
+    with transaction(fleet.db) as s:
+        for account, started, finished in history:
+            s.add(
+                BotRun(
+                    run_id=uuid.uuid4().hex, portal=PORTAL, account=account, task="sync",
+                    status=RunStatus.succeeded, started_at=started - timedelta(days=1),
+                    finished_at=finished - timedelta(days=1),
+                )
+            )  # fmt: skip
+
+
 def part_docs(args: argparse.Namespace, world: RunningWorld, keyring: Path, tmp: Path) -> None:
-    from scheduler.dispatch import send_job
+    from scheduler.balance import largest_first
+    from scheduler.dispatch import CeleryDispatcher
 
     jobs = [Job(PORTAL, f"bench-{i}", "sync") for i in range(args.accounts)]
+    sizes = ", ".join(
+        str(sum(1 for d in world.world.scenario.deductions if d.account == j.account)) for j in jobs
+    )
     say(
-        f"part 2: {len(jobs)} megamart accounts synced through Celery, "
-        f"{args.per_account} deductions each, {args.concurrency} thread(s) per worker"
+        f"part 2: {len(jobs)} megamart accounts synced through Celery (deductions: {sizes}), "
+        f"{args.concurrency} thread(s) per worker, workers on fleet.{PORTAL} only"
     )
     rates: dict[int, float] = {}
-    for n in (int(x) for x in args.workers.split(",")):
+    history: SyncHistory = []
+    orders = args.order.split(",")
+    runs = [(n, o) for n in (int(x) for x in args.workers.split(",")) for o in orders]
+    runs = [(n, o) for n, o in runs if n > 1 or o == orders[0]]  # one worker: order moot
+    for i, (n, order) in enumerate(runs):
         label = f"{n} worker{'s' if n > 1 else ' '} x{args.concurrency}"
-        with celery_fleet(tmp / f"docs-{n}", world, keyring, args, args.concurrency) as fleet:
+        if n > 1 and len(orders) > 1:
+            label += f" {order}"
+        with celery_fleet(tmp / f"docs-{i}", world, keyring, args, args.concurrency) as fleet:
             say(f"  {label}: starting and warming up (browser open)")
-            fleet.start_workers([f"w{i}" for i in range(1, n + 1)])
+            fleet.start_workers([f"w{i}" for i in range(1, n + 1)], queues=PORTAL)
             fleet.warm_up()
-            before, failed = len(fleet.ended()), len(fleet.failures())
+            batch = jobs
+            if order == "largest":
+                seed_history(fleet, history)
+                batch = largest_first(fleet.db, jobs)  # as the scheduler orders a batch
+                say(f"    order: {', '.join(j.account for j in batch)}")
+            before, failed = len(fleet.ended("sync")), len(fleet.failures())
             served0 = world.world.record.requests[PORTAL]
+            dispatcher = CeleryDispatcher(fleet.app)
             with Meter() as m:
                 t0 = time.time()
-                for job in jobs:
-                    send_job(fleet.app, job, on_demand=False)
+                for job in batch:
+                    asyncio.run(dispatcher.submit(job))
                 ends = fleet.wait_done(
                     before + len(jobs),
                     args.timeout,
                     lambda k, t0=t0, before=before: say(
                         f"    {k - before}/{len(jobs)} jobs done, {time.time() - t0:.0f} s"
                     ),
+                    task="sync",
                 )
             wall = ends[-1] - t0
             docs, job_seconds, statuses = sync_runs(fleet)
+            history = history or sync_history(fleet)
             served = world.world.record.requests[PORTAL] - served0
             lost = fleet.failures()[failed:]
-        rates[n] = docs / wall * 60
-        ratio = f" ratio to 1 worker {rates[n] / rates[1]:4.2f}" if 1 in rates and n != 1 else ""
+        rate = docs / wall * 60
+        rates.setdefault(n, rate)
+        ratio = f" ratio to 1 worker {rate / rates[1]:4.2f}" if 1 in rates and n != 1 else ""
         bad: dict[str, Any] = {
             k: v for k, v in statuses.items() if k not in ("succeeded", "partial")
         }
@@ -626,7 +702,7 @@ def part_docs(args: argparse.Namespace, world: RunningWorld, keyring: Path, tmp:
             bad["raised, no run recorded"] = lost
         per_doc, cpu = served / max(docs, 1), m.cpu / max(docs, 1) * 100
         say(
-            f"  {label}: {docs:4d} docs {wall:6.1f}s {rates[n]:7.1f} docs/min "
+            f"  {label}: {docs:4d} docs {wall:6.1f}s {rate:7.1f} docs/min "
             f"job {job_seconds:4.1f}s mean {per_doc:4.2f} req/doc cpu {cpu:6.1f}s/100docs "
             f"peak RSS {m.peak / 2**20:6.0f} MB{ratio}" + (f" NOT OK: {bad}" if bad else "")
         )
@@ -655,6 +731,17 @@ def main() -> None:
     ap.add_argument("--real-jobs", type=int, default=8, help="real dispute_status jobs each way")
     ap.add_argument("--accounts", type=int, default=6, help="megamart accounts to sync (max 8)")
     ap.add_argument("--per-account", type=int, default=8, help="deductions per account")
+    ap.add_argument(
+        "--sizes",
+        help="deductions per account, comma-separated (bench-0 first; the rest --per-account): "
+        "unequal accounts, e.g. 4,4,4,4,8,24",
+    )
+    ap.add_argument(
+        "--order",
+        default="given",
+        help="order of part 2's batch with 2+ workers: given (bench-0 first), largest "
+        "(scheduler.balance.largest_first on the 1-worker run's times), or both: given,largest",
+    )
     ap.add_argument("--latency-ms", type=int, default=150, help="added to every portal request")
     ap.add_argument("--workers", default="1,2", help="worker processes per run")
     ap.add_argument("--concurrency", type=int, default=1, help="jobs at once per worker")
@@ -679,7 +766,14 @@ def main() -> None:
         f"{args.latency_ms} ms added latency, {os.cpu_count()} cores (the world, broker, "
         f"workers and browsers all share them), load average {load:.1f} at start"
     )
-    sc = bench_world(args.per_account)
+    sizes = [int(x) for x in args.sizes.split(",")] if args.sizes else None
+    if sizes and len(sizes) > 8:
+        ap.error("--sizes: 8 accounts at most")
+    if not set(args.order.split(",")) <= {"given", "largest"}:
+        ap.error("--order: given, largest, or given,largest")
+    if "largest" in args.order and not args.workers.startswith("1"):
+        ap.error("--order largest needs the 1-worker run first (--workers 1,...): its times")
+    sc = bench_world(args.per_account, sizes)
     tmp = Path(tempfile.mkdtemp(prefix="dispatch-bench-"))
     try:
         with start_world(sc, f"latency_ms={args.latency_ms}") as world:

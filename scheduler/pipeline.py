@@ -35,6 +35,7 @@ from bots.tasks.disputes import mail_only
 from bots.tasks.pods import pod_targets
 from portal_adapters.registry import adapter_class
 from records.schemas import FINAL_DISPUTE_STATUSES, DisputeStatus
+from scheduler.balance import largest_first
 from store.models import Decision, Deduction, Dispute, utcnow
 from store.repositories import accounts as accounts_repo
 
@@ -85,11 +86,13 @@ def follow_ups(db: sessionmaker[Session], result: JobResult, today: date) -> lis
         return [core_job("read_documents", AFTER_CARRIER)]
     if task == "read_documents":
         jobs = carrier_jobs(db, today) if job.target != AFTER_CARRIER else []
-        return [*jobs, core_job("match")]
+        return [*largest_first(db, jobs), core_job("match")]
     if task == "match":
         return [core_job("queue_disputes")] if _has_unqueued_approvals(db) else []
     if task == "queue_disputes":
-        return [Job(p, a, "file_dispute") for p, a in accounts_with_disputes_to_file(db)]
+        return largest_first(
+            db, [Job(p, a, "file_dispute") for p, a in accounts_with_disputes_to_file(db)]
+        )
     return []
 
 
@@ -140,10 +143,13 @@ def pending_work(db: sessionmaker[Session]) -> list[Job]:
     every pass."""
     if _has_unqueued_approvals(db):
         return [core_job("queue_disputes")]
-    return [
-        Job(p, a, "file_dispute")
-        for p, a in accounts_with_disputes_to_file(db, untouched_for=FILING_RETRY)
-    ]
+    return largest_first(
+        db,
+        [
+            Job(p, a, "file_dispute")
+            for p, a in accounts_with_disputes_to_file(db, untouched_for=FILING_RETRY)
+        ],
+    )
 
 
 def _has_unqueued_approvals(db: sessionmaker[Session]) -> bool:

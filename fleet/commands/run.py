@@ -44,6 +44,7 @@ def run(
     from fleet.accounts import follow_fleet_toml
     from fleet.cli import setup_logging
     from fleet.config_loader import load_fleet
+    from scheduler.balance import largest_first
     from scheduler.pipeline import (
         accounts_with_disputes_to_file,
         core_job,
@@ -101,6 +102,7 @@ def run(
             if not jobs:
                 console.print(f"[yellow]no {kind} account matches for {task}[/]")
                 raise typer.Exit(1)
+    jobs = largest_first(db, jobs)  # the longest account first: no worker idles at the end
     results = asyncio.run(_run_all(config, settings, jobs, chain=task is None, console=console))
     _print_results(results)
     refused = sum(
