@@ -304,6 +304,8 @@ class FleetRuntime:
                 if jc.session.logged_in and status is not RunStatus.failed:
                     with contextlib.suppress(Exception):
                         self.session_states.save(job.portal, job.account, await ctx.storage_state())
+            if jc.session.api_requests:  # the browser's request events miss these
+                jc.counts["requests"] += jc.session.api_requests
             result.counts = jc.counts
             result.needs_human = jc.needs_human
         await asyncio.to_thread(self._finish, run_id, result, status, error_class)

@@ -49,6 +49,9 @@ class AdapterSession:
     credentials: Login
     page: Page | None = None
     requests: int = 0
+    api_requests: int = 0
+    """Requests made through the context's request API (http.request): the
+    browser's own request events never see them."""
     logged_in: bool = False
     notes: dict[str, object] = field(default_factory=dict, repr=False)  # may hold tokens
     throttle: Callable[[], Awaitable[object]] | None = field(default=None, repr=False)

@@ -204,6 +204,7 @@ async def request(
             timeout=timeout_ms,
             max_redirects=max_redirects,
         )
+        session.api_requests += 1
         try:
             length = resp.headers.get("content-length", "")
             oversize = length.isdigit() and int(length) > max_bytes
