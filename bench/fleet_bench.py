@@ -159,21 +159,23 @@ class Meter:
         )
 
 
-def bench_world(per_account: int) -> Scenario:
-    """Medium world; megamart's deductions spread over 8 accounts, N each."""
+def bench_world(per_account: int, accounts: int = 8) -> Scenario:
+    """Medium world; megamart's deductions spread over 8 accounts (``accounts``,
+    ``bench-0`` on; the medium world has 831 to share), N each."""
     sc = generate(7, "medium")
     mm = sc.accounts_on("megamart")[0]
-    accounts = [mm.model_copy(update={"username": f"bench-{i}"}) for i in range(8)]
+    bench = [mm.model_copy(update={"username": f"bench-{i}"}) for i in range(accounts)]
     visible = [
         d for d in sc.deductions_on("megamart") if d.posted_date <= sc.as_of and d.documents
-    ][: 8 * per_account]
+    ][: accounts * per_account]
     moved = [
-        d.model_copy(update={"account": accounts[i % 8].username}) for i, d in enumerate(visible)
+        d.model_copy(update={"account": bench[i % accounts].username})
+        for i, d in enumerate(visible)
     ]
     others = [a for a in sc.accounts if a.portal != "megamart"]
     rest = [d for d in sc.deductions if d.portal != "megamart"]
     return sc.model_copy(
-        update={"accounts": others + accounts, "deductions": rest + moved, "truth": sc.truth}
+        update={"accounts": others + bench, "deductions": rest + moved, "truth": sc.truth}
     )
 
 
