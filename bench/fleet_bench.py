@@ -159,24 +159,29 @@ class Meter:
         )
 
 
-def bench_world(per_account: int, sizes: list[int] | None = None) -> Scenario:
-    """Medium world; megamart's deductions spread over 8 accounts, N each
-    (or ``sizes[i]`` for account ``bench-i``: unequal accounts, as real ones are)."""
+def bench_world(per_account: int, sizes: list[int] | None = None, accounts: int = 8) -> Scenario:
+    """Medium world; megamart's deductions spread over ``accounts`` accounts
+    (``bench-0`` on; the medium world has 831 to share), N each, or
+    ``sizes[i]`` for ``bench-i``: unequal accounts, as real ones are."""
     sc = generate(7, "medium")
     mm = sc.accounts_on("megamart")[0]
-    accounts = [mm.model_copy(update={"username": f"bench-{i}"}) for i in range(8)]
-    counts = (sizes or []) + [per_account] * (8 - len(sizes or []))
+    bench = [mm.model_copy(update={"username": f"bench-{i}"}) for i in range(accounts)]
+    counts = (sizes or []) + [per_account] * (accounts - len(sizes or []))
     visible = [
         d for d in sc.deductions_on("megamart") if d.posted_date <= sc.as_of and d.documents
     ][: sum(counts)]
-    owners = [accounts[i % 8].username for i in range(8 * max(counts)) if (i // 8) < counts[i % 8]]
+    owners = [
+        bench[i % accounts].username
+        for i in range(accounts * max(counts))
+        if (i // accounts) < counts[i % accounts]
+    ]
     moved = [
         d.model_copy(update={"account": owner}) for d, owner in zip(visible, owners, strict=False)
     ]
     others = [a for a in sc.accounts if a.portal != "megamart"]
     rest = [d for d in sc.deductions if d.portal != "megamart"]
     return sc.model_copy(
-        update={"accounts": others + accounts, "deductions": rest + moved, "truth": sc.truth}
+        update={"accounts": others + bench, "deductions": rest + moved, "truth": sc.truth}
     )
 
 

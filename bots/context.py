@@ -94,6 +94,9 @@ class JobContext:
     needs_human: list[NeedsHuman] = field(default_factory=list)
     nobody_answers: bool = False
     """A wait for a person's answer ended unanswered in this job: ask no more."""
+    serve_waiting: Callable[[], Awaitable[None]] | None = None
+    """Serve the analysts' retrieves that joined this job (bots/handover.py):
+    a task awaits it between two steps, where its session may be lent."""
 
     @property
     def db(self) -> sessionmaker[Session]:

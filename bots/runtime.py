@@ -4,7 +4,9 @@ A core job (read_documents, match, queue_disputes: bots/jobs.py) takes its
 fleet-wide lock (one of each at a time, across hosts), runs on the store and
 the vault, and is recorded like any other run. A browser job:
 
-``FleetRuntime.run(job)`` takes the account's lock, opens a browser context
+``FleetRuntime.run(job)`` takes the account's lock (or, for an analyst's
+``retrieve``, joins the job of this process already holding the account,
+which serves it between two claims: bots/handover.py), opens a browser context
 (restoring the account's saved, encrypted session so a valid session skips
 login and MFA), runs the task with retries by error class, commits progress
 as it goes (so a killed run resumes without re-downloading), and records the
@@ -27,6 +29,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +40,7 @@ from bots.anomalies import after_run
 from bots.artifacts import ArtifactKeeper
 from bots.browser_pool import BrowserPool
 from bots.context import BrowserTask, CoreContext, CoreTask, JobContext, Services
+from bots.handover import Handover
 from bots.jobs import CORE, Job, JobResult, is_core
 from bots.locks import AccountLock, FileAccountLock, LockTimeout
 from bots.politeness import Politeness
@@ -129,6 +133,7 @@ class FleetRuntime:
             security_answer=self._security_answer,
         )
         self._creds_cache: dict[tuple[str, str], Login] = {}
+        self.handover = Handover()
 
     # ------------------------------------------------------------------ credentials
 
@@ -162,11 +167,18 @@ class FleetRuntime:
                 async with self.locks.hold(job.portal, job.account, wait_seconds=lock_wait_seconds):
                     await self._run_core(job, run_id, result, bound, email_disputes)
                 return result
+            if job.task == "retrieve":  # an analyst waits: the account's job serves it
+                served = await self.handover.join(job, timeout=lock_wait_seconds)
+                if served is not None:
+                    return served
             async with (
                 self.locks.hold(job.portal, job.account, wait_seconds=lock_wait_seconds),
                 self.politeness.jobs(job.portal),  # the account first, then a portal slot
             ):
-                await self._run_locked(job, run_id, result, BROWSER_TASK_FUNCTIONS[job.task], bound)
+                with self.handover.holding(job.portal, job.account):
+                    await self._run_locked(
+                        job, run_id, result, BROWSER_TASK_FUNCTIONS[job.task], bound
+                    )
         except LockTimeout:
             result.status, result.error_class = RunStatus.failed.value, "LockTimeout"
             bound.warning("bot.lock_timeout")
@@ -267,6 +279,9 @@ class FleetRuntime:
                 ),
             )
             ctx.on("request", lambda _req: jc.counts.update(("requests",)))
+            holder = self.handover.holder(job.portal, job.account)
+            if holder is not None:  # held in run(): retrieves may join this job
+                jc.serve_waiting = partial(holder.serve, partial(self._serve_joined, jc))
             status, error_class = RunStatus.succeeded, None
             try:
                 await self._log_in(jc)
@@ -312,6 +327,37 @@ class FleetRuntime:
         bound.info(
             "bot.finish", status=status.value, error_class=error_class, **_loggable(result.counts)
         )
+
+    async def _serve_joined(self, host: JobContext, job: Job) -> JobResult:
+        """``job`` (a retrieve that joined ``host``, bots/handover.py) on the
+        host's signed-in session and page, recorded as a run of its own; its
+        failure is its own, and the host goes on after it either way."""
+        run_id = uuid.uuid4().hex
+        result = JobResult(job=job, run_id=run_id, status=RunStatus.running.value)
+        bound = log.bind(run_id=run_id, portal=job.portal, account=job.account, task=job.task)
+        await asyncio.to_thread(self._start_run, job, run_id)
+        bound.info("bot.start", served_by=host.run_id)
+        jc = JobContext(self.services, job, run_id, host.adapter, host.session)
+        status, error_class = RunStatus.succeeded, None
+        try:
+            await BROWSER_TASK_FUNCTIONS[job.task](jc)
+            if jc.needs_human or any(jc.counts.get(k) for k in ATTENTION_COUNTS):
+                status = RunStatus.partial
+        except PortalError as exc:
+            status, error_class = RunStatus.failed, exc.error_class
+            if exc.needs_human:
+                jc.human(job.account, exc)
+            bound.warning("bot.failed", error_class=error_class, error=str(exc)[:300])
+        except Exception as exc:
+            status, error_class = RunStatus.failed, type(exc).__name__
+            bound.exception("bot.crashed", error_class=error_class)
+        result.counts = jc.counts
+        result.needs_human = jc.needs_human
+        await asyncio.to_thread(self._finish, run_id, result, status, error_class)
+        bound.info(
+            "bot.finish", status=status.value, error_class=error_class, **_loggable(result.counts)
+        )
+        return result
 
     def _finish(
         self, run_id: str, result: JobResult, status: RunStatus, error_class: str | None

@@ -173,6 +173,8 @@ async def fetch_documents(
             q = q.where(Deduction.external_id.in_(external_ids))
         rows = s.execute(q).all()
     for deduction_id, external_id, already, status, checked_on in rows:
+        if jc.serve_waiting is not None:  # between two claims: an analyst's retrieve first
+            await jc.serve_waiting()
         recheck = rules.is_open(status or "") and (checked_on is None or checked_on < today)
         if only_missing and already and external_id not in also and not recheck:
             continue
@@ -206,3 +208,5 @@ async def fetch_documents(
                 await asyncio.to_thread(
                     store_fetched, jc, doc, source_ref=ref.ref, deduction_ids=[deduction_id]
                 )
+    if jc.serve_waiting is not None:  # one joined during the last claim
+        await jc.serve_waiting()
