@@ -16,11 +16,14 @@ first job of a copy logs in again, as after a portal's session expiry."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import pickle
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -37,10 +40,49 @@ from store.repositories import deductions as deductions_repo
 
 TEST_POLICY = RetryPolicy(max_attempts=8, base_delay=0.05, max_delay=0.5, max_retry_after=3)
 
+T = TypeVar("T")
+
+
+def once_per_run(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    compute: Callable[[], T],
+) -> T:
+    """``compute()`` once per ``pytest`` run, even across pytest-xdist's
+    processes: the first to ask computes it under a file lock in the run's
+    temp root (the workers' common parent, which no other run uses) and leaves
+    a pickle there; the others wait on the lock and read it. The result must
+    pickle, and the paths it names stay where it put them, in the run's temp
+    tree. In one process it is plainly ``compute()``."""
+    if not hasattr(request.config, "workerinput"):  # no xdist worker
+        return compute()
+    root = tmp_path_factory.getbasetemp().parent
+    kept = root / f"{name}.pickle"
+    with (root / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if kept.exists():
+            value: T = pickle.loads(kept.read_bytes())
+            return value
+        value = compute()
+        kept.write_bytes(pickle.dumps(value))
+        return value
+
 
 @pytest.fixture(scope="session")
 def small_world() -> Scenario:
     return generate(7, "small")
+
+
+@pytest.fixture(scope="session")
+def tiny_world() -> Scenario:
+    """The generator's tiny world: every portal, both carriers, claims to
+    dispute on every retailer (tests/unit/fixtures/test_generator.py holds it
+    to that), a quarter of the small world's claims. For tests that run the
+    whole fleet many times over or under faults, where size adds time and no
+    case; ``make_demo(scenario=tiny_world, with_key_file=True)`` (its logins
+    are not the shared keyring's)."""
+    return generate(7, "tiny")
 
 
 @pytest.fixture(scope="session")
