@@ -5,7 +5,8 @@ test in its own data dir.
 
 Many tests start from a store the robots have already filled (every retailer
 synced, documents read, PODs fetched, claims judged): that sync costs about a
-minute and a half, so it runs once per session (:func:`synced_snapshot`) and
+minute and a half, so it runs once per ``pytest`` run, for both xdist
+processes (:func:`synced_snapshot`), and
 ``make_demo(synced=True)`` gives each test its own copy of that data dir,
 served by a fresh world from the same scenario. The robots filled it from the
 portals, through the product's own jobs; no loader is involved. The fresh
@@ -111,21 +112,28 @@ def own_keyring(data_dir: Path) -> CredentialVault:
 
 @pytest.fixture(scope="session")
 def synced_snapshot(
-    small_world: Scenario, tmp_path_factory: pytest.TempPathFactory
+    small_world: Scenario, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> SyncedSnapshot:
-    """The small world synced once per session by the fleet (see the module doc)."""
-    where = tmp_path_factory.mktemp("synced") / "fleet"
+    """The small world synced once per ``pytest`` run by the fleet (see the
+    module doc), for both xdist processes (:func:`once_per_run`)."""
 
-    async def fill() -> list[JobResult]:
-        creds = demo_keyring(where, small_world)
-        async with fleet_demo(small_world, where, policy=TEST_POLICY, credentials=creds) as demo:
-            return await demo.sync_everything()
+    def sync() -> SyncedSnapshot:
+        where = tmp_path_factory.mktemp("synced") / "fleet"
 
-    # A thread of its own: the tests' event loop is not running here, and
-    # asyncio.run must not replace it as the main thread's current loop.
-    with ThreadPoolExecutor(1) as pool:
-        results = pool.submit(asyncio.run, fill()).result()
-    return SyncedSnapshot(where, results)
+        async def fill() -> list[JobResult]:
+            creds = demo_keyring(where, small_world)
+            async with fleet_demo(
+                small_world, where, policy=TEST_POLICY, credentials=creds
+            ) as demo:
+                return await demo.sync_everything()
+
+        # A thread of its own: the tests' event loop is not running here, and
+        # asyncio.run must not replace it as the main thread's current loop.
+        with ThreadPoolExecutor(1) as pool:
+            results = pool.submit(asyncio.run, fill()).result()
+        return SyncedSnapshot(where, results)
+
+    return once_per_run(request, tmp_path_factory, "synced-snapshot", sync)
 
 
 @pytest.fixture
