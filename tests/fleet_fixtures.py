@@ -5,7 +5,8 @@ test in its own data dir.
 
 Many tests start from a store the robots have already filled (every retailer
 synced, documents read, PODs fetched, claims judged): that sync costs about a
-minute and a half, so it runs once per session (:func:`synced_snapshot`) and
+minute and a half, so it runs once per ``pytest`` run, for both xdist
+processes (:func:`synced_snapshot`), and
 ``make_demo(synced=True)`` gives each test its own copy of that data dir,
 served by a fresh world from the same scenario. The robots filled it from the
 portals, through the product's own jobs; no loader is involved. The fresh
@@ -16,11 +17,14 @@ first job of a copy logs in again, as after a portal's session expiry."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import pickle
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -37,10 +41,49 @@ from store.repositories import deductions as deductions_repo
 
 TEST_POLICY = RetryPolicy(max_attempts=8, base_delay=0.05, max_delay=0.5, max_retry_after=3)
 
+T = TypeVar("T")
+
+
+def once_per_run(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    compute: Callable[[], T],
+) -> T:
+    """``compute()`` once per ``pytest`` run, even across pytest-xdist's
+    processes: the first to ask computes it under a file lock in the run's
+    temp root (the workers' common parent, which no other run uses) and leaves
+    a pickle there; the others wait on the lock and read it. The result must
+    pickle, and the paths it names stay where it put them, in the run's temp
+    tree. In one process it is plainly ``compute()``."""
+    if not hasattr(request.config, "workerinput"):  # no xdist worker
+        return compute()
+    root = tmp_path_factory.getbasetemp().parent
+    kept = root / f"{name}.pickle"
+    with (root / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if kept.exists():
+            value: T = pickle.loads(kept.read_bytes())
+            return value
+        value = compute()
+        kept.write_bytes(pickle.dumps(value))
+        return value
+
 
 @pytest.fixture(scope="session")
 def small_world() -> Scenario:
     return generate(7, "small")
+
+
+@pytest.fixture(scope="session")
+def tiny_world() -> Scenario:
+    """The generator's tiny world: every portal, both carriers, claims to
+    dispute on every retailer (tests/unit/fixtures/test_generator.py holds it
+    to that), a quarter of the small world's claims. For tests that run the
+    whole fleet many times over or under faults, where size adds time and no
+    case; ``make_demo(scenario=tiny_world, with_key_file=True)`` (its logins
+    are not the shared keyring's)."""
+    return generate(7, "tiny")
 
 
 @pytest.fixture(scope="session")
@@ -69,21 +112,28 @@ def own_keyring(data_dir: Path) -> CredentialVault:
 
 @pytest.fixture(scope="session")
 def synced_snapshot(
-    small_world: Scenario, tmp_path_factory: pytest.TempPathFactory
+    small_world: Scenario, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> SyncedSnapshot:
-    """The small world synced once per session by the fleet (see the module doc)."""
-    where = tmp_path_factory.mktemp("synced") / "fleet"
+    """The small world synced once per ``pytest`` run by the fleet (see the
+    module doc), for both xdist processes (:func:`once_per_run`)."""
 
-    async def fill() -> list[JobResult]:
-        creds = demo_keyring(where, small_world)
-        async with fleet_demo(small_world, where, policy=TEST_POLICY, credentials=creds) as demo:
-            return await demo.sync_everything()
+    def sync() -> SyncedSnapshot:
+        where = tmp_path_factory.mktemp("synced") / "fleet"
 
-    # A thread of its own: the tests' event loop is not running here, and
-    # asyncio.run must not replace it as the main thread's current loop.
-    with ThreadPoolExecutor(1) as pool:
-        results = pool.submit(asyncio.run, fill()).result()
-    return SyncedSnapshot(where, results)
+        async def fill() -> list[JobResult]:
+            creds = demo_keyring(where, small_world)
+            async with fleet_demo(
+                small_world, where, policy=TEST_POLICY, credentials=creds
+            ) as demo:
+                return await demo.sync_everything()
+
+        # A thread of its own: the tests' event loop is not running here, and
+        # asyncio.run must not replace it as the main thread's current loop.
+        with ThreadPoolExecutor(1) as pool:
+            results = pool.submit(asyncio.run, fill()).result()
+        return SyncedSnapshot(where, results)
+
+    return once_per_run(request, tmp_path_factory, "synced-snapshot", sync)
 
 
 @pytest.fixture

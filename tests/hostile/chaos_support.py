@@ -1,12 +1,15 @@
 """What the two chaos tests share (tests/hostile/test_chaos.py on SQLite with
 ``fleet run``, tests/hostile/test_chaos_celery.py on PostgreSQL with the
-scheduler and Celery workers): the faults, the clean run they are compared
-with, and the end state that must equal it.
+scheduler and Celery workers): the world, the faults, the clean run they are
+compared with, and the end state that must equal it.
 
-The clean run is the session's synced snapshot (the small world synced by the
-fleet with no faults) carried on by the same people (the demo's approval
-policy) and one ``fleet run`` in a copy of its own. It is computed once per
-session (:func:`clean_chaos_run`, a fixture in tests/hostile/conftest.py)."""
+The world is the generator's tiny one (``tiny_world``, tests/fleet_fixtures.py):
+every portal, both carriers and disputes on every retailer, small enough that
+the dozen whole runs of the fleet a chaos test makes stay short. The clean run is that world
+synced by the fleet with no faults, carried on by the same people (the demo's
+approval policy) and one ``fleet run``. It is computed once per ``pytest``
+run, shared by the two files even in two xdist processes
+(:func:`clean_chaos_run`, a fixture in tests/hostile/conftest.py)."""
 
 from __future__ import annotations
 
@@ -29,17 +32,19 @@ from store.models import Deduction, Dispute, Document, DocumentLink, Verdict
 
 FAULTS = (
     "error_rate=0.04,hang_rate=0.01,hang_seconds=4,burst_429_every=25,burst_429_length=2,"
-    "retry_after=1,expire_every=30,bandwidth_kbps=400;parcelnet:captcha_rate=0.3"
+    "retry_after=1,expire_every=15,bandwidth_kbps=400;parcelnet:captcha_rate=0.3"
 )
 """5xx answers, hung requests, 429 bursts, session expiry and slow downloads on
-every portal; CAPTCHAs on one carrier."""
+every portal; CAPTCHAs on one carrier. Sessions expire every 15th request: a
+tiny world's sync sends a portal a few dozen, and each chaos phase must meet
+an expiry (the Celery test's faulted sync met none at every 30th)."""
 
 STATE_KEYS = ("deductions", "documents", "verdicts", "disputes", "on_portals")
 
 
 @dataclass(frozen=True)
 class CleanRun:
-    """Where a clean fleet ends on the small world: its state and ``fleet run``'s exit code."""
+    """Where a clean fleet ends on the chaos world: its state and ``fleet run``'s exit code."""
 
     state: dict[str, Any]
     code: int

@@ -3,9 +3,9 @@ status) with faults on every portal while the fleet's process is killed with
 SIGKILL at seeded random moments and started again, ends where a clean run
 ends.
 
-The clean run (tests/hostile/chaos_support.py, once per session) is the
-session's synced snapshot carried on by the same people and the same
-``fleet run``. The chaos run starts from an empty data dir on a world
+The clean run (tests/hostile/chaos_support.py, once per ``pytest`` run) is the
+tiny world synced by the fleet, carried on by the same people and the same
+``fleet run``. The chaos run starts from an empty data dir on the same world
 with 5xx answers, hung requests, 429 bursts, session expiry and slow downloads
 on every portal and CAPTCHAs on one carrier; ``fleet run`` (the command an
 operator or cron runs; in process, SQLite) is killed, with its browser, at
@@ -81,7 +81,7 @@ def _killed_runs(env: dict[str, str], rng: random.Random, kills: int, within: fl
 
 async def test_killed_and_faulted_fleet_ends_where_a_clean_one_does(
     make_demo,
-    small_world: Scenario,
+    tiny_world: Scenario,
     clean_chaos_run: CleanRun,
     tmp_path: Path,
     short_tmp: Path,
@@ -91,7 +91,9 @@ async def test_killed_and_faulted_fleet_ends_where_a_clean_one_does(
 
     # --- the chaos run
     chaos_dir = tmp_path / "chaos"
-    async with make_demo(data_dir=chaos_dir, faults=FAULTS, with_key_file=True) as demo:
+    async with make_demo(
+        data_dir=chaos_dir, faults=FAULTS, scenario=tiny_world, with_key_file=True
+    ) as demo:
         running = demo.world
         env = fleet_env(chaos_dir, short_tmp, demo.today().isoformat())
         killed = await asyncio.to_thread(_killed_runs, env, rng, 3, 25.0)
@@ -132,7 +134,7 @@ async def test_killed_and_faulted_fleet_ends_where_a_clean_one_does(
             started = s.scalars(select(BotRun.started_at).where(BotRun.run_id.in_(reaped))).all()
         assert max(started) <= last_kill, "only runs of killed processes were reaped"
         assert [pid for pid in killed if group_alive(pid)] == [], "a killed group lives on"
-        assert _leaks([short_tmp, chaos_dir], world_secrets(small_world)) == []
+        assert _leaks([short_tmp, chaos_dir], world_secrets(tiny_world)) == []
         struck = {kind for _, kind in running.world.record.faults}
         assert struck >= {"5xx", "hang", "429", "session_expired"}, struck
         assert running.world.record.captchas, "the carrier's CAPTCHAs were met"

@@ -210,7 +210,7 @@ def broker() -> Iterator[redis.Redis]:
 
 async def test_celery_fleet_on_postgres_killed_ends_where_a_clean_one_does(
     make_demo,
-    small_world: Scenario,
+    tiny_world: Scenario,
     clean_chaos_run: CleanRun,
     empty_url: Callable[[str], str],  # noqa: F811
     broker: redis.Redis,
@@ -221,7 +221,11 @@ async def test_celery_fleet_on_postgres_killed_ends_where_a_clean_one_does(
     expected = clean_chaos_run.state
     data_dir = tmp_path / "chaos"
     async with make_demo(
-        data_dir=data_dir, faults=FAULTS, with_key_file=True, database_url=empty_url("postgresql")
+        data_dir=data_dir,
+        faults=FAULTS,
+        scenario=tiny_world,
+        with_key_file=True,
+        database_url=empty_url("postgresql"),
     ) as demo:
         db, running = demo.runtime.db, demo.world
         _scale_out(data_dir / "fleet.toml")
@@ -271,6 +275,6 @@ async def test_celery_fleet_on_postgres_killed_ends_where_a_clean_one_does(
                 assert max(when) <= last_kill, "only runs of killed processes were reaped"
         assert len(procs.killed) == 5
         assert [pid for pid in procs.killed if group_alive(pid)] == [], "a killed group lives on"
-        assert _leaks([short_tmp, data_dir], world_secrets(small_world)) == []
+        assert _leaks([short_tmp, data_dir], world_secrets(tiny_world)) == []
         struck = {kind for _, kind in running.world.record.faults}
         assert struck >= {"5xx", "429", "session_expired"}, struck

@@ -33,14 +33,16 @@ def _bomb() -> bytes:
 
 
 async def test_the_fleet_completes_on_a_hostile_world(
-    make_demo, small_world, tmp_path: Path
+    make_demo, tiny_world, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
+    # The tiny world has every hostile memo and file name the small one has
+    # (tests/unit/fixtures/test_generator.py), at a quarter of its claims.
     data_dir = tmp_path / "fleet"
-    async with make_demo(data_dir=data_dir) as demo:
+    async with make_demo(data_dir=data_dir, scenario=tiny_world, with_key_file=True) as demo:
         world = demo.world.world
         megamart = [
             (d, s)
-            for d in small_world.deductions
+            for d in tiny_world.deductions
             if d.portal == "megamart"
             for s in world.available_documents(d)
         ]
@@ -60,9 +62,10 @@ async def test_the_fleet_completes_on_a_hostile_world(
             rows = s.execute(select(Quarantine.record_kind, Quarantine.reason)).all()
             documents = s.scalar(select(func.count()).select_from(Document))
 
-    statuses = {(r.job.portal, r.job.task): r.status for r in results}
+    statuses = {(r.job.portal, r.job.account, r.job.task): r.status for r in results}
     assert "failed" not in statuses.values(), statuses
-    assert statuses[("megamart", "sync")] == "partial"  # the bomb is a quarantine row
+    bombed = megamart[0][0].account  # the tiny world has two megamart accounts
+    assert statuses[("megamart", bombed, "sync")] == "partial"  # the bomb is a quarantine row
     assert read.status == "partial"
     reasons = [reason for kind, reason in rows if kind == "document"]
     assert any("served as a PDF but is zip" in r for r in reasons), reasons

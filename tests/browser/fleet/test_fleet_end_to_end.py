@@ -64,13 +64,15 @@ async def test_every_document_the_truth_lists_is_retrieved_and_a_rerun_adds_noth
         assert len(demo.world.world.record.downloads) == served  # nothing downloaded twice
 
 
-async def test_faults_cost_retries_not_documents(make_demo) -> None:  # type: ignore[no-untyped-def]
+async def test_faults_cost_retries_not_documents(make_demo, tiny_world) -> None:  # type: ignore[no-untyped-def]
+    # The tiny world: every portal and every fault below on it, at a quarter
+    # of the small world's claims (the first test above covers that size).
     faults = (
         "error_rate=0.1,hang_rate=0.05,hang_seconds=1,burst_429_every=50,"
         "burst_429_length=2,retry_after=1;freshco:expire_every=40;"
         "megamart:expire_every=40;shopright:expire_every=40"
     )
-    async with make_demo(faults=faults) as demo:
+    async with make_demo(faults=faults, scenario=tiny_world, with_key_file=True) as demo:
         demo.runtime.heartbeat_seconds = 0.2  # hung requests make every job last seconds
         results = await demo.sync_everything()
         report = demo.audit()
@@ -90,6 +92,9 @@ async def test_faults_cost_retries_not_documents(make_demo) -> None:  # type: ig
         with demo.runtime.db() as s:
             health = health_report(s)
         assert sum(a["retries_7d"] for a in health["accounts"]) == retries
+        struck = set(demo.world.world.record.faults)
+        assert {kind for _, kind in struck} >= {"5xx", "hang", "429", "session_expired"}, struck
+        assert {portal for portal, _ in struck} == set(demo.scenario.portals), struck
 
 
 async def test_layout_obfuscation_never_stores_a_wrong_field(make_demo) -> None:  # type: ignore[no-untyped-def]
