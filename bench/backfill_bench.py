@@ -53,7 +53,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.fleet_bench import PAGE, Meter, _stat  # noqa: E402
+from bench.fleet_bench import PAGE, Meter, _sample, _stat  # noqa: E402
 from fixtures.generator import generate  # noqa: E402
 from fixtures.scenario import Scenario  # noqa: E402
 from fixtures.server import RunningWorld, start_world  # noqa: E402
@@ -276,9 +276,14 @@ def main() -> None:
                         f"  temp {p.tmp_bytes / 2**20:6.1f} MB  load {os.getloadavg()[0]:4.1f}"
                     )
                 finished = proc.poll() is not None
+                # the fleet's browsers are killed, not reaped by it, when it is
+                # stopped: their CPU is read while they still live
+                live = _sample()
                 stop(proc)
             docs, deds = store_counts(url)
             requests = served() - served0
+        m.children = max(m.children, live.children - m.start.children)
+        m.cpu = m.python + m.children
         summary(args, sc, m, points, finished, docs, deds, requests, len(visible), world_docs)
         say(f"load average {os.getloadavg()[0]:.2f} at end")
     finally:
