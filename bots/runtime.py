@@ -286,8 +286,7 @@ class FleetRuntime:
             try:
                 await self._log_in(jc)
                 await task(jc)
-                if jc.needs_human or any(jc.counts.get(k) for k in ATTENTION_COUNTS):
-                    status = RunStatus.partial
+                status = _done_status(jc)
             except BadCredentials as exc:
                 status, error_class = RunStatus.failed, exc.error_class
                 await asyncio.to_thread(self._disable, job, run_id, exc)
@@ -323,10 +322,7 @@ class FleetRuntime:
                 jc.counts["requests"] += jc.session.api_requests
             result.counts = jc.counts
             result.needs_human = jc.needs_human
-        await asyncio.to_thread(self._finish, run_id, result, status, error_class)
-        bound.info(
-            "bot.finish", status=status.value, error_class=error_class, **_loggable(result.counts)
-        )
+        await self._record_end(run_id, result, status, error_class, bound)
 
     async def _serve_joined(self, host: JobContext, job: Job) -> JobResult:
         """``job`` (a retrieve that joined ``host``, bots/handover.py) on the
@@ -341,8 +337,7 @@ class FleetRuntime:
         status, error_class = RunStatus.succeeded, None
         try:
             await BROWSER_TASK_FUNCTIONS[job.task](jc)
-            if jc.needs_human or any(jc.counts.get(k) for k in ATTENTION_COUNTS):
-                status = RunStatus.partial
+            status = _done_status(jc)
         except PortalError as exc:
             status, error_class = RunStatus.failed, exc.error_class
             if exc.needs_human:
@@ -353,11 +348,23 @@ class FleetRuntime:
             bound.exception("bot.crashed", error_class=error_class)
         result.counts = jc.counts
         result.needs_human = jc.needs_human
+        await self._record_end(run_id, result, status, error_class, bound)
+        return result
+
+    async def _record_end(
+        self,
+        run_id: str,
+        result: JobResult,
+        status: RunStatus,
+        error_class: str | None,
+        bound: Any,
+    ) -> None:
+        """A browser run's end in the store and the log (a job's own, or a
+        retrieve its sync served)."""
         await asyncio.to_thread(self._finish, run_id, result, status, error_class)
         bound.info(
             "bot.finish", status=status.value, error_class=error_class, **_loggable(result.counts)
         )
-        return result
 
     def _finish(
         self, run_id: str, result: JobResult, status: RunStatus, error_class: str | None
@@ -432,6 +439,13 @@ class FleetRuntime:
                 error_class=exc.error_class,
             )
         log.error("bot.account_disabled", run_id=run_id, portal=job.portal, account=job.account)
+
+
+def _done_status(jc: JobContext) -> RunStatus:
+    """A browser task that returned: partial when it left anything for a person."""
+    if jc.needs_human or any(jc.counts.get(k) for k in ATTENTION_COUNTS):
+        return RunStatus.partial
+    return RunStatus.succeeded
 
 
 def _loggable(counts: Counter[str]) -> dict[str, int]:
