@@ -1,12 +1,13 @@
 """One parametrised ``db`` fixture: every store test here runs on SQLite and on
 PostgreSQL.
 
-PostgreSQL isolation: each ``db`` gets its own database (``fleet_t_<random>``),
-a copy of a template this process migrated once (tests/migrated.py says why);
-an empty one from ``empty_url`` is a schema of its own, selected through the
-connection's ``search_path``. Either is dropped when the test ends. The server
-is ``FLEET_TEST_PG_URL`` or the local one; the PostgreSQL half skips loudly
-(with the reason) when it cannot be reached.
+PostgreSQL isolation: each test gets databases of its own (``fleet_t_<random>``),
+dropped when it ends: a ``db`` is a copy of a template this process migrated
+once (tests/migrated.py says why), an ``empty_url`` an empty one. A database,
+not a schema, as what is held per database (the scheduler's leader lock, an
+advisory lock) must not reach another test or another run on the same server.
+The server is ``FLEET_TEST_PG_URL`` or the local one; the PostgreSQL half
+skips loudly (with the reason) when it cannot be reached.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -72,25 +72,35 @@ def pg_admin() -> Iterator[Engine]:
 @pytest.fixture
 def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[str], str]]:
     """``empty_url(backend)``: the URL of a new, empty database (dropped at test end)."""
-    schemas: list[str] = []
+    databases: list[str] = []
 
     def make(backend: str) -> str:
         if backend == "sqlite":
             return f"sqlite:///{tmp_path / f'fleet-{uuid.uuid4().hex[:8]}.db'}"
-        admin: Engine = request.getfixturevalue("pg_admin")
-        schema = f"fleet_t_{uuid.uuid4().hex[:12]}"
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        schemas.append(schema)
-        sep = "&" if "?" in _admin_url() else "?"
-        return f"{_admin_url()}{sep}options={quote(f'-csearch_path={schema}')}"
+        return _new_database(request, databases, "template0")
 
     yield make
-    if schemas:
-        admin = request.getfixturevalue("pg_admin")
-        with admin.begin() as conn:
-            for schema in schemas:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    _drop_databases(request, databases)
+
+
+def _new_database(request: pytest.FixtureRequest, databases: list[str], template: str) -> str:
+    """A new database from ``template`` (noted in ``databases`` to drop); its URL."""
+    admin: Engine = request.getfixturevalue("pg_admin")
+    name = f"fleet_t_{uuid.uuid4().hex[:12]}"
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    databases.append(name)
+    return _database_url(name)
+
+
+def _drop_databases(request: pytest.FixtureRequest, databases: list[str]) -> None:
+    if not databases:
+        return
+    admin: Engine = request.getfixturevalue("pg_admin")
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for name in databases:
+            # FORCE: a pool the code under test left open must not keep it.
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")
@@ -121,21 +131,10 @@ def migrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cal
     def make(backend: str) -> str:
         if backend == "sqlite":
             return migrated_sqlite(tmp_path / f"fleet-{uuid.uuid4().hex[:8]}.db")
-        admin: Engine = request.getfixturevalue("pg_admin")
-        template: str = request.getfixturevalue("pg_template")
-        name = f"fleet_t_{uuid.uuid4().hex[:12]}"
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-        databases.append(name)
-        return _database_url(name)
+        return _new_database(request, databases, request.getfixturevalue("pg_template"))
 
     yield make
-    if databases:
-        admin = request.getfixturevalue("pg_admin")
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            for name in databases:
-                # FORCE: a pool the code under test left open must not keep it.
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    _drop_databases(request, databases)
 
 
 @pytest.fixture(params=BACKENDS)
