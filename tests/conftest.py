@@ -20,6 +20,60 @@ pytest_plugins = ("tests.fleet_fixtures",)
 """The demo fleet's fixtures (small world, shared keyring, synced snapshot,
 ``make_demo``) for every folder that runs the fleet."""
 
+# --------------------------------------------------------------------- file order
+
+FIRST = (
+    "tests/hostile/test_chaos.py",
+    "tests/hostile/test_chaos_celery.py",
+    "tests/browser/fleet/test_pipeline.py",
+)
+"""The longest files (minutes each), started first: the chaos pair, one in
+each xdist process (the chaos test computes the clean run both compare with
+while the Celery one runs: ``clean_chaos_run`` is a getter for that), then
+the first of the files on the small world's synced snapshot, which computes
+it. Left to the end, they would keep one process working alone for minutes."""
+
+ON_SNAPSHOT = (
+    "tests/browser/fleet/test_appeals.py",
+    "tests/browser/fleet/test_dispute_packets.py",
+    "tests/browser/fleet/test_disputes.py",
+    "tests/browser/fleet/test_recovered_from_remittance.py",
+    "tests/browser/fleet/test_robot_accuracy.py",
+    "tests/browser/web/test_web_app.py",
+)
+"""The other files that start from ``synced_snapshot``: after the slow files
+that do not, so that the other process has work while the snapshot is made."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest-xdist's loadfile hands files out in the order collected below,
+    # not reordered by their number of tests (read by the controller process).
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Longest files first, each file's tests in their own order (every
+    process sorts alike, as xdist requires): :data:`FIRST`, the other files
+    with a ``slow`` test (:data:`ON_SNAPSHOT` last of them), then the rest,
+    most tests first (xdist's own order). Which file runs where changes
+    nothing a test asserts: a file's tests stay together, in their order."""
+    files: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+
+    def rank(name: str) -> tuple[int, int]:
+        if name in FIRST:
+            return (0, FIRST.index(name))
+        if name in ON_SNAPSHOT:
+            return (2, 0)
+        if any(i.get_closest_marker("slow") for i in files[name]):
+            return (1, 0)
+        return (3, -len(files[name]))
+
+    items[:] = [i for name in sorted(files, key=rank) for i in files[name]]
+
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("FLEET_SHARED_DIR", REPO.parent / "shared"))
 REAL_PDFS = SHARED / "testdata" / "real-pdfs"

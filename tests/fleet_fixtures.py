@@ -70,6 +70,29 @@ def once_per_run(
         return value
 
 
+def once_per_run_or_later(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    compute: Callable[[], T],
+) -> Callable[[], T]:
+    """:func:`once_per_run` for a value a test needs only late: when another
+    xdist process is computing it right now, return at once, and wait for its
+    pickle only when the returned getter is called (the test runs meanwhile,
+    instead of waiting on the lock). Otherwise it is computed (or read) now,
+    as :func:`once_per_run` does; the getter then returns it."""
+    if hasattr(request.config, "workerinput"):
+        root = tmp_path_factory.getbasetemp().parent
+        with (root / f"{name}.lock").open("w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # the other process computes it now
+                return lambda: once_per_run(request, tmp_path_factory, name, compute)
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    value = once_per_run(request, tmp_path_factory, name, compute)
+    return lambda: value
+
+
 @pytest.fixture(scope="session")
 def small_world() -> Scenario:
     return generate(7, "small")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -13,7 +13,7 @@ import pytest
 
 from fixtures.scenario import CARRIER_PORTALS, RETAILER_PORTALS, Scenario
 from fleet.demo import demo_keyring, fleet_demo
-from tests.fleet_fixtures import TEST_POLICY, once_per_run
+from tests.fleet_fixtures import TEST_POLICY, once_per_run_or_later
 from tests.hostile.chaos_support import (
     CleanRun,
     fleet_env,
@@ -63,16 +63,25 @@ def _clean_run(world: Scenario, where: Path) -> CleanRun:
 @pytest.fixture(scope="session")
 def clean_chaos_run(
     tiny_world: Scenario, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
-) -> CleanRun:
+) -> Callable[[], CleanRun]:
     """Where every chaos run must end, computed once per ``pytest`` run: the
-    two chaos files may run in two xdist processes (:func:`once_per_run`)."""
-    run = once_per_run(
+    two chaos files may run in two xdist processes. A getter: a chaos test
+    compares with the clean run only at its end, so while one process
+    computes it the other runs its own chaos (:func:`once_per_run_or_later`)."""
+    later = once_per_run_or_later(
         request,
         tmp_path_factory,
         "chaos-clean-run",
         lambda: _clean_run(tiny_world, tmp_path_factory.mktemp("clean") / "fleet"),
     )
-    disputed = {portal for portal, _ in run.state["disputes"]}
-    assert disputed >= set(RETAILER_PORTALS), f"the clean run filed on every retailer: {disputed}"
-    assert set(run.state["on_portals"].values()) == {1}
-    return run
+
+    def get() -> CleanRun:
+        run = later()
+        disputed = {portal for portal, _ in run.state["disputes"]}
+        assert disputed >= set(RETAILER_PORTALS), (
+            f"the clean run filed on every retailer: {disputed}"
+        )
+        assert set(run.state["on_portals"].values()) == {1}
+        return run
+
+    return get

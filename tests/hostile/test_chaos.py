@@ -31,6 +31,7 @@ import os
 import random
 import signal
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -82,12 +83,11 @@ def _killed_runs(env: dict[str, str], rng: random.Random, kills: int, within: fl
 async def test_killed_and_faulted_fleet_ends_where_a_clean_one_does(
     make_demo,
     tiny_world: Scenario,
-    clean_chaos_run: CleanRun,
+    clean_chaos_run: Callable[[], CleanRun],
     tmp_path: Path,
     short_tmp: Path,
 ) -> None:  # type: ignore[no-untyped-def]
     rng = random.Random(SEED)
-    expected, clean_code = clean_chaos_run.state, clean_chaos_run.code
 
     # --- the chaos run
     chaos_dir = tmp_path / "chaos"
@@ -111,6 +111,9 @@ async def test_killed_and_faulted_fleet_ends_where_a_clean_one_does(
         killed += await asyncio.to_thread(_killed_runs, env, rng, KILLS - 3, 12.0)
         last_kill = datetime.now(UTC)
         running.set_faults(None)
+        # the clean run, computed meanwhile if another process took it on
+        clean = await asyncio.to_thread(clean_chaos_run)
+        expected, clean_code = clean.state, clean.code
         for _ in range(MAX_SETTLE_RUNS):  # until a run ends as the clean one did
             code, err = await asyncio.to_thread(run_to_end, env)
             if code == clean_code:

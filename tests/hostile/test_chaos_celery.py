@@ -67,7 +67,9 @@ pytestmark = [
 ]
 
 SEED = 20261204
-BROKER = "redis://127.0.0.1:6379/11"
+REDIS = "redis://127.0.0.1:6379"
+BROKER_DBS = range(1, 11)
+"""Redis databases the broker may use (the other tests hold 11-15 by number)."""
 SETTLE_SECONDS = 420.0
 
 
@@ -195,14 +197,26 @@ def _kills(
         then()
 
 
+def _claim_idle_db() -> redis.Redis:
+    """A client on a Redis database that no other client is connected to and
+    that holds no key: a fleet left running by another run (workers outlive a
+    pytest killed mid-test) must not take this test's jobs off its queues."""
+    for n in BROKER_DBS:
+        r = redis.Redis.from_url(f"{REDIS}/{n}")
+        r.ping()  # this client is now connected to db n: CLIENT LIST shows it
+        clients = [c for c in r.client_list() if int(c.get("db", -1)) == n]
+        if len(clients) == 1 and r.dbsize() == 0:
+            return r
+        r.close()
+    raise AssertionError(f"every Redis database in {BROKER_DBS} is in use")
+
+
 @pytest.fixture
 def broker() -> Iterator[redis.Redis]:
-    r = redis.Redis.from_url(BROKER)
     try:
-        r.ping()
+        r = _claim_idle_db()
     except redis.ConnectionError:
         pytest.fail("Redis is not reachable on 127.0.0.1:6379 (make services starts it)")
-    r.flushdb()
     yield r
     r.flushdb()
     r.close()
@@ -211,14 +225,13 @@ def broker() -> Iterator[redis.Redis]:
 async def test_celery_fleet_on_postgres_killed_ends_where_a_clean_one_does(
     make_demo,
     tiny_world: Scenario,
-    clean_chaos_run: CleanRun,
+    clean_chaos_run: Callable[[], CleanRun],
     empty_url: Callable[[str], str],  # noqa: F811
     broker: redis.Redis,
     tmp_path: Path,
     short_tmp: Path,
 ) -> None:  # type: ignore[no-untyped-def]
     rng = random.Random(SEED)
-    expected = clean_chaos_run.state
     data_dir = tmp_path / "chaos"
     async with make_demo(
         data_dir=data_dir,
@@ -230,7 +243,7 @@ async def test_celery_fleet_on_postgres_killed_ends_where_a_clean_one_does(
         db, running = demo.runtime.db, demo.world
         _scale_out(data_dir / "fleet.toml")
         env = fleet_env(data_dir, short_tmp, demo.today().isoformat())
-        env["FLEET_BROKER_URL"] = BROKER
+        env["FLEET_BROKER_URL"] = f"{REDIS}/{broker.connection_pool.connection_kwargs['db']}"
         procs = Processes(env, tmp_path)
         try:
             for name in ("scheduler", "w1", "w2"):
@@ -259,6 +272,8 @@ async def test_celery_fleet_on_postgres_killed_ends_where_a_clean_one_does(
         finally:
             procs.stop()
 
+        # the clean run, computed meanwhile if another process took it on
+        expected = (await asyncio.to_thread(clean_chaos_run)).state
         got = fleet_state(db, running.world)
         for key in STATE_KEYS:
             assert differences(got[key], expected[key]) == {}, key

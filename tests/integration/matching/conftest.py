@@ -16,7 +16,9 @@ from tests.integration.store.conftest import (  # noqa: F401
     backend,
     db,
     empty_url,
+    migrated_url,
     pg_admin,
+    pg_template,
 )
 
 Fleet = Callable[..., Result]

@@ -15,7 +15,9 @@ from tests.integration.store.conftest import (  # noqa: F401  (fixtures, reused)
     backend,
     db,
     empty_url,
+    migrated_url,
     pg_admin,
+    pg_template,
 )
 from tests.requirements import missing
 

@@ -24,6 +24,7 @@ from store.repositories import approvals as approvals_repo
 from store.repositories import deductions, documents
 from store.vault import DocumentVault
 from tests.integration.store import factories
+from tests.migrated import migrated_sqlite
 from web.app import create_app
 from web.config import WebConfig
 
@@ -77,7 +78,8 @@ class SignedIn:
 
 
 def make_store(tmp_path: Path, **config: Any) -> WebStore:
-    db = session_factory(init_db(f"sqlite:///{tmp_path / 'fleet.db'}"))
+    # a copy of a migrated store (tests/migrated.py): init_db finds it at head
+    db = session_factory(init_db(migrated_sqlite(tmp_path / "fleet.db")))
     vault = DocumentVault(tmp_path / "vault")
     store = WebStore(db, vault, WebConfig(db=db, vault=vault, today=lambda: TODAY, **config))
     with transaction(db) as s:

@@ -9,5 +9,7 @@ from tests.integration.store.conftest import (  # noqa: F401
     backend,
     db,
     empty_url,
+    migrated_url,
     pg_admin,
+    pg_template,
 )
