@@ -90,6 +90,7 @@ def write_config(
             f"base_url = {q(url)}",
             f"requests_per_minute = {rate}",
             f"max_sessions = {args.contexts}",
+            f"pages_per_session = {args.pages}",
             "",
         ]
     for a in scenario.accounts:
@@ -195,6 +196,9 @@ def main() -> None:
     ap.add_argument("--contexts", type=int, default=4, help="max_contexts in fleet.toml")
     ap.add_argument("--latency-ms", type=int, default=150)
     ap.add_argument(
+        "--pages", type=int, default=2, help="pages_per_session in fleet.toml (its default: 2)"
+    )
+    ap.add_argument(
         "--requests-per-minute",
         type=int,
         default=None,
@@ -213,7 +217,8 @@ def main() -> None:
     say(
         f"backfill_bench: seed {args.seed} {args.size}: {len(visible):,} deductions posted on "
         f"{retailer_accounts(sc)} retailer accounts, {world_docs:,} documents (generated in "
-        f"{time.monotonic() - t_gen:.1f} s); {args.contexts} contexts, "
+        f"{time.monotonic() - t_gen:.1f} s); {args.contexts} contexts, {args.pages} page(s) "
+        "per session, "
         f"{args.latency_ms} ms added latency, portal limit "
         f"{args.requests_per_minute or 'lifted'}; cpus={os.cpu_count()}, "
         f"load average {os.getloadavg()[0]:.2f} at start"

@@ -25,6 +25,10 @@ class PortalLimits:
     concurrent_jobs: int = 2
     requests_per_minute: float | None = None  # None: no limit
     burst: int = 5
+    pages: int = 2
+    """Pages of one login session a job may work at once (a sync's document
+    pass): more pages, not more sessions, so the portal sees one login per
+    account; the request budget above paces them all."""
 
 
 class RateLimiter:
