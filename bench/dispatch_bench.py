@@ -755,7 +755,7 @@ def main() -> None:
     ap.add_argument("--workers", default="1,2", help="worker processes per run")
     ap.add_argument("--concurrency", type=int, default=1, help="jobs at once per worker")
     ap.add_argument(
-        "--pages", type=int, default=2, help="pages_per_session in fleet.toml (its default: 2)"
+        "--pages", type=int, default=1, help="pages_per_session in fleet.toml (its default: 1)"
     )
     ap.add_argument("--timeout", type=float, default=300, help="seconds per sync run at most")
     ap.add_argument("--only", choices=("overhead", "docs"))

@@ -241,7 +241,7 @@ async def fleet(
     trace: bool = True,
     requests_per_minute: float | None = None,
     profile: Path | None = None,
-    pages: int = 2,
+    pages: int = 1,
 ) -> tuple[int, int, Meter]:
     """N accounts synced at once through the fleet's runtime (one context each).
 
@@ -290,7 +290,10 @@ def main() -> None:
     ap.add_argument("--latency-ms", type=int, default=150)
     ap.add_argument("--contexts", default="1,2,4,8")
     ap.add_argument(
-        "--pages", type=int, default=2, help="pages of one login a job works at once (default 2)"
+        "--pages",
+        type=int,
+        default=1,
+        help="pages of one login a job works at once (fleet.toml's default: 1)",
     )
     ap.add_argument("--no-trace", action="store_true", help="jobs record no Playwright trace")
     ap.add_argument("--no-baseline", action="store_true", help="skip the hand-written script")

@@ -85,7 +85,7 @@ class Settings(BaseSettings):
     )
     portal_pages: dict[str, int] = Field(
         default_factory=dict,
-        description="Pages of one login session a job works at once, per portal (default 2).",
+        description="Pages of one login session a job works at once, per portal (default 1).",
     )
     headless: bool = True
     business_day: date | None = Field(

@@ -94,17 +94,17 @@ def test_portal_limits_in_fleet_toml_reach_the_runtime(monkeypatch: pytest.Monke
         monkeypatch.delenv(var, raising=False)
     config = parse_config(
         '[portals.megamart]\nbase_url = "https://m.example"\nmax_sessions = 3\n'
-        "requests_per_minute = 30\npages_per_session = 1\n"
+        "requests_per_minute = 30\npages_per_session = 3\n"
         '[portals.haulstar]\nbase_url = "https://h.example"\n',
         Path("fleet.toml"),
     )
     settings = settings_for(config)
     assert settings.portal_concurrency == {"megamart": 3, "haulstar": 2}
     assert settings.portal_requests_per_minute == {"megamart": 30.0, "haulstar": 120.0}
-    assert settings.portal_pages == {"megamart": 1, "haulstar": 2}
+    assert settings.portal_pages == {"megamart": 3, "haulstar": 1}
     limits = politeness_from(settings).limits
     assert (limits["megamart"].concurrent_jobs, limits["megamart"].requests_per_minute) == (3, 30)
-    assert (limits["megamart"].pages, limits["haulstar"].pages) == (1, 2)
+    assert (limits["megamart"].pages, limits["haulstar"].pages) == (3, 1)
     monkeypatch.setenv("FLEET_PORTAL_REQUESTS_PER_MINUTE", '{"megamart": 10}')
     assert settings_for(config).portal_requests_per_minute == {"megamart": 10.0}
     monkeypatch.setenv("FLEET_PORTAL_PAGES", '{"megamart": 4}')
