@@ -1,7 +1,7 @@
 """A backfill: a large world synced from empty by ``fleet run --task sync``.
 
     .venv/bin/python bench/backfill_bench.py [--size large] [--minutes 10]
-        [--contexts 4] [--latency-ms 150] [--requests-per-minute N]
+        [--contexts 4] [--pages 2] [--latency-ms 150] [--requests-per-minute N]
         [--sample-seconds 30] [--keep]
 
 The generated ``large`` world (20,000 deductions, 18,368 of them posted by
@@ -9,7 +9,8 @@ the world's date on four retailer accounts, 34,182 documents) is served with
 the fleet bench's added latency, and the product's own command, ``fleet run
 --task sync``, runs against it in a subprocess with ``max_contexts`` browser
 contexts (one per account: the account lock allows one job per account, and
-the large world has four), as a user starting the fleet on a new supplier
+the large world has four), each working ``--pages`` pages of its login
+(fleet.toml's ``pages_per_session``), as a user starting the fleet on a new supplier
 would. A backfill of the whole world takes hours on two cores, so the bench
 stops the command after ``--minutes`` (SIGINT, as Ctrl-C) and extrapolates.
 
@@ -90,6 +91,7 @@ def write_config(
             f"base_url = {q(url)}",
             f"requests_per_minute = {rate}",
             f"max_sessions = {args.contexts}",
+            f"pages_per_session = {args.pages}",
             "",
         ]
     for a in scenario.accounts:
@@ -195,6 +197,9 @@ def main() -> None:
     ap.add_argument("--contexts", type=int, default=4, help="max_contexts in fleet.toml")
     ap.add_argument("--latency-ms", type=int, default=150)
     ap.add_argument(
+        "--pages", type=int, default=1, help="pages_per_session in fleet.toml (its default: 1)"
+    )
+    ap.add_argument(
         "--requests-per-minute",
         type=int,
         default=None,
@@ -213,7 +218,8 @@ def main() -> None:
     say(
         f"backfill_bench: seed {args.seed} {args.size}: {len(visible):,} deductions posted on "
         f"{retailer_accounts(sc)} retailer accounts, {world_docs:,} documents (generated in "
-        f"{time.monotonic() - t_gen:.1f} s); {args.contexts} contexts, "
+        f"{time.monotonic() - t_gen:.1f} s); {args.contexts} contexts, {args.pages} page(s) "
+        "per session, "
         f"{args.latency_ms} ms added latency, portal limit "
         f"{args.requests_per_minute or 'lifted'}; cpus={os.cpu_count()}, "
         f"load average {os.getloadavg()[0]:.2f} at start"

@@ -222,6 +222,7 @@ class CeleryFleet:
         *,
         concurrency: int,
         database_url: str | None,
+        pages: int,
     ) -> None:
         from fleet.config_loader import settings_for
         from scheduler.config import load_config
@@ -240,6 +241,7 @@ class CeleryFleet:
         for p, u in world.urls.items():
             # The portal's own rate limit is not what this bench measures: lift it.
             lines += [f"[portals.{p}]", f"base_url = {q(u)}", "requests_per_minute = 10000"]
+            lines.append(f"pages_per_session = {pages}")
         for a in scenario.accounts:
             lines += ["[[accounts]]", f"portal = {q(a.portal)}", f"username = {q(a.username)}"]
         lines += ["[scheduler]", 'dispatch = "celery"']
@@ -393,7 +395,13 @@ def celery_fleet(
 ) -> Iterator[CeleryFleet]:
     with fresh_database(args.store, args.pg_url) as url:
         fleet = CeleryFleet(
-            root, world, args.broker_url, keyring, concurrency=concurrency, database_url=url
+            root,
+            world,
+            args.broker_url,
+            keyring,
+            concurrency=concurrency,
+            database_url=url,
+            pages=args.pages,
         )
         fast = True
         try:
@@ -652,7 +660,8 @@ def part_docs(args: argparse.Namespace, world: RunningWorld, keyring: Path, tmp:
     )
     say(
         f"part 2: {len(jobs)} megamart accounts synced through Celery (deductions: {sizes}), "
-        f"{args.concurrency} thread(s) per worker, workers on fleet.{PORTAL} only"
+        f"{args.concurrency} thread(s) per worker, {args.pages} page(s) per session, "
+        f"workers on fleet.{PORTAL} only"
     )
     rates: dict[int, float] = {}
     history: SyncHistory = []
@@ -745,6 +754,9 @@ def main() -> None:
     ap.add_argument("--latency-ms", type=int, default=150, help="added to every portal request")
     ap.add_argument("--workers", default="1,2", help="worker processes per run")
     ap.add_argument("--concurrency", type=int, default=1, help="jobs at once per worker")
+    ap.add_argument(
+        "--pages", type=int, default=1, help="pages_per_session in fleet.toml (its default: 1)"
+    )
     ap.add_argument("--timeout", type=float, default=300, help="seconds per sync run at most")
     ap.add_argument("--only", choices=("overhead", "docs"))
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (worker logs)")

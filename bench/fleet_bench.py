@@ -241,6 +241,7 @@ async def fleet(
     trace: bool = True,
     requests_per_minute: float | None = None,
     profile: Path | None = None,
+    pages: int = 1,
 ) -> tuple[int, int, Meter]:
     """N accounts synced at once through the fleet's runtime (one context each).
 
@@ -258,7 +259,9 @@ async def fleet(
         async with fleet_demo(
             sc, Path(tmp), faults=f"latency_ms={latency}", max_contexts=contexts
         ) as demo:
-            limits = PortalLimits(concurrent_jobs=contexts, requests_per_minute=requests_per_minute)
+            limits = PortalLimits(
+                concurrent_jobs=contexts, requests_per_minute=requests_per_minute, pages=pages
+            )
             demo.runtime.politeness.limits["megamart"] = limits
             demo.runtime.politeness.default = limits
             demo.runtime.trace_jobs = trace
@@ -286,6 +289,12 @@ def main() -> None:
     ap.add_argument("--per-account", type=int, default=15)
     ap.add_argument("--latency-ms", type=int, default=150)
     ap.add_argument("--contexts", default="1,2,4,8")
+    ap.add_argument(
+        "--pages",
+        type=int,
+        default=1,
+        help="pages of one login a job works at once (fleet.toml's default: 1)",
+    )
     ap.add_argument("--no-trace", action="store_true", help="jobs record no Playwright trace")
     ap.add_argument("--no-baseline", action="store_true", help="skip the hand-written script")
     ap.add_argument(
@@ -319,6 +328,7 @@ def main() -> None:
         f"fleet_bench: megamart, {args.per_account} deductions per account, "
         f"{args.latency_ms} ms added latency, cpus={os.cpu_count()}, "
         f"trace {'off' if args.no_trace else 'on'}, fleet request budget {budget}, "
+        f"{args.pages} page(s) per session, "
         f"load average {os.getloadavg()[0]:.2f} at start"
     )
     print("  (cpu: python + browser processes, exited ones included; the world's own apart)")
@@ -342,6 +352,7 @@ def main() -> None:
                     trace=trace,
                     requests_per_minute=args.requests_per_minute,
                     profile=profile,
+                    pages=args.pages,
                 )
             )
             profile = None  # the first fleet run only

@@ -106,14 +106,35 @@ class JobContext:
     def vault(self) -> DocumentVault:
         return self.services.vault
 
-    async def call(self, operation: Callable[[], Awaitable[T]], *, what: str) -> T:
-        """Run an adapter call with the runtime's retry policy and re-login."""
+    async def call(
+        self,
+        operation: Callable[[], Awaitable[T]],
+        *,
+        what: str,
+        session: AdapterSession | None = None,
+    ) -> T:
+        """Run an adapter call with the runtime's retry policy and re-login.
+
+        ``session``: the lane the call works on (``AdapterSession.lane``),
+        default the job's own. After a SessionExpired the lane signs in again,
+        unless another lane of the same login did since this attempt began."""
+        on = session or self.session
+        began = on.sign_ins.count
+
+        async def attempt() -> T:
+            nonlocal began
+            began = on.sign_ins.count
+            return await operation()
 
         async def relogin() -> None:
-            self.counts["relogins"] += 1
-            self.session.logged_in = False
-            await self.adapter.login(self.session)
-            self.session.logged_in = True
+            async with on.sign_ins.lock:
+                if on.sign_ins.count != began:
+                    return  # another page of this login signed in meanwhile: just retry
+                self.counts["relogins"] += 1
+                on.logged_in = False
+                await self.adapter.login(on)
+                on.logged_in = True
+                on.sign_ins.count += 1
 
         def on_retry(exc: BaseException, delay: float) -> None:
             self.counts[f"retry.{type(exc).__name__}"] += 1
@@ -127,7 +148,7 @@ class JobContext:
             )
 
         return await with_retries(
-            operation,
+            attempt,
             policy=self.services.policy,
             relogin=relogin,
             on_retry=on_retry,

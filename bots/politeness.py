@@ -25,6 +25,11 @@ class PortalLimits:
     concurrent_jobs: int = 2
     requests_per_minute: float | None = None  # None: no limit
     burst: int = 5
+    pages: int = 1
+    """Pages of one login session a job may work at once (megamart's listing,
+    a sync's document pass): more pages, not more sessions, so the portal
+    sees one login per account; the request budget above paces them all.
+    1 until the Celery chaos test passes with more (docs/performance.md)."""
 
 
 class RateLimiter:

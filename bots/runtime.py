@@ -276,6 +276,7 @@ class FleetRuntime:
                     credentials=self.portal_credentials(job.portal, job.account),
                     throttle=throttle,
                     restored=state is not None,
+                    pages=self.politeness.for_portal(job.portal).pages,
                 ),
             )
             ctx.on("request", lambda _req: jc.counts.update(("requests",)))
@@ -318,8 +319,8 @@ class FleetRuntime:
                 if jc.session.logged_in and status is not RunStatus.failed:
                     with contextlib.suppress(Exception):
                         self.session_states.save(job.portal, job.account, await ctx.storage_state())
-            if jc.session.api_requests:  # the browser's request events miss these
-                jc.counts["requests"] += jc.session.api_requests
+            # the browser's request events miss the request API's
+            jc.counts["requests"] += jc.session.api_requests_of_all_lanes()
             result.counts = jc.counts
             result.needs_human = jc.needs_human
         await self._record_end(run_id, result, status, error_class, bound)

@@ -34,9 +34,10 @@ def settings_for(config: FleetConfig, **overrides: Any) -> Settings:
     """Settings with the file's values, where no ``FLEET_*`` variable says otherwise.
 
     Portal URLs come from ``[portals.*].base_url`` unless FLEET_PORTAL_URLS is set;
-    each portal's ``max_sessions`` and ``requests_per_minute`` become the runtime's
-    per-portal limits (bots/politeness.py) unless FLEET_PORTAL_CONCURRENCY or
-    FLEET_PORTAL_REQUESTS_PER_MINUTE is set.
+    each portal's ``max_sessions``, ``requests_per_minute`` and
+    ``pages_per_session`` become the runtime's per-portal limits
+    (bots/politeness.py) unless FLEET_PORTAL_CONCURRENCY,
+    FLEET_PORTAL_REQUESTS_PER_MINUTE or FLEET_PORTAL_PAGES is set.
     """
     values: dict[str, Any] = {}
     for key in _SETTINGS_KEYS:
@@ -51,6 +52,8 @@ def settings_for(config: FleetConfig, **overrides: Any) -> Settings:
         values["portal_requests_per_minute"] = {
             p: float(c.requests_per_minute) for p, c in config.portals.items()
         }
+    if config.portals and "FLEET_PORTAL_PAGES" not in os.environ:
+        values["portal_pages"] = {p: c.pages_per_session for p, c in config.portals.items()}
     values.update(overrides)
     return get_settings(**values)
 

@@ -85,11 +85,16 @@ def runtime_factory_for(config: FleetConfig, settings: Settings) -> RuntimeFacto
 
 
 def politeness_from(settings: Settings) -> Politeness:
-    """Per-portal limits from settings (jobs at once, requests a minute). With a
-    Redis broker (Celery workers, perhaps on several hosts) a portal's request
-    bucket and its session slots are held in Redis, so the whole fleet keeps to
-    the portal's limits; in process they stay local."""
-    portals = set(settings.portal_concurrency) | set(settings.portal_requests_per_minute)
+    """Per-portal limits from settings (jobs at once, requests a minute, pages
+    of one session). With a Redis broker (Celery workers, perhaps on several
+    hosts) a portal's request bucket and its session slots are held in Redis,
+    so the whole fleet keeps to the portal's limits; in process they stay
+    local."""
+    portals = (
+        set(settings.portal_concurrency)
+        | set(settings.portal_requests_per_minute)
+        | set(settings.portal_pages)
+    )
     broker = settings.broker_url or ""
     shared = sessions = None
     if broker and is_redis(broker):
@@ -106,6 +111,7 @@ def politeness_from(settings: Settings) -> Politeness:
             p: PortalLimits(
                 concurrent_jobs=settings.portal_concurrency.get(p, 2),
                 requests_per_minute=settings.portal_requests_per_minute.get(p),
+                pages=settings.portal_pages.get(p, PortalLimits().pages),
             )
             for p in portals
         },

@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     portal_requests_per_minute: dict[str, float] = Field(
         default_factory=dict, description="Requests a minute per portal, all jobs together."
     )
+    portal_pages: dict[str, int] = Field(
+        default_factory=dict,
+        description="Pages of one login session a job works at once, per portal (default 1).",
+    )
     headless: bool = True
     business_day: date | None = Field(
         default=None,

@@ -13,9 +13,10 @@ failure (it starts from a known page), which is what lets the runtime retry.
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, ClassVar, Literal
@@ -31,6 +32,19 @@ if TYPE_CHECKING:
     from records.schemas import DeductionRecord, DisputeReason, DisputeStatus, ShipmentRecord
 
 PortalKind = Literal["retailer", "carrier"]
+
+
+@dataclass
+class SignIns:
+    """The sign-ins of one login session, shared by every page working it.
+
+    When the portal ends the session, each page at work meets it; one signs
+    in again and the others, finding ``count`` moved since their attempt
+    began, simply retry: one login, not one per page (two at once would
+    spend the same TOTP code twice, and portals lock accounts for less)."""
+
+    count: int = 0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 @dataclass
@@ -65,6 +79,29 @@ class AdapterSession:
     """Deduction ids this job already stored. A listing called again after a
     failure skips them without reading their detail again, so a long listing
     on a flaky portal resumes instead of starting over."""
+    sign_ins: SignIns = field(default_factory=SignIns, repr=False)
+    pages: int = 1
+    """Pages of this login a job may work at once (the portal's
+    ``pages_per_session``): see :meth:`lanes`."""
+    _lanes: list[AdapterSession] = field(default_factory=list, init=False, repr=False)
+
+    def lanes(self) -> list[AdapterSession]:
+        """This session and ``pages - 1`` more pages of the same login, made
+        once per job (their pages close with the job's context).
+
+        A lane shares the context (its cookies, so no second login session
+        on the portal), the credentials, the notes, the throttle and the
+        sign-ins; its page and its request counts are its own. An adapter's
+        calls are page-local (each starts from a known page), which is what
+        lets lanes read one account's claims side by side
+        (``portal_adapters.web.lanes``)."""
+        while len(self._lanes) < self.pages - 1:
+            self._lanes.append(replace(self, page=None, requests=0, api_requests=0, pages=1))
+        return [self, *self._lanes[: self.pages - 1]]
+
+    def api_requests_of_all_lanes(self) -> int:
+        """Request-API calls made on this session and its lanes."""
+        return self.api_requests + sum(lane.api_requests for lane in self._lanes)
 
     async def main_page(self) -> Page:
         if self.page is None or self.page.is_closed():

@@ -51,6 +51,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any, ClassVar, NoReturn
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
@@ -98,6 +99,7 @@ from portal_adapters.web import (
     rows_by_header,
     same_origin,
     shows_page,
+    side_by_side,
     submit_code,
     submit_form,
     upload_file,
@@ -448,7 +450,8 @@ class MegamartAdapter(RetailerAdapter):
         """Deductions posted on or after ``since`` (all when None), newest posting first.
 
         Reads one list page per 20 rows and one claim page per deduction (for
-        the fields the list lacks and the posted date ``since`` is about).
+        the fields the list lacks and the posted date ``since`` is about), as
+        many claim pages at once as the login has pages (``session.lanes``).
         Yields RecordInvalid for a claim that cannot be read (its page missing
         or about another claim, a value that does not parse) and keeps going.
         """
@@ -459,8 +462,10 @@ class MegamartAdapter(RetailerAdapter):
             filters["date_from"] = (since - timedelta(days=POSTING_LAG_DAYS)).strftime("%m/%d/%Y")
         seen: set[str] = set()
         number = 1
+        read = partial(self._claim_page, step=step)
         while number <= MAX_PAGES:
             rows, pages = await self._list_page(session, filters, number, step=step)
+            wanted: list[tuple[dict[str, str], str]] = []
             for row in rows:
                 claim = clean_text(row.get(COL_CLAIM, ""), max_length=128)
                 if not claim:
@@ -477,23 +482,29 @@ class MegamartAdapter(RetailerAdapter):
                 seen.add(claim)
                 if claim in session.listed:  # stored before a retry: do not read it again
                     continue
-                try:
-                    detail = await self._claim_page(session, claim, step=step)
-                except RecordInvalid as exc:
-                    exc.raw = {"list_row": row, **exc.raw}
-                    yield exc
-                    continue
-                item = self._record(session, row, detail, rules, step=step)
-                if isinstance(item, DeductionRecord):
-                    _claims_read(session)[claim] = detail
-                if (
-                    since is not None
-                    and isinstance(item, DeductionRecord)
-                    and item.posted_date is not None
-                    and item.posted_date < since
-                ):
-                    return  # newest posting first: everything after is older still
-                yield item
+                wanted.append((row, claim))
+            # the claim pages a few at a time, one per page of the login (lanes):
+            # past ``since`` at most a few pages more are read than one at a time would
+            width = len(session.lanes())
+            for start in range(0, len(wanted), width):
+                chunk = wanted[start : start + width]
+                details = await side_by_side(session, [claim for _, claim in chunk], read)
+                for (row, claim), detail in zip(chunk, details, strict=True):
+                    if isinstance(detail, RecordInvalid):
+                        detail.raw = {"list_row": row, **detail.raw}
+                        yield detail
+                        continue
+                    item = self._record(session, row, detail, rules, step=step)
+                    if isinstance(item, DeductionRecord):
+                        _claims_read(session)[claim] = detail
+                    if (
+                        since is not None
+                        and isinstance(item, DeductionRecord)
+                        and item.posted_date is not None
+                        and item.posted_date < since
+                    ):
+                        return  # newest posting first: everything after is older still
+                    yield item
             if number >= pages:
                 return
             number += 1

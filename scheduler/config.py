@@ -67,6 +67,10 @@ class PortalConfig(_Strict):
     """Accounts of this portal logged in at once, fleet-wide (Celery on a Redis
     broker: leases in Redis, bots/politeness_shared.py; on RabbitMQ: per worker)."""
     requests_per_minute: Annotated[int, Field(ge=1, le=10_000)] = 120
+    pages_per_session: Annotated[int, Field(ge=1, le=8)] = 1
+    """Pages one account's login works at once (megamart's listing, a sync's
+    document pass): an analyst's browser tabs, not more logins. Default 1;
+    2-4 shortens a large account's backfill on a portal that allows it."""
     enabled: bool = True
 
 

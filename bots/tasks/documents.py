@@ -2,8 +2,8 @@
 
 The order is: bytes to the vault (atomic, content-addressed), then one
 transaction registering the document and its links, including the portal's
-ref. A run killed between the two re-downloads that one document at most; a
-run killed after sees the ref and skips it.
+ref. A run killed between the two re-downloads that document (one per page at
+work, ``AdapterSession.lanes``); a run killed after sees the ref and skips it.
 
 Work is bounded: an archive expands within its own limits (store/archives.py)
 and the job's (:data:`JOB_MAX_EXPANDED_BYTES`); a document over the vault's cap

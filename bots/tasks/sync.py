@@ -19,6 +19,7 @@ changed in this run; a full sync (no watermark) checks every deduction.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from datetime import date, timedelta
 from functools import partial
 
@@ -28,8 +29,9 @@ from sqlalchemy.orm import Session
 from bots.anomalies import FULL, check_listed_rows, listed
 from bots.context import JobContext
 from bots.tasks.documents import quarantine, store_fetched, stored_refs
-from portal_adapters.base import RetailerAdapter
+from portal_adapters.base import AdapterSession, RetailerAdapter
 from portal_adapters.errors import NotYetAvailable, RecordInvalid
+from portal_adapters.web import first_error_stops_all
 from records.normalize import portal_rules
 from records.schemas import DeductionRecord
 from store.db import transaction
@@ -151,9 +153,43 @@ async def fetch_documents(
     changed in this run (``also``), or is still open and was last looked at
     on an earlier business day: backup, deal sheets and remittance detail
     arrive on the portals days after the claim (a third of claims have no
-    backup on the first sync)."""
-    adapter = jc.adapter
-    assert isinstance(adapter, RetailerAdapter)
+    backup on the first sync).
+
+    The claims are spread over the pages of the one login session
+    (``AdapterSession.lanes``, the portal's ``pages_per_session``): a large
+    account's backfill is otherwise one page's pace while the portal and the
+    machine could take more. The portal's request budget paces every page
+    together, a SessionExpired signs in once for all of them, and the store
+    is written by one page at a time. The first is the job's own page: it
+    serves the analysts' retrieves that joined (bots/handover.py) between
+    its claims."""
+    assert isinstance(jc.adapter, RetailerAdapter)
+    rows = await asyncio.to_thread(_claims_to_check, jc, only_missing, also, external_ids)
+    todo = deque(rows)
+    writes = asyncio.Lock()  # one page in the store at a time: counts and budgets stay exact
+
+    async def work(session: AdapterSession, serves: bool) -> None:
+        while todo:
+            if serves and jc.serve_waiting is not None:  # an analyst's retrieve first
+                await jc.serve_waiting()
+            if not todo:
+                break
+            deduction_id, external_id = todo.popleft()
+            await _claim_documents(jc, session, writes, deduction_id, external_id)
+
+    lanes = jc.session.lanes()[: max(1, len(rows))]
+    await first_error_stops_all([work(lane, serves=lane is jc.session) for lane in lanes])
+    if jc.serve_waiting is not None:  # one joined during the last claim
+        await jc.serve_waiting()
+
+
+def _claims_to_check(
+    jc: JobContext,
+    only_missing: bool,
+    also: frozenset[str] | set[str],
+    external_ids: list[str] | None,
+) -> list[tuple[int, str]]:
+    """The account's claims whose documents are to be looked at, oldest row first."""
     has_docs = exists().where(DocumentLink.deduction_id == Deduction.id)
     rules = portal_rules(jc.job.portal)
     today = jc.services.today()
@@ -172,41 +208,60 @@ async def fetch_documents(
         if external_ids is not None:
             q = q.where(Deduction.external_id.in_(external_ids))
         rows = s.execute(q).all()
+    todo: list[tuple[int, str]] = []
     for deduction_id, external_id, already, status, checked_on in rows:
-        if jc.serve_waiting is not None:  # between two claims: an analyst's retrieve first
-            await jc.serve_waiting()
         recheck = rules.is_open(status or "") and (checked_on is None or checked_on < today)
         if only_missing and already and external_id not in also and not recheck:
             continue
-        try:
-            refs = await jc.call(
-                partial(adapter.list_documents, jc.session, external_id),
-                what="list_documents",
-            )
-        except RecordInvalid as exc:  # this claim's page alone: the others go on
+        todo.append((deduction_id, external_id))
+    return todo
+
+
+async def _claim_documents(
+    jc: JobContext,
+    session: AdapterSession,
+    writes: asyncio.Lock,
+    deduction_id: int,
+    external_id: str,
+) -> None:
+    """One claim's documents on one lane: list them, download the ones not
+    stored yet. A claim or a document that cannot be read is quarantined and
+    the pass goes on."""
+    adapter = jc.adapter
+    assert isinstance(adapter, RetailerAdapter)
+    try:
+        refs = await jc.call(
+            partial(adapter.list_documents, session, external_id),
+            what="list_documents",
+            session=session,
+        )
+    except RecordInvalid as exc:  # this claim's page alone: the others go on
+        async with writes:
             await asyncio.to_thread(quarantine, jc, exc)
-            continue
+        return
+    async with writes:
         jc.counts["documents.listed"] += len(refs)
         await asyncio.to_thread(_checked, jc, deduction_id)
         have = await asyncio.to_thread(stored_refs, jc, deduction_id=deduction_id)
-        for ref in refs:
-            if ref.ref in have:
-                jc.counts["documents.skipped"] += 1
-                continue
-            try:
-                fetched = await jc.call(
-                    partial(adapter.download_document, jc.session, external_id, ref),
-                    what="download_document",
-                )
-            except NotYetAvailable:
-                jc.counts["documents.not_yet_available"] += 1
-                continue
-            except RecordInvalid as exc:  # this document alone
+    for ref in refs:
+        if ref.ref in have:
+            jc.counts["documents.skipped"] += 1
+            continue
+        try:
+            fetched = await jc.call(
+                partial(adapter.download_document, session, external_id, ref),
+                what="download_document",
+                session=session,
+            )
+        except NotYetAvailable:
+            jc.counts["documents.not_yet_available"] += 1
+            continue
+        except RecordInvalid as exc:  # this document alone
+            async with writes:
                 await asyncio.to_thread(quarantine, jc, exc)
-                continue
+            continue
+        async with writes:
             for doc in fetched:
                 await asyncio.to_thread(
                     store_fetched, jc, doc, source_ref=ref.ref, deduction_ids=[deduction_id]
                 )
-    if jc.serve_waiting is not None:  # one joined during the last claim
-        await jc.serve_waiting()

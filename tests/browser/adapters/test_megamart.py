@@ -92,6 +92,24 @@ async def collect(
     return out
 
 
+async def lists_the_world(
+    rw: RunningWorld, session: AdapterSession
+) -> tuple[list[DeductionRecord], int]:
+    """A full listing is the world's, record by record, in order, at one claim
+    page per deduction plus one list page per 20 rows, less the first list
+    page (the sign-in landed on it, and the listing reads it there). Returns
+    the records and that cost in requests."""
+    expected = visible(rw, session)
+    before = served(rw)
+    records = await collect(session)
+    assert [r.external_id for r in records] == [d.deduction_id for d in expected]
+    for r, d in zip(records, expected, strict=True):
+        check_record(r, d, rw.world, session.account)
+    cost = len(expected) + -(-len(expected) // 20) - 1
+    assert await served_at_least(rw, before + cost) - before == cost
+    return records, cost
+
+
 def check_record(r: DeductionRecord, d: Deduction, world: World, account: str) -> None:
     """One record is the world's deduction as the portal shows it today."""
     codes = world.scenario.portals[PORTAL].reason_codes
@@ -247,22 +265,27 @@ async def test_list_deductions_is_the_world(
     rw: RunningWorld = world_factory(small, f"{PORTAL}:obfuscate={layout}" if layout else None)
     session = await signed_in(adapter_session, rw)
     expected = visible(rw, session)
-    before = served(rw)
-    records = await collect(session)
-    assert [r.external_id for r in records] == [d.deduction_id for d in expected]
-    for r, d in zip(records, expected, strict=True):
-        check_record(r, d, rw.world, session.account)
+    records, cost = await lists_the_world(rw, session)
     assert any(r.carrier for r in records)
     assert any(r.lines for r in records)
-    # One claim page per deduction plus one list page per 20 rows, less the
-    # first list page: the sign-in landed on it, and the listing reads it there.
-    cost = len(expected) + -(-len(expected) // 20) - 1
-    assert await served_at_least(rw, before + cost) - before == cost
     # a second listing loads every list page itself (the landed page is used once)
     before = served(rw)
     again = await collect(session)
     assert [r.external_id for r in again] == [d.deduction_id for d in expected]
     assert await served_at_least(rw, before + cost + 1) - before == cost + 1
+
+
+async def test_list_deductions_reads_claim_pages_side_by_side(
+    adapter_session: Any, world_factory: Any, small: Scenario
+) -> None:
+    """Three pages of the one login read the claim pages three at a time: the
+    same records in the same order, no request more, one sign-in."""
+    rw: RunningWorld = world_factory(small, f"{PORTAL}:latency_ms=30")
+    session = await signed_in(adapter_session, rw)
+    session.pages = 3
+    await lists_the_world(rw, session)
+    assert rw.world.record.most_in_flight[PORTAL] == 3
+    assert [e.step for e in rw.world.record.logins] == ["password", "totp"]
 
 
 async def test_list_since_reads_only_recent_postings(

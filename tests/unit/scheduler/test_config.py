@@ -80,22 +80,32 @@ def test_config_check_command(tmp_path: Path) -> None:
 
 
 def test_portal_limits_in_fleet_toml_reach_the_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
-    """max_sessions and requests_per_minute are promises to the portal: the runtime's
-    politeness limits must be the file's, not the defaults."""
+    """max_sessions, requests_per_minute and pages_per_session are promises to
+    the portal: the runtime's politeness limits must be the file's, not the
+    defaults."""
     from fleet.config_loader import settings_for
     from fleet.runtime_factory import politeness_from
 
-    for var in ("FLEET_PORTAL_CONCURRENCY", "FLEET_PORTAL_REQUESTS_PER_MINUTE"):
+    for var in (
+        "FLEET_PORTAL_CONCURRENCY",
+        "FLEET_PORTAL_REQUESTS_PER_MINUTE",
+        "FLEET_PORTAL_PAGES",
+    ):
         monkeypatch.delenv(var, raising=False)
     config = parse_config(
         '[portals.megamart]\nbase_url = "https://m.example"\nmax_sessions = 3\n'
-        'requests_per_minute = 30\n[portals.haulstar]\nbase_url = "https://h.example"\n',
+        "requests_per_minute = 30\npages_per_session = 3\n"
+        '[portals.haulstar]\nbase_url = "https://h.example"\n',
         Path("fleet.toml"),
     )
     settings = settings_for(config)
     assert settings.portal_concurrency == {"megamart": 3, "haulstar": 2}
     assert settings.portal_requests_per_minute == {"megamart": 30.0, "haulstar": 120.0}
+    assert settings.portal_pages == {"megamart": 3, "haulstar": 1}
     limits = politeness_from(settings).limits
     assert (limits["megamart"].concurrent_jobs, limits["megamart"].requests_per_minute) == (3, 30)
+    assert (limits["megamart"].pages, limits["haulstar"].pages) == (3, 1)
     monkeypatch.setenv("FLEET_PORTAL_REQUESTS_PER_MINUTE", '{"megamart": 10}')
     assert settings_for(config).portal_requests_per_minute == {"megamart": 10.0}
+    monkeypatch.setenv("FLEET_PORTAL_PAGES", '{"megamart": 4}')
+    assert settings_for(config).portal_pages == {"megamart": 4}
