@@ -19,7 +19,6 @@ changed in this run; a full sync (no watermark) checks every deduction.
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from datetime import date, timedelta
 from functools import partial
 
@@ -31,7 +30,7 @@ from bots.context import JobContext
 from bots.tasks.documents import quarantine, store_fetched, stored_refs
 from portal_adapters.base import AdapterSession, RetailerAdapter
 from portal_adapters.errors import NotYetAvailable, RecordInvalid
-from portal_adapters.web import first_error_stops_all
+from portal_adapters.web import side_by_side
 from records.normalize import portal_rules
 from records.schemas import DeductionRecord
 from store.db import transaction
@@ -165,20 +164,14 @@ async def fetch_documents(
     its claims."""
     assert isinstance(jc.adapter, RetailerAdapter)
     rows = await asyncio.to_thread(_claims_to_check, jc, only_missing, also, external_ids)
-    todo = deque(rows)
     writes = asyncio.Lock()  # one page in the store at a time: counts and budgets stay exact
 
-    async def work(session: AdapterSession, serves: bool) -> None:
-        while todo:
-            if serves and jc.serve_waiting is not None:  # an analyst's retrieve first
-                await jc.serve_waiting()
-            if not todo:
-                break
-            deduction_id, external_id = todo.popleft()
-            await _claim_documents(jc, session, writes, deduction_id, external_id)
+    async def one_claim(lane: AdapterSession, row: tuple[int, str]) -> None:
+        if lane is jc.session and jc.serve_waiting is not None:  # an analyst's retrieve first
+            await jc.serve_waiting()
+        await _claim_documents(jc, lane, writes, *row)
 
-    lanes = jc.session.lanes()[: max(1, len(rows))]
-    await first_error_stops_all([work(lane, serves=lane is jc.session) for lane in lanes])
+    await side_by_side(jc.session, rows, one_claim)  # a bad claim is quarantined in there
     if jc.serve_waiting is not None:  # one joined during the last claim
         await jc.serve_waiting()
 

@@ -21,8 +21,7 @@ submodules keep each concern small:
   typed with it paused (``fill_secret``, ``untraced``): no trace file, live or
   kept, ever holds a typed password, answer or code.
 * ``tables``: tables read by header text in one round trip (``read_table``).
-* ``lanes``: several pages of one login at work together (``side_by_side``,
-  ``first_error_stops_all``).
+* ``lanes``: several pages of one login at work together (``side_by_side``).
 * ``carriers``: a carrier lookup's result section and the documents it links.
 
 The rules behind all of it: a page or a response we did not expect is an error
@@ -83,7 +82,7 @@ from portal_adapters.web.http import (
     sniff_kind,
     url_path,
 )
-from portal_adapters.web.lanes import first_error_stops_all, side_by_side
+from portal_adapters.web.lanes import side_by_side
 from portal_adapters.web.pages import (
     HEADING_TIMEOUT_MS,
     NAV_TIMEOUT_MS,
@@ -137,7 +136,6 @@ __all__ = [
     "fetched_document",
     "filename_from_disposition",
     "fill_secret",
-    "first_error_stops_all",
     "first_line",
     "form_page",
     "goto",

@@ -44,11 +44,11 @@ async def side_by_side(
             except RecordInvalid as exc:
                 results[index] = exc
 
-    await first_error_stops_all([work(lane) for lane in session.lanes()[: len(keys)]])
+    await _first_error_stops_all([work(lane) for lane in session.lanes()[: len(keys)]])
     return [results[index] for index in range(len(keys))]
 
 
-async def first_error_stops_all(work: Sequence[Coroutine[Any, Any, None]]) -> None:
+async def _first_error_stops_all(work: Sequence[Coroutine[Any, Any, None]]) -> None:
     """Run the pages' work side by side; the first to fail stops the others
     and its error is raised as it is (the runtime classifies a PortalError,
     not a group of them). Cancelled from outside, every page's work stops."""
