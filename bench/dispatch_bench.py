@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/dispatch_bench.py [--broker redis|amqp] [--store sqlite|postgres]
         [--jobs 200] [--real-jobs 8] [--accounts 6] [--per-account 8] [--latency-ms 150]
-        [--workers 1,2] [--concurrency 1] [--only overhead|docs] [--keep]
+        [--workers 1,2] [--concurrency 1] [--only overhead|docs] [--rounds 1] [--keep]
 
 Part 1, overhead per job. Jobs go one at a time through ``LocalDispatcher``
 (the scheduler's in-process pool) and through ``CeleryDispatcher`` to one real
@@ -663,11 +663,13 @@ def part_docs(args: argparse.Namespace, world: RunningWorld, keyring: Path, tmp:
         f"{args.concurrency} thread(s) per worker, {args.pages} page(s) per session, "
         f"workers on fleet.{PORTAL} only"
     )
-    rates: dict[int, float] = {}
+    one_worker: float | None = None  # this round's one-worker rate
+    by_label: dict[str, list[float]] = {}
     history: SyncHistory = []
     orders = args.order.split(",")
     runs = [(n, o) for n in (int(x) for x in args.workers.split(",")) for o in orders]
     runs = [(n, o) for n, o in runs if n > 1 or o == orders[0]]  # one worker: order moot
+    runs = runs * args.rounds  # rounds alternate: a slow spell of the machine hits both
     for i, (n, order) in enumerate(runs):
         label = f"{n} worker{'s' if n > 1 else ' '} x{args.concurrency}"
         if n > 1 and len(orders) > 1:
@@ -682,6 +684,7 @@ def part_docs(args: argparse.Namespace, world: RunningWorld, keyring: Path, tmp:
                 batch = largest_first(fleet.db, jobs)  # as the scheduler orders a batch
                 say(f"    order: {', '.join(j.account for j in batch)}")
             before, failed = len(fleet.ended("sync")), len(fleet.failures())
+            per_worker0 = {k: len(t.times("done", "sync")) for k, t in fleet.logs.items()}
             served0 = world.world.record.requests[PORTAL]
             dispatcher = CeleryDispatcher(fleet.app)
             with Meter() as m:
@@ -697,13 +700,15 @@ def part_docs(args: argparse.Namespace, world: RunningWorld, keyring: Path, tmp:
                     task="sync",
                 )
             wall = ends[-1] - t0
+            split = [len(t.times("done", "sync")) - per_worker0[k] for k, t in fleet.logs.items()]
             docs, job_seconds, statuses = sync_runs(fleet)
             history = history or sync_history(fleet)
             served = world.world.record.requests[PORTAL] - served0
             lost = fleet.failures()[failed:]
         rate = docs / wall * 60
-        rates.setdefault(n, rate)
-        ratio = f" ratio to 1 worker {rate / rates[1]:4.2f}" if 1 in rates and n != 1 else ""
+        one_worker = rate if n == 1 else one_worker
+        by_label.setdefault(label, []).append(rate)
+        ratio = f" ratio to 1 worker {rate / one_worker:4.2f}" if one_worker and n != 1 else ""
         bad: dict[str, Any] = {
             k: v for k, v in statuses.items() if k not in ("succeeded", "partial")
         }
@@ -713,8 +718,21 @@ def part_docs(args: argparse.Namespace, world: RunningWorld, keyring: Path, tmp:
         say(
             f"  {label}: {docs:4d} docs {wall:6.1f}s {rate:7.1f} docs/min "
             f"job {job_seconds:4.1f}s mean {per_doc:4.2f} req/doc cpu {cpu:6.1f}s/100docs "
-            f"peak RSS {m.peak / 2**20:6.0f} MB{ratio}" + (f" NOT OK: {bad}" if bad else "")
+            f"(world {m.world / max(docs, 1) * 100:4.1f}) "
+            f"peak RSS {m.peak / 2**20:6.0f} MB stolen {m.stolen:.0%}{ratio}"
+            + (f" jobs per worker {'/'.join(map(str, split))}" if n > 1 else "")
+            + (f" NOT OK: {bad}" if bad else "")
         )
+    if args.rounds > 1:
+        one = statistics.median(by_label[next(iter(by_label))])
+        say(f"  median of {args.rounds} rounds:")
+        for label, got in by_label.items():
+            mid = statistics.median(got)
+            spread = ", ".join(f"{r:.1f}" for r in got)
+            say(
+                f"    {label}: {mid:7.1f} docs/min ({spread})"
+                + (f" ratio to 1 worker {mid / one:4.2f}" if not label.startswith("1 ") else "")
+            )
 
 
 # --------------------------------------------------------------------------- main
@@ -758,6 +776,13 @@ def main() -> None:
         "--pages", type=int, default=1, help="pages_per_session in fleet.toml (its default: 1)"
     )
     ap.add_argument("--timeout", type=float, default=300, help="seconds per sync run at most")
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="part 2 this many times over, alternating; medians printed (the machine's own "
+        "speed wanders by 10-20%% from one run to the next)",
+    )
     ap.add_argument("--only", choices=("overhead", "docs"))
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (worker logs)")
     args = ap.parse_args()

@@ -114,6 +114,14 @@ def _world_cpu() -> dict[int, float]:
     return out
 
 
+def _cpu_jiffies() -> tuple[int, int]:
+    """(stolen, all) CPU time of the whole machine so far, from /proc/stat: the
+    share the virtual machine's host gave to others, which slows a run without
+    anything here being busier."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
+
+
 class Meter:
     """Wall time, CPU seconds and peak RSS of this process and its children
     while running; CPU split into the fleet's Python (or the script's), the
@@ -125,6 +133,7 @@ class Meter:
         self._world1 = dict(self._world0)
         self.peak = self.start.rss
         self.load0 = os.getloadavg()
+        self._jiffies0 = _cpu_jiffies()
         self._stop = threading.Event()
         self._t = threading.Thread(target=self._watch, daemon=True)
         self._t.start()
@@ -143,6 +152,8 @@ class Meter:
         end = _sample()
         self._world1.update(_world_cpu())
         self.load1 = os.getloadavg()
+        stolen, every = (b - a for a, b in zip(self._jiffies0, _cpu_jiffies(), strict=True))
+        self.stolen = stolen / every if every else 0.0  # the host's share, while measuring
         self.peak = max(self.peak, end.rss)
         self.world = sum(v - self._world0.get(k, 0.0) for k, v in self._world1.items())
         self.python = end.python - self.start.python - self.world
@@ -155,7 +166,8 @@ class Meter:
         return (
             f"cpu {self.cpu * per:5.1f}s/100docs (python {self.python * per:4.1f}, "
             f"browser {self.children * per:4.1f}; world {self.world * per:4.1f}) "
-            f"peak RSS {self.peak / 2**20:5.0f} MB load {self.load0[0]:.2f}->{self.load1[0]:.2f}"
+            f"peak RSS {self.peak / 2**20:5.0f} MB load {self.load0[0]:.2f}->{self.load1[0]:.2f} "
+            f"stolen {self.stolen:.0%}"
         )
 
 

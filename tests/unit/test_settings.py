@@ -30,3 +30,22 @@ def test_browser_path_is_configurable(tmp_path: Path, monkeypatch: pytest.Monkey
     fake = tmp_path / "chrome"
     monkeypatch.setenv("FLEET_BROWSER_PATH", str(fake))
     assert get_settings().resolved_browser_path == fake
+
+
+def test_headless_runs_take_the_headless_shell_and_headed_ones_the_full_browser(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The headless shell halves the browser's CPU per document, but it cannot
+    show a window: a headed run (debugging a portal) needs the full browser."""
+    import fleet.settings as settings_module
+
+    full, shell = tmp_path / "chromium", tmp_path / "chromium-headless-shell"
+    full.touch()
+    monkeypatch.delenv("FLEET_BROWSER_PATH", raising=False)
+    monkeypatch.setenv("FLEET_CONFIG", str(tmp_path / "absent.toml"))
+    monkeypatch.setattr(settings_module, "DEBIAN_CHROMIUM", full)
+    monkeypatch.setattr(settings_module, "DEBIAN_HEADLESS_SHELL", shell)
+    assert get_settings().resolved_browser_path == full  # no shell installed: the full one
+    shell.touch()
+    assert get_settings().resolved_browser_path == shell
+    assert get_settings(headless=False).resolved_browser_path == full
