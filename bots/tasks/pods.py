@@ -66,38 +66,8 @@ def pod_targets(db: sessionmaker[Session], carrier: str, today: date) -> list[Po
     day than ``today``'s check.
 
     Reads the store only, so the pipeline can ask it before starting a job."""
-    pod_linked = select(DocumentLink.deduction_id).where(
-        DocumentLink.role == "pod", DocumentLink.deduction_id.is_not(None)
-    )
     with db() as s:
-        rows = s.execute(
-            select(
-                Deduction.id,
-                Deduction.carrier,
-                Deduction.pro_number,
-                Deduction.bol_number,
-                Deduction.category,
-                Deduction.invoice_number,
-            )
-            .where(
-                or_(Deduction.category.in_(POD_CATEGORIES), Deduction.category.is_(None)),
-                Deduction.id.not_in(pod_linked),
-            )
-            .order_by(Deduction.id)
-        ).all()
-        extracted = _extracted_numbers(
-            s, [r.id for r in rows if not (r.pro_number or r.bol_number)]
-        )
-        shipped = _erp_numbers(
-            s,
-            {
-                r.invoice_number
-                for r in rows
-                if r.category in (Category.compliance_fine, None)
-                and r.invoice_number
-                and not (r.pro_number or r.bol_number or r.id in extracted)
-            },
-        )
+        pointing = _pointing(s, carrier, without_pod=True)
         recent = set(
             s.execute(
                 select(Shipment.pro_number).where(
@@ -108,6 +78,61 @@ def pod_targets(db: sessionmaker[Session], carrier: str, today: date) -> list[Po
             ).scalars()
         )
     targets: dict[tuple[str | None, str | None], PodTarget] = {}
+    for d_id, pro, bol in pointing:
+        if pro and pro in recent:
+            continue
+        key = (pro or None, None if pro else bol)
+        targets.setdefault(key, PodTarget(pro or None, bol or None)).deduction_ids.append(d_id)
+    return list(targets.values())
+
+
+def deductions_on_shipment(db: sessionmaker[Session], carrier: str, pro: str) -> list[int]:
+    """The deductions that point at ``carrier``'s shipment ``pro`` by any of
+    the ways ``pod_targets`` follows (the PRO shown, one read from the backup,
+    the ERP shipment of a fine's invoice), with a POD linked already or not: an
+    analyst's (or the matcher's) lookup of that PRO links what it fetches to
+    each of them, as the ``pods`` pass would have. Linked to the shipment only,
+    a fine's bill of lading stayed off its claim: the shipment was checked for
+    the day, so the pass that links it skipped it."""
+    with db() as s:
+        return [d_id for d_id, p, _ in _pointing(s, carrier, without_pod=False) if p == pro]
+
+
+def _pointing(
+    s: Session, carrier: str, *, without_pod: bool
+) -> list[tuple[int, str | None, str | None]]:
+    """(deduction, PRO, BOL) for each deduction about delivery that points at a
+    shipment ``carrier`` may hold (it names that carrier or none), by id."""
+    query = (
+        select(
+            Deduction.id,
+            Deduction.carrier,
+            Deduction.pro_number,
+            Deduction.bol_number,
+            Deduction.category,
+            Deduction.invoice_number,
+        )
+        .where(or_(Deduction.category.in_(POD_CATEGORIES), Deduction.category.is_(None)))
+        .order_by(Deduction.id)
+    )
+    if without_pod:
+        pod_linked = select(DocumentLink.deduction_id).where(
+            DocumentLink.role == "pod", DocumentLink.deduction_id.is_not(None)
+        )
+        query = query.where(Deduction.id.not_in(pod_linked))
+    rows = s.execute(query).all()
+    extracted = _extracted_numbers(s, [r.id for r in rows if not (r.pro_number or r.bol_number)])
+    shipped = _erp_numbers(
+        s,
+        {
+            r.invoice_number
+            for r in rows
+            if r.category in (Category.compliance_fine, None)
+            and r.invoice_number
+            and not (r.pro_number or r.bol_number or r.id in extracted)
+        },
+    )
+    out: list[tuple[int, str | None, str | None]] = []
     for d_id, named, pro, bol, category, invoice in rows:
         if not (pro or bol):
             pro, bol = extracted.get(d_id, (None, None))
@@ -116,14 +141,10 @@ def pod_targets(db: sessionmaker[Session], carrier: str, today: date) -> list[Po
             # does. So for a claim whose portal gives no category: the matcher may
             # find it a fine from its backup, and needs the POD in the same pass.
             pro, bol, named = shipped[invoice]
-        if not (pro or bol) or (pro and pro in recent):
+        if not (pro or bol) or carrier_of(named) not in (None, carrier):
             continue
-        named_carrier = carrier_of(named)
-        if named_carrier not in (None, carrier):
-            continue
-        key = (pro or None, None if pro else bol)
-        targets.setdefault(key, PodTarget(pro or None, bol or None)).deduction_ids.append(d_id)
-    return list(targets.values())
+        out.append((d_id, pro or None, bol or None))
+    return out
 
 
 def _erp_numbers(s: Session, invoices: set[str]) -> dict[str, tuple[str | None, str | None, str]]:

@@ -3,13 +3,12 @@ retailer account) or one PRO's POD (on a carrier account)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import asyncio
 
 from bots.context import JobContext
-from bots.tasks.pods import PodTarget, pods
+from bots.tasks.pods import PodTarget, deductions_on_shipment, pods
 from bots.tasks.sync import fetch_documents
 from portal_adapters.base import CarrierAdapter
-from store.models import Deduction
 
 
 async def retrieve(jc: JobContext) -> None:
@@ -17,8 +16,7 @@ async def retrieve(jc: JobContext) -> None:
     if not target:
         raise ValueError("retrieve needs a target (deduction id or PRO number)")
     if isinstance(jc.adapter, CarrierAdapter):
-        with jc.db() as s:
-            ids = list(s.scalars(select(Deduction.id).where(Deduction.pro_number == target)))
+        ids = await asyncio.to_thread(deductions_on_shipment, jc.db, jc.job.portal, target)
         await pods(jc, [PodTarget(pro=target, bol=None, deduction_ids=ids)])
         return
     await fetch_documents(jc, only_missing=False, external_ids=[target])

@@ -11,7 +11,7 @@ from bots.jobs import Job
 from credentials.keyring_vault import SecretKind
 from credentials.secret import Secret
 from fleet.demo import demo_keyring
-from store.models import Account
+from store.models import Account, Deduction, DocumentLink
 from tests.fleet_fixtures import load_visible_deductions
 
 pytestmark = pytest.mark.browser
@@ -89,3 +89,48 @@ async def test_wrong_password_is_tried_once_and_disables_the_account(  # type: i
         row = next(a for a in report["accounts"] if a["portal"] == "parcelnet")
         assert row["enabled"] is False
         assert row["failures_by_class"] == {"BadCredentials": 1, "AccountDisabled": 1}
+
+
+async def test_a_pod_lookup_by_pro_reaches_the_fine_that_points_at_it(  # type: ignore[no-untyped-def]
+    make_demo, tiny_world
+) -> None:
+    """The matcher asks for an on-time fine's POD by the PRO of its invoice's ERP
+    shipment (a ``retrieve`` on the carrier) before the carrier's ``pods`` pass
+    has run. The POD is not imaged yet, so that lookup marks the shipment
+    checked for the day and the pass skips it: the bill of lading the lookup
+    fetched must already be the fine's (the Celery chaos test once ended with
+    it on the shipment only)."""
+    erp = {s.invoice_number: s for s in tiny_world.erp.shipments}
+    async with make_demo(scenario=tiny_world, with_key_file=True) as demo:
+        world = demo.world.world
+        fine, shipment = next(
+            (d, s)
+            for d in tiny_world.deductions
+            if d.reason_text.startswith("OTIF")
+            and not (d.pro_number or d.bol_number)
+            and d.invoice_number in erp
+            and (
+                s := world.shipment_by_pro(
+                    erp[d.invoice_number].carrier, erp[d.invoice_number].pro_number
+                )
+            )
+            and not world.pod_available(s)
+        )
+        load_visible_deductions(demo)
+        lookup = next(j for j in demo.carrier_jobs if j.portal == shipment.carrier)
+        retrieved = await demo.run_jobs(
+            [Job(lookup.portal, lookup.account, "retrieve", shipment.pro_number)]
+        )
+        assert [r.status for r in retrieved] == ["succeeded"]
+        assert (await demo.run_jobs([lookup]))[0].status == "succeeded"
+        with demo.runtime.db() as s:
+            roles = set(
+                s.scalars(
+                    select(DocumentLink.role)
+                    .join(Deduction, Deduction.id == DocumentLink.deduction_id)
+                    .where(
+                        Deduction.portal == fine.portal, Deduction.external_id == fine.deduction_id
+                    )
+                )
+            )
+        assert roles == {"bol"}, f"claim {fine.deduction_id} (PRO {shipment.pro_number})"
