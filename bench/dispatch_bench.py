@@ -724,14 +724,19 @@ def part_docs(args: argparse.Namespace, world: RunningWorld, keyring: Path, tmp:
             + (f" NOT OK: {bad}" if bad else "")
         )
     if args.rounds > 1:
-        one = statistics.median(by_label[next(iter(by_label))])
+        ones = [r for label, got in by_label.items() if label.startswith("1 ") for r in got]
+        one = statistics.median(ones) if ones else None  # no one-worker run: no ratio
         say(f"  median of {args.rounds} rounds:")
         for label, got in by_label.items():
             mid = statistics.median(got)
             spread = ", ".join(f"{r:.1f}" for r in got)
             say(
                 f"    {label}: {mid:7.1f} docs/min ({spread})"
-                + (f" ratio to 1 worker {mid / one:4.2f}" if not label.startswith("1 ") else "")
+                + (
+                    f" ratio to 1 worker {mid / one:4.2f}"
+                    if one and not label.startswith("1 ")
+                    else ""
+                )
             )
 
 
