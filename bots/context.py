@@ -155,6 +155,14 @@ class JobContext:
             progress=self.progress,
         )
 
+    async def renew_worn_pages(self, *lanes: AdapterSession) -> None:
+        """Between two records: each lane's page past its life (default the
+        job's own) is replaced by a fresh one, so a backfill's renderers stay
+        flat in memory (``AdapterSession.renew_page_if_worn``)."""
+        for lane in lanes or (self.session,):
+            if await lane.renew_page_if_worn():
+                self.counts["pages.renewed"] += 1
+
     def progress(self) -> int:
         """Work done so far in this job: records stored and documents fetched."""
         return (

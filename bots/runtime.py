@@ -52,7 +52,7 @@ from credentials.login import Login, NoPassword
 from credentials.secret import Secret
 from credentials.session_state import SessionStore
 from dispute_filing.policy import FilingPolicy
-from portal_adapters.base import AdapterSession
+from portal_adapters.base import PAGE_LIFE, AdapterSession
 from portal_adapters.errors import BadCredentials, MfaFailed, PortalError
 from portal_adapters.registry import get_adapter
 from portal_adapters.web import start_trace, stop_trace
@@ -117,6 +117,8 @@ class FleetRuntime:
         self.policy = policy or RetryPolicy()
         self.session_max_age = session_max_age
         self.trace_jobs = trace_jobs
+        self.page_life = PAGE_LIFE
+        """Page loads before a job's page is renewed (portal_adapters.base.PAGE_LIFE)."""
         self.politeness = politeness or Politeness()
         self.artifacts = ArtifactKeeper(data_dir / "artifacts")
         self.heartbeat_seconds = heartbeat_seconds
@@ -277,6 +279,7 @@ class FleetRuntime:
                     throttle=throttle,
                     restored=state is not None,
                     pages=self.politeness.for_portal(job.portal).pages,
+                    page_life=self.page_life,
                 ),
             )
             ctx.on("request", lambda _req: jc.counts.update(("requests",)))

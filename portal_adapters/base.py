@@ -14,6 +14,7 @@ failure (it starts from a known page), which is what lets the runtime retry.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -32,6 +33,13 @@ if TYPE_CHECKING:
     from records.schemas import DeductionRecord, DisputeReason, DisputeStatus, ShipmentRecord
 
 PortalKind = Literal["retailer", "carrier"]
+
+PAGE_LIFE = 200
+"""Page loads after which a long job's page is closed and a fresh one opened
+between two records (:meth:`AdapterSession.renew_page_if_worn`). A renderer
+can keep memory from every document it showed: one FreshCo page grew by
+about 1 MB a claim page in a backfill, past 1 GB in six minutes. The
+context (cookies, the login) stays; a new page is a new renderer."""
 
 
 @dataclass
@@ -83,6 +91,11 @@ class AdapterSession:
     pages: int = 1
     """Pages of this login a job may work at once (the portal's
     ``pages_per_session``): see :meth:`lanes`."""
+    page_loads: int = 0
+    """Navigations of this lane's current page (``web.pages.goto`` counts them)."""
+    page_life: int = PAGE_LIFE
+    """Loads after which :meth:`renew_page_if_worn` renews the page."""
+    pages_renewed: int = 0
     _lanes: list[AdapterSession] = field(default_factory=list, init=False, repr=False)
 
     def lanes(self) -> list[AdapterSession]:
@@ -96,7 +109,17 @@ class AdapterSession:
         lets lanes read one account's claims side by side
         (``portal_adapters.web.lanes``)."""
         while len(self._lanes) < self.pages - 1:
-            self._lanes.append(replace(self, page=None, requests=0, api_requests=0, pages=1))
+            self._lanes.append(
+                replace(
+                    self,
+                    page=None,
+                    requests=0,
+                    api_requests=0,
+                    pages=1,
+                    page_loads=0,
+                    pages_renewed=0,
+                )
+            )
         return [self, *self._lanes[: self.pages - 1]]
 
     def api_requests_of_all_lanes(self) -> int:
@@ -106,7 +129,24 @@ class AdapterSession:
     async def main_page(self) -> Page:
         if self.page is None or self.page.is_closed():
             self.page = await self.context.new_page()
+            self.page_loads = 0
         return self.page
+
+    async def renew_page_if_worn(self) -> bool:
+        """Close this lane's page once it has made ``page_life`` loads; the next
+        ``main_page`` opens a fresh one in the same context (same cookies, no
+        sign-in). Only between two adapter calls, or between two records a
+        listing yields: an adapter holds no page there (see
+        ``RetailerAdapter.list_deductions``). True when it renewed."""
+        if self.page is None or self.page_loads < self.page_life:
+            return False
+        page, self.page = self.page, None
+        # a page that cannot close (its renderer crashed) is dropped all the same
+        with contextlib.suppress(Exception):
+            await page.close()
+        self.page_loads = 0
+        self.pages_renewed += 1
+        return True
 
     def url(self, path: str) -> str:
         return self.base_url.rstrip("/") + "/" + path.lstrip("/")
@@ -258,6 +298,10 @@ class RetailerAdapter(PortalAdapter):
         Rows whose id is in ``session.listed`` are skipped unread (a resumed call).
         Raises LayoutChanged when the page is not a deduction list (an
         interstitial is never reported as an empty portal).
+
+        While suspended at a ``yield`` it holds no Page: each read after it
+        starts from a navigation, so the runtime may renew a worn page there
+        (:meth:`AdapterSession.renew_page_if_worn`; a backfill lists thousands).
         """
 
     @abstractmethod

@@ -202,6 +202,7 @@ async def pods(jc: JobContext, targets: list[PodTarget] | None = None) -> None:
     if targets is None:
         targets = await asyncio.to_thread(pod_targets, jc.db, jc.job.portal, today)
     for t in targets:
+        await jc.renew_worn_pages()
         lookup = partial(
             adapter.fetch_shipment_documents,
             jc.session,

@@ -58,6 +58,7 @@ async def sync(jc: JobContext) -> None:
     async def listing() -> None:
         nonlocal newest
         async for item in adapter.list_deductions(jc.session, since):
+            await jc.renew_worn_pages(*jc.session.lanes())  # no page is held at a yield
             if isinstance(item, RecordInvalid):
                 await asyncio.to_thread(quarantine, jc, item)
                 continue
@@ -167,6 +168,7 @@ async def fetch_documents(
     writes = asyncio.Lock()  # one page in the store at a time: counts and budgets stay exact
 
     async def one_claim(lane: AdapterSession, row: tuple[int, str]) -> None:
+        await jc.renew_worn_pages(lane)  # this lane's own page: the others are at work
         if lane is jc.session and jc.serve_waiting is not None:  # an analyst's retrieve first
             await jc.serve_waiting()
         await _claim_documents(jc, lane, writes, *row)

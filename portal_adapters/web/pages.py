@@ -38,6 +38,7 @@ async def goto(
     async with playwright_errors(session.portal, step):
         response = await page.goto(url, wait_until="domcontentloaded", timeout=timeout_ms)
     session.requests += 1
+    session.page_loads += 1
     check_response(response, portal=session.portal, step=step)
     if response is not None and response.status == 404:
         raise PageNotFound(
@@ -150,6 +151,7 @@ async def submit_form(
             await target.click()
         response = await nav.value
     session.requests += 1
+    session.page_loads += 1
     check_response(response, portal=session.portal, step=step)
     return response
 
