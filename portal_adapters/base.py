@@ -92,10 +92,10 @@ class AdapterSession:
     """Pages of this login a job may work at once (the portal's
     ``pages_per_session``): see :meth:`lanes`."""
     page_loads: int = 0
-    """Navigations of this lane's current page (``web.pages.goto`` counts them)."""
+    """Navigations of this lane's current page (``web.pages.goto`` and
+    ``submit_form`` count them; ``main_page`` starts a new page at 0)."""
     page_life: int = PAGE_LIFE
     """Loads after which :meth:`renew_page_if_worn` renews the page."""
-    pages_renewed: int = 0
     _lanes: list[AdapterSession] = field(default_factory=list, init=False, repr=False)
 
     def lanes(self) -> list[AdapterSession]:
@@ -109,17 +109,7 @@ class AdapterSession:
         lets lanes read one account's claims side by side
         (``portal_adapters.web.lanes``)."""
         while len(self._lanes) < self.pages - 1:
-            self._lanes.append(
-                replace(
-                    self,
-                    page=None,
-                    requests=0,
-                    api_requests=0,
-                    pages=1,
-                    page_loads=0,
-                    pages_renewed=0,
-                )
-            )
+            self._lanes.append(replace(self, page=None, requests=0, api_requests=0, pages=1))
         return [self, *self._lanes[: self.pages - 1]]
 
     def api_requests_of_all_lanes(self) -> int:
@@ -140,12 +130,10 @@ class AdapterSession:
         ``RetailerAdapter.list_deductions``). True when it renewed."""
         if self.page is None or self.page_loads < self.page_life:
             return False
-        page, self.page = self.page, None
+        page, self.page = self.page, None  # main_page counts the new page's loads from 0
         # a page that cannot close (its renderer crashed) is dropped all the same
         with contextlib.suppress(Exception):
             await page.close()
-        self.page_loads = 0
-        self.pages_renewed += 1
         return True
 
     def url(self, path: str) -> str:

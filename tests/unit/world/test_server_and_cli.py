@@ -78,8 +78,8 @@ def test_portal_connections_send_without_waiting_for_acks(world_factory) -> None
     waited about 40 ms for the client's delayed ACK, a cost the fleet's
     back-to-back downloads paid and a hand-written script mostly did not."""
     running = world_factory()
-    with httpx.Client(base_url=running.urls["megamart"], timeout=10) as c:
-        c.get("/login")
+    with httpx.Client(base_url=running.urls["megamart"], timeout=10) as client:
+        client.get("/login")  # one keep-alive connection, still open
         [conn] = [c for srv in running._servers for c in srv.server_state.connections]
         sock = conn.transport.get_extra_info("socket")
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
